@@ -1,0 +1,135 @@
+//! The one error type. Every refusal names its precise cause; a call that
+//! returns an error has changed nothing.
+
+use core::fmt;
+
+/// The cause of a refusal.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The length is zero.
+    ZeroLength,
+    /// The hardware cannot watch this length (at this address).
+    UnsupportedLength,
+    /// The address is not aligned as the hardware requires and the range
+    /// cannot be covered exactly.
+    Misaligned,
+    /// The hardware has no such access kind (for example a read-only watch
+    /// on x86, or an execute slot on a part without one).
+    UnsupportedKind,
+    /// `addr + len` overflows the address space.
+    AddressOverflow,
+    /// The address is not canonical for this machine.
+    NonCanonical,
+    /// A user request reaches kernel addresses (including a range that
+    /// starts in user space and ends in kernel space).
+    KernelAddressFromUser,
+    /// The range overlaps a zone the OS declared off-limits to breakpoints
+    /// (exception stacks, entry code, descriptor tables, the HAL's state).
+    NoBreakpointZone,
+    /// The range would need more slots than the pool has, even when empty.
+    NotCoverable,
+    /// No free slot where the request's scope can run (pool full).
+    NoSlot,
+    /// The handle is stale: its breakpoint was removed (the slot may have
+    /// been reused since).
+    StaleHandle,
+    /// The handle was issued by another registry.
+    ForeignHandle,
+    /// A slot index past the hardware's count.
+    SlotOutOfRange,
+    /// A CPU number past the registry's capacity or not online.
+    BadCpu,
+    /// A debug context number past the registry's capacity.
+    BadTask,
+    /// The registry's fixed table of breakpoints is full.
+    TableFull,
+    /// The backend's memory-type rule refuses the range (POWER9 DAWR on
+    /// cache-inhibited memory).
+    CacheInhibited,
+    /// The range crosses a boundary one slot cannot span (a DAWR range
+    /// crossing 512 bytes before POWER10).
+    CrossesBoundary,
+    /// The feature must first be enabled by the OS (I/O breakpoints without
+    /// CR4.DE).
+    NotEnabled,
+    /// A modification would change the scope; unregister and register anew.
+    ScopeChange,
+    /// The registry was used before [`Registry::init`](crate::Registry::init).
+    NotInitialized,
+    /// Privilege selection the hardware cannot express.
+    UnsupportedPrivilege,
+}
+
+impl ErrorKind {
+    /// A short English description.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::ZeroLength => "length is zero",
+            Self::UnsupportedLength => "length not supported by the hardware",
+            Self::Misaligned => "address misaligned for the hardware",
+            Self::UnsupportedKind => "access kind not supported by the hardware",
+            Self::AddressOverflow => "address + length overflows",
+            Self::NonCanonical => "address is not canonical",
+            Self::KernelAddressFromUser => "user request reaches kernel addresses",
+            Self::NoBreakpointZone => "range overlaps a no-breakpoint zone",
+            Self::NotCoverable => "range needs more slots than the hardware has",
+            Self::NoSlot => "no free slot",
+            Self::StaleHandle => "stale handle",
+            Self::ForeignHandle => "handle from another registry",
+            Self::SlotOutOfRange => "slot index past the hardware count",
+            Self::BadCpu => "CPU number out of range",
+            Self::BadTask => "debug context number out of range",
+            Self::TableFull => "breakpoint table full",
+            Self::CacheInhibited => "range is cache-inhibited memory",
+            Self::CrossesBoundary => "range crosses a boundary one slot cannot span",
+            Self::NotEnabled => "feature not enabled by the OS",
+            Self::ScopeChange => "modification would change the scope",
+            Self::NotInitialized => "registry not initialised",
+            Self::UnsupportedPrivilege => "privilege selection not supported",
+        }
+    }
+}
+
+/// A refused request. Carry it up; match on [`Error::kind`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Error {
+    kind: ErrorKind,
+}
+
+impl Error {
+    /// An error of the given kind.
+    pub const fn new(kind: ErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// What went wrong.
+    pub const fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.description())
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

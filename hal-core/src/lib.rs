@@ -1,0 +1,31 @@
+//! # hwbreak-core
+//!
+//! The arch-neutral engine of hwbreak: breakpoint requests, their validation
+//! and exact covering, slot reservation per CPU and pool, priorities and
+//! flexible breakpoints, a lockless reservation path for kernel debuggers,
+//! per-CPU and per-task state with minimal register writes, and dispatch of
+//! debug exceptions to handlers.
+//!
+//! `#![no_std]`, no allocation: capacities are const generics of
+//! [`Registry`]. The core never names an architecture; a backend implements
+//! [`Arch`], the OS implements [`Platform`].
+#![cfg_attr(not(feature = "std"), no_std)]
+#![warn(missing_docs)]
+
+pub mod arch;
+pub mod cover;
+pub mod error;
+pub mod platform;
+pub mod request;
+pub mod reserve;
+
+pub use arch::{
+    Arch, Decoded, MemoryType, Piece, PoolId, Resume, SlotCounts, SlotImage, SlotView, MAX_POOLS,
+    MAX_SLOTS,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use platform::{Platform, Zone};
+pub use request::{
+    AccessKind, CpuId, Event, EventKind, Handler, HandlerFn, Pinning, Priority, Request, Scope,
+    Space, TaskId,
+};
