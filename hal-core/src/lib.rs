@@ -17,7 +17,6 @@ pub mod cover;
 pub mod error;
 pub mod platform;
 pub mod request;
-pub mod reserve;
 
 pub use arch::{
     Arch, Decoded, MemoryType, Piece, PoolId, Resume, SlotCounts, SlotImage, SlotView, MAX_POOLS,

@@ -1,0 +1,85 @@
+//! Exact range cover: split a requested byte range into the fewest pieces
+//! the backend can each express in one slot, or refuse.
+//!
+//! The backend answers one question, [`Arch::max_piece`]: how long is the
+//! longest prefix of what is left that one slot covers exactly. Greedy
+//! covering with that answer is minimal for the granularity rules of every
+//! supported machine (naturally aligned power-of-two blocks on x86, byte
+//! selects inside an 8-byte granule and power-of-two masked ranges on
+//! AArch64, granule-filtered DAWR ranges on ppc64).
+
+use crate::arch::{Arch, Piece};
+use crate::error::{ErrorKind, Result};
+use crate::request::{AccessKind, Space};
+use crate::MemoryType;
+
+/// Most pieces one request may be split into.
+pub const MAX_PIECES: usize = 8;
+
+/// The pieces covering one request, in address order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cover {
+    pieces: [Option<Piece>; MAX_PIECES],
+    len: usize,
+}
+
+impl Cover {
+    /// The pieces.
+    pub fn pieces(&self) -> impl ExactSizeIterator<Item = &Piece> + '_ {
+        self.pieces[..self.len].iter().map(|p| match p {
+            Some(p) => p,
+            // Every index below `len` is filled by `exact_cover`.
+            None => unreachable!(),
+        })
+    }
+
+    /// Number of pieces (slots needed).
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no pieces (never true for a successful cover).
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Covers `[addr, addr + len)` exactly with at most `limit` pieces (the pool's
+/// slot count, capped at [`MAX_PIECES`]).
+///
+/// Errors: `ZeroLength`, `AddressOverflow`, whatever the backend's
+/// [`Arch::max_piece`] refuses with, and `NotCoverable` when more than
+/// `limit` pieces would be needed.
+pub fn exact_cover<A: Arch + ?Sized>(
+    arch: &A,
+    addr: u64,
+    len: u64,
+    kind: AccessKind,
+    space: Space,
+    memory: MemoryType,
+    limit: usize,
+) -> Result<Cover> {
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    addr.checked_add(len).ok_or(ErrorKind::AddressOverflow)?;
+    let limit = limit.min(MAX_PIECES);
+    let mut cover = Cover { pieces: [None; MAX_PIECES], len: 0 };
+    let (mut at, mut left) = (addr, len);
+    while left > 0 {
+        let take = arch.max_piece(kind, at, left)?;
+        if take == 0 || take > left {
+            // A backend answering outside 1..=left would make us loop or
+            // overrun; refuse rather than guess.
+            return Err(ErrorKind::UnsupportedLength.into());
+        }
+        if cover.len == limit {
+            return Err(ErrorKind::NotCoverable.into());
+        }
+        cover.pieces[cover.len] = Some(Piece { addr: at, len: take, kind, space, memory });
+        cover.len += 1;
+        at += take;
+        left -= take;
+    }
+    Ok(cover)
+}
