@@ -15,6 +15,7 @@
 pub mod arch;
 pub mod cover;
 pub mod error;
+pub mod handle;
 pub mod platform;
 pub mod request;
 
@@ -23,6 +24,7 @@ pub use arch::{
     MAX_SLOTS,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use handle::Handle;
 pub use platform::{Platform, Zone};
 pub use request::{
     AccessKind, CpuId, Event, EventKind, Handler, HandlerFn, Pinning, Priority, Request, Scope,

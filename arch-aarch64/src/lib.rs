@@ -1,0 +1,2 @@
+//! aarch64 backend (being written).
+#![no_std]

@@ -1,0 +1,2 @@
+//! ppc64 backend (being written).
+#![no_std]

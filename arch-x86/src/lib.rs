@@ -1,0 +1,2 @@
+//! x86 backend (being written).
+#![no_std]

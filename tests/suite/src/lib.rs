@@ -1,0 +1,2 @@
+//! Shared scenario suite (being written).
+#![no_std]
