@@ -1,2 +1,338 @@
-//! x86 backend (being written).
+//! # hwbreak-x86
+//!
+//! The x86_64 backend of hwbreak: the four address registers DR0-DR3, the
+//! status register DR6 and the control register DR7 (Intel SDM Vol. 3B
+//! §18.2).
+//!
+//! - One shared pool ([`PoolId::FIRST`]) of four slots serves execute,
+//!   write, read-write and I/O breakpoints.
+//! - Execute breakpoints are one byte long (the instruction's first byte) at
+//!   any address. Data watches are 1, 2, 4 or 8 bytes, naturally aligned;
+//!   [`X86::max_piece`](hwbreak_core::Arch::max_piece) lets the core cover
+//!   any other range exactly with several slots.
+//! - There is no read-only watch on x86: a read request is refused with
+//!   [`ErrorKind::UnsupportedKind`], never widened to read-write.
+//! - I/O breakpoints exist only once the OS has set CR4.DE; build the
+//!   backend with [`X86::with_io_breakpoints`] then. Otherwise they are
+//!   refused with [`ErrorKind::NotEnabled`].
+//! - DR7 cannot select a privilege level: a user-space watchpoint also
+//!   triggers when the kernel itself accesses that user address (for
+//!   example in `copy_to_user`). The OS's handler sees such hits like any
+//!   other.
+//! - Data breakpoints trap after the access completes; execute breakpoints
+//!   fault before the instruction runs, so the return from #DB must set
+//!   RFLAGS.RF ([`Resume::SetResumeFlag`]), which [`X86`]'s decoder asks for.
+//!
+//! The encoders ([`dr7`], [`dr6`]) are pure and tested on any host; only
+//! [`regs`] (x86 targets) touches the hardware.
 #![no_std]
+#![warn(missing_docs)]
+
+pub mod dr6;
+pub mod dr7;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+pub mod regs;
+
+use dr6::Dr6;
+use dr7::{Condition, Length, SlotControl, SLOTS};
+use hwbreak_core::{
+    AccessKind, Arch, Decoded, ErrorKind, Piece, PoolId, Result, Resume, SlotCounts, SlotImage,
+    SlotView, Space,
+};
+
+/// Width of linear addresses with 4-level paging: bits 63:47 must all equal
+/// bit 47 (canonical form).
+pub const VIRTUAL_ADDRESS_BITS: u32 = 48;
+
+/// Size of the I/O port space (ports 0-0xffff).
+pub const IO_SPACE: u64 = 0x1_0000;
+
+/// What the #DB entry hands to the registry: DR6 as read on entry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Trap {
+    /// DR6 read at the start of the #DB handler, before anything else
+    /// touched the debug registers.
+    pub dr6: Dr6,
+}
+
+impl Trap {
+    /// A trap with the given DR6 value.
+    pub const fn new(dr6: u64) -> Self {
+        Self {
+            dr6: Dr6::from_bits(dr6),
+        }
+    }
+
+    /// Reads DR6 on the current CPU.
+    ///
+    /// # Safety
+    /// Ring 0 only; call it first thing in the #DB handler.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    pub unsafe fn capture() -> Self {
+        // SAFETY: forwarded to the caller.
+        Self::new(unsafe { read_dr6() })
+    }
+}
+
+/// Reads DR6 on the current CPU, every bit included.
+///
+/// # Safety
+/// Ring 0 only.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+pub unsafe fn read_dr6() -> u64 {
+    // SAFETY: forwarded to the caller.
+    unsafe { regs::read_dr6() }
+}
+
+/// The x86_64 backend. Zero-sized apart from whether I/O breakpoints were
+/// enabled by the OS.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct X86 {
+    io: bool,
+}
+
+impl X86 {
+    /// The backend without I/O breakpoints (CR4.DE not assumed).
+    pub const fn new() -> Self {
+        Self { io: false }
+    }
+
+    /// The backend with I/O breakpoints ([`AccessKind::Io`], R/W = 10).
+    ///
+    /// # Safety
+    /// CR4.DE must be set on every CPU the registry serves before the first
+    /// I/O breakpoint is armed (see [`regs::enable_debugging_extensions`]);
+    /// without it R/W = 10 is undefined.
+    pub const unsafe fn with_io_breakpoints() -> Self {
+        Self { io: true }
+    }
+
+    /// Whether I/O breakpoints are accepted.
+    pub const fn io_breakpoints(&self) -> bool {
+        self.io
+    }
+
+    /// The largest naturally aligned power of two, at most `cap`, that
+    /// starts at `addr` and fits in `len` (`len` at least 1).
+    const fn natural_piece(addr: u64, len: u64, cap: u64) -> u64 {
+        let mut size = cap;
+        while size > 1 && (addr % size != 0 || size > len) {
+            size /= 2;
+        }
+        size
+    }
+
+    fn check_kind(&self, kind: AccessKind) -> Result<Condition> {
+        match kind {
+            AccessKind::Execute => Ok(Condition::Execute),
+            AccessKind::Write => Ok(Condition::Write),
+            AccessKind::ReadWrite => Ok(Condition::ReadWrite),
+            AccessKind::Read => Err(ErrorKind::UnsupportedKind.into()),
+            AccessKind::Io if self.io => Ok(Condition::Io),
+            AccessKind::Io => Err(ErrorKind::NotEnabled.into()),
+        }
+    }
+}
+
+/// Whether `addr` is canonical with 48-bit linear addresses (bits 63:47
+/// equal).
+pub const fn is_canonical(addr: u64) -> bool {
+    let shift = 64 - VIRTUAL_ADDRESS_BITS;
+    (((addr << shift) as i64) >> shift) as u64 == addr
+}
+
+/// Checks `[addr, end)` for canonical form: both ends canonical and in the
+/// same half (a range cannot span the non-canonical hole).
+fn check_canonical(addr: u64, end: u64) -> Result<()> {
+    if end < addr {
+        return Err(ErrorKind::AddressOverflow.into());
+    }
+    if end == addr {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    let last = end - 1;
+    if !is_canonical(addr) || !is_canonical(last) || (addr >> 63) != (last >> 63) {
+        return Err(ErrorKind::NonCanonical.into());
+    }
+    Ok(())
+}
+
+impl Arch for X86 {
+    const NAME: &'static str = "x86_64";
+    const POOLS: usize = 1;
+    type Trap = Trap;
+
+    fn pool_of(&self, kind: AccessKind) -> Result<PoolId> {
+        self.check_kind(kind).map(|_| PoolId::FIRST)
+    }
+
+    fn slot_counts(&self) -> SlotCounts {
+        SlotCounts([SLOTS as u8, 0])
+    }
+
+    /// Canonical form of both ends (`NonCanonical`). DR7 has no privilege
+    /// selection, so `space` does not restrict anything here; the core
+    /// checks user ranges against the platform's user limit.
+    fn check_range(&self, addr: u64, end: u64, _space: Space) -> Result<()> {
+        check_canonical(addr, end)
+    }
+
+    fn max_piece(&self, kind: AccessKind, addr: u64, len: u64) -> Result<u64> {
+        if len == 0 {
+            return Err(ErrorKind::ZeroLength.into());
+        }
+        let end = addr.checked_add(len).ok_or(ErrorKind::AddressOverflow)?;
+        match self.check_kind(kind)? {
+            // The instruction's first byte, at any alignment; nothing longer.
+            Condition::Execute if len == 1 => Ok(1),
+            Condition::Execute => Err(ErrorKind::UnsupportedLength.into()),
+            // I/O accesses are at most four bytes, in the 64 KiB port space.
+            Condition::Io if end > IO_SPACE => Err(ErrorKind::AddressOverflow.into()),
+            Condition::Io => Ok(Self::natural_piece(addr, len, 4)),
+            Condition::Write | Condition::ReadWrite => Ok(Self::natural_piece(addr, len, 8)),
+        }
+    }
+
+    fn encode(&self, piece: &Piece) -> Result<SlotImage> {
+        let condition = self.check_kind(piece.kind)?;
+        if piece.len == 0 {
+            return Err(ErrorKind::ZeroLength.into());
+        }
+        let end = piece
+            .addr
+            .checked_add(piece.len)
+            .ok_or(ErrorKind::AddressOverflow)?;
+        let length = match condition {
+            Condition::Execute if piece.len != 1 => return Err(ErrorKind::UnsupportedLength.into()),
+            Condition::Io if piece.len == 8 => return Err(ErrorKind::UnsupportedLength.into()),
+            _ => Length::from_bytes(piece.len).ok_or(ErrorKind::UnsupportedLength)?,
+        };
+        if piece.addr % piece.len != 0 {
+            return Err(ErrorKind::Misaligned.into());
+        }
+        if condition == Condition::Io {
+            if end > IO_SPACE {
+                return Err(ErrorKind::AddressOverflow.into());
+            }
+        } else {
+            check_canonical(piece.addr, end)?;
+        }
+        Ok(SlotImage {
+            value: piece.addr,
+            control: SlotControl::enabled(condition, length).bits(),
+        })
+    }
+
+    fn control_word(&self, pool: PoolId, slots: &[Option<SlotImage>]) -> u64 {
+        if pool != PoolId::FIRST {
+            return 0;
+        }
+        dr7::Dr7::from_slots(
+            slots
+                .iter()
+                .map(|s| s.and_then(|img| SlotControl::from_bits(img.control))),
+        )
+        .bits()
+    }
+
+    /// `B0`-`B3` of DR6, kept only for slots the registry has armed (the
+    /// processor may set `Bn` for a disabled slot whose condition matches).
+    /// Resume: [`Resume::SetResumeFlag`] when an execute slot hit (it
+    /// faulted before the instruction ran), else [`Resume::Continue`] (data
+    /// hits trap after the access). `BS` means a single step completed.
+    /// The address is reported only for a lone execute hit (the instruction
+    /// address); DR6 does not say which byte a data access touched.
+    fn decode(&self, trap: &Trap, armed: &dyn SlotView) -> Decoded {
+        let mut out = Decoded {
+            step_complete: trap.dr6.single_step(),
+            ..Decoded::default()
+        };
+        let mut execute = 0u32;
+        let mut exec_addr = None;
+        for n in 0..SLOTS {
+            if !trap.dr6.hit(n) {
+                continue;
+            }
+            let Some(img) = armed.slot(PoolId::FIRST, n) else {
+                continue;
+            };
+            let Some(control) = SlotControl::from_bits(img.control) else {
+                continue;
+            };
+            if !control.is_enabled() {
+                continue;
+            }
+            out.hits[0] |= 1 << n;
+            if control.condition() == Condition::Execute {
+                execute += 1;
+                exec_addr = Some(img.value);
+            }
+        }
+        if out.hits[0] != 0 {
+            out.resume = Some(if execute > 0 {
+                Resume::SetResumeFlag
+            } else {
+                Resume::Continue
+            });
+            if execute == 1 && out.hits[0].count_ones() == 1 {
+                out.address = exec_addr;
+            }
+        }
+        out
+    }
+
+    unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
+        if pool != PoolId::FIRST || index >= SLOTS {
+            return;
+        }
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: the core calls this on the CPU meant, at CPL 0.
+        unsafe {
+            regs::write_dr(index, image.map_or(0, |i| i.value))
+        };
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        let _ = image;
+    }
+
+    unsafe fn write_control(&self, pool: PoolId, control: u64) {
+        if pool != PoolId::FIRST {
+            return;
+        }
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: the core calls this on the CPU meant, at CPL 0, with a
+        // word from `control_word`; `write_dr7` forces the reserved bits.
+        unsafe {
+            regs::write_dr7(control)
+        };
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        let _ = control;
+    }
+
+    /// Nothing to do: DR7 alone enables slots.
+    unsafe fn set_armed(&self, _armed: bool) {}
+
+    /// DR7 = 0: no slot can fire while the registry handles a #DB (its own
+    /// accesses to watched data would otherwise nest a #DB on the same IST
+    /// stack). The core writes the control word back afterwards.
+    unsafe fn suspend(&self) {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: inside the #DB handler at CPL 0 (caller's contract).
+        unsafe {
+            regs::write_dr7(dr7::RESET)
+        };
+    }
+
+    /// DR6 = its reset value, so the next #DB does not see stale `Bn` bits.
+    unsafe fn acknowledge(&self, _trap: &Trap) {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: inside the #DB handler at CPL 0 (caller's contract).
+        unsafe {
+            regs::write_dr6(dr6::RESET)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests;
