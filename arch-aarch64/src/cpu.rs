@@ -1,0 +1,178 @@
+//! The only code that touches debug hardware: slot writes, the debug
+//! enables (OS lock, MDSCR_EL1.MDE/KDE, PSTATE.D) and single step. Compiled
+//! only for AArch64.
+
+use aarch64_cpu::registers::{
+    ReadWriteable, Readable, Writeable, ID_AA64DFR0_EL1, MDSCR_EL1, OSLAR_EL1,
+};
+use hwbreak_core::{PoolId, Resume, SlotImage};
+
+use crate::registers::{dbgbcr_el1, dbgbvr_el1, dbgwcr_el1, dbgwvr_el1, OSLSR_EL1};
+
+/// SPSR_ELx.SS, bit 21: the software step state restored into PSTATE.SS by
+/// the exception return.
+pub const SPSR_SS: u64 = 1 << 21;
+/// SPSR_ELx.D, bit 9: debug exceptions masked after the return.
+pub const SPSR_D: u64 = 1 << 9;
+
+/// Breakpoint and watchpoint pairs this CPU implements, from
+/// ID_AA64DFR0_EL1.BRPs\[15:12\] and WRPs\[23:20\] (each "number minus one").
+pub fn implemented_pairs() -> (u8, u8) {
+    let brps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::BRPs) as u8 + 1;
+    let wrps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::WRPs) as u8 + 1;
+    (brps, wrps)
+}
+
+fn isb() {
+    // SAFETY: an instruction barrier has no memory or register effect
+    // beyond synchronising the context (here: debug register writes).
+    unsafe { core::arch::asm!("isb", options(nostack, preserves_flags)) };
+}
+
+/// Writes slot `index` of `pool` (`None`: disable it): the control register
+/// is cleared first, then the value, then the control with E = 1, then ISB.
+/// An index past 15 writes nothing.
+///
+/// # Safety
+/// Current CPU; the image must come from this crate's encoders. Arming a
+/// slot makes matching accesses raise debug exceptions, which the OS's
+/// vector code must be ready to hand to the registry.
+pub unsafe fn write_slot(pool: PoolId, index: usize, image: Option<SlotImage>) {
+    if pool == PoolId::FIRST {
+        let (Some(cr), Some(vr)) = (dbgbcr_el1::at(index), dbgbvr_el1::at(index)) else {
+            return;
+        };
+        cr.set(0);
+        if let Some(img) = image {
+            vr.set(img.value);
+            cr.set(img.control);
+        }
+    } else {
+        let (Some(cr), Some(vr)) = (dbgwcr_el1::at(index), dbgwvr_el1::at(index)) else {
+            return;
+        };
+        cr.set(0);
+        if let Some(img) = image {
+            vr.set(img.value);
+            cr.set(img.control);
+        }
+    }
+    isb();
+}
+
+/// Reads slot `index` of `pool` back from the hardware: `None` when its
+/// control register has E = 0 or the index is past 15.
+pub fn read_slot(pool: PoolId, index: usize) -> Option<SlotImage> {
+    let (value, control) = if pool == PoolId::FIRST {
+        (dbgbvr_el1::at(index)?.get(), dbgbcr_el1::at(index)?.get())
+    } else {
+        (dbgwvr_el1::at(index)?.get(), dbgwcr_el1::at(index)?.get())
+    };
+    (control & 1 == 1).then_some(SlotImage { value, control })
+}
+
+fn step_active() -> bool {
+    MDSCR_EL1.is_set(MDSCR_EL1::SS)
+}
+
+/// Turns the debug machinery on: OS lock cleared (OSLAR_EL1 = 0),
+/// MDSCR_EL1.MDE and KDE set, PSTATE.D cleared. While a single step is in
+/// progress (MDSCR_EL1.SS = 1, i.e. inside the debug exception handler that
+/// re-arms after a step) PSTATE.D is left as the exception entry set it, so
+/// the handler does not take the pending step exception itself; the
+/// exception return restores the interrupted code's D = 0.
+///
+/// # Safety
+/// Current CPU; the vector code must be ready for debug exceptions.
+pub unsafe fn enable_debug() {
+    OSLAR_EL1.write(OSLAR_EL1::OSLK::Unlocked);
+    isb();
+    MDSCR_EL1.modify(MDSCR_EL1::MDE::SET + MDSCR_EL1::KDE::SET);
+    isb();
+    if !step_active() {
+        // SAFETY: unmasking debug exceptions at the current level; the
+        // caller guarantees the vectors handle them.
+        unsafe { core::arch::asm!("msr daifclr, #8", "isb", options(nostack, preserves_flags)) };
+    }
+}
+
+/// Turns breakpoint/watchpoint exceptions off (MDSCR_EL1.MDE = 0) and, unless
+/// a single step is in progress, kernel debug exceptions (KDE = 0).
+///
+/// # Safety
+/// Current CPU.
+pub unsafe fn disable_debug() {
+    if step_active() {
+        MDSCR_EL1.modify(MDSCR_EL1::MDE::CLEAR);
+    } else {
+        MDSCR_EL1.modify(MDSCR_EL1::MDE::CLEAR + MDSCR_EL1::KDE::CLEAR);
+    }
+    isb();
+}
+
+/// Sets (`true`) or clears the OS lock through OSLAR_EL1. While it is set no
+/// breakpoint, watchpoint or step exception is generated (the reset state).
+///
+/// # Safety
+/// Current CPU. Setting it silences every armed slot until it is cleared.
+pub unsafe fn set_os_lock(locked: bool) {
+    if locked {
+        OSLAR_EL1.write(OSLAR_EL1::OSLK::Locked);
+    } else {
+        OSLAR_EL1.write(OSLAR_EL1::OSLK::Unlocked);
+    }
+    isb();
+}
+
+/// Whether the OS lock is set (OSLSR_EL1.OSLK).
+pub fn os_locked() -> bool {
+    OSLSR_EL1.is_set(crate::registers::oslsr_el1::OSLSR_EL1::OSLK)
+}
+
+/// Whether MDSCR_EL1.MDE (breakpoint and watchpoint exceptions) is set.
+pub fn debug_enabled() -> bool {
+    MDSCR_EL1.is_set(MDSCR_EL1::MDE)
+}
+
+/// Arms single step of the instruction the exception returns to: MDSCR_EL1.SS
+/// and KDE on this CPU, SPSR.SS in the saved state `spsr`.
+///
+/// # Safety
+/// Inside the exception handler whose return uses `spsr`; the next debug
+/// exception (EC 0x32/0x33) must go to the registry.
+pub unsafe fn begin_single_step(spsr: &mut u64) {
+    MDSCR_EL1.modify(MDSCR_EL1::SS::SET + MDSCR_EL1::KDE::SET);
+    isb();
+    *spsr |= SPSR_SS;
+}
+
+/// Ends single step: MDSCR_EL1.SS and SPSR.SS cleared, and KDE too when no
+/// slot is armed (MDE = 0).
+///
+/// # Safety
+/// Inside the exception handler whose return uses `spsr`.
+pub unsafe fn end_single_step(spsr: &mut u64) {
+    if debug_enabled() {
+        MDSCR_EL1.modify(MDSCR_EL1::SS::CLEAR);
+    } else {
+        MDSCR_EL1.modify(MDSCR_EL1::SS::CLEAR + MDSCR_EL1::KDE::CLEAR);
+    }
+    isb();
+    *spsr &= !SPSR_SS;
+}
+
+/// Applies a registry [`Resume`] to the saved SPSR of the exception being
+/// handled: `SingleStep` arms a step, `EndSingleStep` ends it, the others do
+/// nothing (AArch64 has no resume flag).
+///
+/// # Safety
+/// As for [`begin_single_step`].
+pub unsafe fn apply_resume(resume: Resume, spsr: &mut u64) {
+    match resume {
+        // SAFETY: forwarded from the caller's contract.
+        Resume::SingleStep => unsafe { begin_single_step(spsr) },
+        // SAFETY: forwarded from the caller's contract.
+        Resume::EndSingleStep => unsafe { end_single_step(spsr) },
+        Resume::Continue | Resume::SetResumeFlag => {}
+    }
+}

@@ -1,0 +1,152 @@
+//! Decoding a debug exception (ESR_EL1, FAR_EL1, ELR_EL1) into hit slots.
+//! Pure: compiled and unit-tested on the host.
+
+use hwbreak_core::{Decoded, PoolId, Resume, SlotView, MAX_SLOTS};
+
+use crate::encode::{breakpoint_address, watched_range, watches_direction, INSN_LEN};
+
+/// ESR_ELx exception classes (ESR\[31:26\]) of debug exceptions.
+pub mod ec {
+    /// Breakpoint exception from a lower exception level.
+    pub const BREAKPOINT_LOWER: u8 = 0x30;
+    /// Breakpoint exception taken without a change in exception level.
+    pub const BREAKPOINT_CURRENT: u8 = 0x31;
+    /// Software step exception from a lower exception level.
+    pub const SOFTWARE_STEP_LOWER: u8 = 0x32;
+    /// Software step exception taken without a change in exception level.
+    pub const SOFTWARE_STEP_CURRENT: u8 = 0x33;
+    /// Watchpoint exception from a lower exception level.
+    pub const WATCHPOINT_LOWER: u8 = 0x34;
+    /// Watchpoint exception taken without a change in exception level.
+    pub const WATCHPOINT_CURRENT: u8 = 0x35;
+    /// BRK instruction executed in AArch64 state.
+    pub const BRK: u8 = 0x3C;
+}
+
+/// ESR bit positions used here (ARM ARM D19, ESR_ELx; ISS for watchpoint
+/// exceptions: WnR is ISS\[6\], CM is ISS\[8\]).
+const ESR_EC_SHIFT: u32 = 26;
+const ESR_EC_MASK: u64 = 0x3F;
+const ISS_WNR: u64 = 1 << 6;
+const ISS_CM: u64 = 1 << 8;
+
+/// How far below a watched range FAR_EL1 may point for a hit still to be
+/// attributed to it. The architecture lets FAR be any address of the access
+/// from its start rounded down to 16 bytes, or for DC ZVA to the block size
+/// (at most 2 KiB, DCZID_EL0.BS = 9), so a wide access reports an address
+/// below the watched bytes it touched.
+pub const FAR_SLACK: u64 = 2048;
+
+/// What the exception entry captured for [`crate::Aarch64`]'s decoder.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Trap {
+    /// ESR_EL1: exception class and syndrome.
+    pub esr: u64,
+    /// FAR_EL1: the accessed address (watchpoints).
+    pub far: u64,
+    /// ELR_EL1 (the saved PC): for breakpoints the instruction not yet run.
+    pub elr: u64,
+}
+
+impl Trap {
+    /// A trap from the three saved registers.
+    pub const fn new(esr: u64, far: u64, elr: u64) -> Self {
+        Self { esr, far, elr }
+    }
+
+    /// The exception class, ESR\[31:26\].
+    pub const fn exception_class(&self) -> u8 {
+        ((self.esr >> ESR_EC_SHIFT) & ESR_EC_MASK) as u8
+    }
+
+    /// Whether this is one of the debug exceptions [`decode`] understands
+    /// (breakpoint, software step, watchpoint; from any level).
+    pub const fn is_debug(&self) -> bool {
+        matches!(self.exception_class(), 0x30..=0x35)
+    }
+
+    /// Reads ESR_EL1, FAR_EL1 and ELR_EL1 of the current CPU. Call it first
+    /// thing in the synchronous exception handler, before anything can
+    /// fault again.
+    #[cfg(target_arch = "aarch64")]
+    pub fn capture() -> Self {
+        use aarch64_cpu::registers::{Readable, ELR_EL1, ESR_EL1, FAR_EL1};
+        Self {
+            esr: ESR_EL1.get(),
+            far: FAR_EL1.get(),
+            elr: ELR_EL1.get(),
+        }
+    }
+}
+
+/// Decodes `trap` against the slots armed on this CPU.
+///
+/// - Breakpoint (EC 0x30/0x31): the code slots whose address is ELR; resume
+///   by single step (the instruction has not run).
+/// - Watchpoint (EC 0x34/0x35): the data slots whose range holds FAR and
+///   whose direction (ISS.WnR) matches; if none holds FAR (a wide access
+///   reported below the watched bytes), the nearest slot above FAR within
+///   [`FAR_SLACK`]. Resume by single step (the access has not happened).
+/// - Software step (EC 0x32/0x33): `step_complete`.
+/// - Anything else: nothing (the registry counts it spurious).
+pub fn decode(trap: &Trap, armed: &dyn SlotView) -> Decoded {
+    let mut out = Decoded::default();
+    match trap.exception_class() {
+        ec::BREAKPOINT_LOWER | ec::BREAKPOINT_CURRENT => {
+            let pc = trap.elr & !(INSN_LEN - 1);
+            for i in 0..MAX_SLOTS {
+                let hit = armed
+                    .slot(PoolId::FIRST, i)
+                    .and_then(|img| breakpoint_address(&img))
+                    .is_some_and(|a| a == pc);
+                if hit {
+                    out.hits[PoolId::FIRST.index()] |= 1 << i;
+                }
+            }
+            out.address = Some(trap.elr);
+            out.access_len = INSN_LEN as u8;
+            out.resume = Some(Resume::SingleStep);
+        }
+        ec::WATCHPOINT_LOWER | ec::WATCHPOINT_CURRENT => {
+            let far = trap.far;
+            let cache_op = trap.esr & ISS_CM != 0;
+            let write = trap.esr & ISS_WNR != 0;
+            let mut nearest: Option<(usize, u64)> = None;
+            for i in 0..MAX_SLOTS {
+                let Some(img) = armed.slot(PoolId::SECOND, i) else {
+                    continue;
+                };
+                let Some((start, len)) = watched_range(&img) else {
+                    continue;
+                };
+                if !cache_op && !watches_direction(&img, write) {
+                    continue;
+                }
+                if far >= start && far - start < len {
+                    out.hits[PoolId::SECOND.index()] |= 1 << i;
+                } else if start > far && start - far <= FAR_SLACK {
+                    let distance = start - far;
+                    if nearest.is_none_or(|(_, d)| distance < d) {
+                        nearest = Some((i, distance));
+                    }
+                }
+            }
+            out.address = Some(far);
+            if out.hits[PoolId::SECOND.index()] == 0 {
+                if let Some((i, distance)) = nearest {
+                    out.hits[PoolId::SECOND.index()] |= 1 << i;
+                    // The access began at FAR and reached at least the first
+                    // watched byte, `distance` bytes further.
+                    out.access_len = u8::try_from(distance + 1).unwrap_or(u8::MAX);
+                }
+            }
+            out.resume = Some(Resume::SingleStep);
+        }
+        ec::SOFTWARE_STEP_LOWER | ec::SOFTWARE_STEP_CURRENT => {
+            out.step_complete = true;
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,279 @@
+//! Pure validators and encoders: requests to DBGBCR/DBGBVR and DBGWCR/DBGWVR
+//! images, and images back to the ranges they watch. No register is touched;
+//! everything here is compiled and unit-tested on the host.
+//!
+//! Facts used (Arm ARM, ARM DDI 0487, D2 "AArch64 Self-hosted Debug" and the
+//! D19 register descriptions):
+//! - a watchpoint compares a doubleword-aligned address (DBGWVR) and selects
+//!   any contiguous run of its 8 bytes with BAS\[7:0\] (bit i = byte i), or,
+//!   with MASK = m in 3..=31 and BAS = 0xFF, a naturally aligned block of 2^m
+//!   bytes (8 bytes to 2 GiB);
+//! - LSC selects loads (0b01), stores (0b10) or both (0b11);
+//! - with HMC = 0 and SSC = 0b00, PAC/PMC = 0b01 matches EL1 only and 0b10
+//!   EL0 only, in both security states;
+//! - an AArch64 instruction breakpoint compares a 4-byte aligned address with
+//!   BAS = 0b1111 and BT = 0b0000 (unlinked address match);
+//! - virtual addresses have 48 significant bits: bits \[63:48\] copy bit 47
+//!   (low half from 0, high half up to 2^64 - 1). 52-bit VAs (FEAT_LVA) and
+//!   tagged pointers (TBI) are not accepted: strip tags first.
+
+use hwbreak_core::{AccessKind, ErrorKind, Result, SlotImage, Space};
+use tock_registers::fields::FieldValue;
+
+use crate::registers::{DBGBCR_EL1, DBGWCR_EL1};
+
+/// Bytes in the doubleword a BAS-selected watchpoint covers.
+pub const GRANULE: u64 = 8;
+/// Smallest usable MASK value (8-byte block).
+pub const MIN_MASK: u32 = 3;
+/// Largest MASK value (2 GiB block).
+pub const MAX_MASK: u32 = 31;
+/// Longest range one watchpoint covers (MASK = 31).
+pub const MAX_WATCH_LEN: u64 = 1 << MAX_MASK;
+/// Bytes of one AArch64 instruction.
+pub const INSN_LEN: u64 = 4;
+/// Significant virtual address bits.
+pub const VA_BITS: u32 = 48;
+/// First address past the low (user) half of the address space.
+pub const LOW_HALF_END: u64 = 1 << VA_BITS;
+/// First address of the high (kernel) half of the address space.
+pub const HIGH_HALF_START: u64 = !(LOW_HALF_END - 1);
+
+/// Which half of the 48-bit address space an address lies in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Half {
+    /// `0 ..= 0x0000_FFFF_FFFF_FFFF` (TTBR0: user space, or an identity-mapped kernel).
+    Low,
+    /// `0xFFFF_0000_0000_0000 ..= u64::MAX` (TTBR1: kernel space).
+    High,
+}
+
+/// The half `addr` lies in, or `None` if it is not canonical for 48-bit VAs.
+pub const fn half(addr: u64) -> Option<Half> {
+    if addr < LOW_HALF_END {
+        Some(Half::Low)
+    } else if addr >= HIGH_HALF_START {
+        Some(Half::High)
+    } else {
+        None
+    }
+}
+
+/// Checks that `[addr, end)` is implementable: every byte canonical and in
+/// one half; user ranges in the low half. `end == 0` means the range runs to
+/// the top of the address space.
+pub fn check_va(addr: u64, end: u64, space: Space) -> Result<()> {
+    let last = if end == 0 { u64::MAX } else { end - 1 };
+    if last < addr {
+        return Err(ErrorKind::AddressOverflow.into());
+    }
+    let (Some(first_half), Some(last_half)) = (half(addr), half(last)) else {
+        return Err(ErrorKind::NonCanonical.into());
+    };
+    if first_half != last_half {
+        // The range spans the non-canonical hole between the halves.
+        return Err(ErrorKind::NonCanonical.into());
+    }
+    if space == Space::User && first_half == Half::High {
+        return Err(ErrorKind::KernelAddressFromUser.into());
+    }
+    Ok(())
+}
+
+/// The LSC field value for a data access kind.
+pub fn lsc(kind: AccessKind) -> Result<FieldValue<u64, DBGWCR_EL1::Register>> {
+    match kind {
+        AccessKind::Read => Ok(DBGWCR_EL1::LSC::Load),
+        AccessKind::Write => Ok(DBGWCR_EL1::LSC::Store),
+        AccessKind::ReadWrite => Ok(DBGWCR_EL1::LSC::LoadStore),
+        AccessKind::Execute | AccessKind::Io => Err(ErrorKind::UnsupportedKind.into()),
+    }
+}
+
+/// The PAC value for a watchpoint in `space` (EL0 for user, EL1 for kernel;
+/// never both), with HMC = 0 and SSC = 0b00.
+pub fn watch_privilege(space: Space) -> FieldValue<u64, DBGWCR_EL1::Register> {
+    match space {
+        Space::User => DBGWCR_EL1::PAC::El0 + DBGWCR_EL1::HMC.val(0) + DBGWCR_EL1::SSC.val(0),
+        Space::Kernel => DBGWCR_EL1::PAC::El1 + DBGWCR_EL1::HMC.val(0) + DBGWCR_EL1::SSC.val(0),
+    }
+}
+
+/// The PMC value for a breakpoint in `space`, with HMC = 0 and SSC = 0b00.
+pub fn break_privilege(space: Space) -> FieldValue<u64, DBGBCR_EL1::Register> {
+    match space {
+        Space::User => DBGBCR_EL1::PMC::El0 + DBGBCR_EL1::HMC.val(0) + DBGBCR_EL1::SSC.val(0),
+        Space::Kernel => DBGBCR_EL1::PMC::El1 + DBGBCR_EL1::HMC.val(0) + DBGBCR_EL1::SSC.val(0),
+    }
+}
+
+/// The byte selection for `len` bytes at `addr` inside one doubleword:
+/// `(granule address, BAS)`. Refuses runs that leave the doubleword
+/// (`Misaligned`) or are longer than 8 bytes (`UnsupportedLength`).
+pub fn byte_select(addr: u64, len: u64) -> Result<(u64, u8)> {
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    if len > GRANULE {
+        return Err(ErrorKind::UnsupportedLength.into());
+    }
+    let offset = addr % GRANULE;
+    if offset + len > GRANULE {
+        return Err(ErrorKind::Misaligned.into());
+    }
+    // `len` ones, shifted to the byte offset: at most bits 0..=7.
+    let bas = (((1u16 << len) - 1) << offset) as u8;
+    Ok((addr - offset, bas))
+}
+
+/// The MASK value for the naturally aligned power-of-two block `[addr, addr + len)`
+/// of 8 bytes to 2 GiB.
+pub fn mask_for(addr: u64, len: u64) -> Result<u32> {
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    if !len.is_power_of_two() || !(GRANULE..=MAX_WATCH_LEN).contains(&len) {
+        return Err(ErrorKind::UnsupportedLength.into());
+    }
+    if addr % len != 0 {
+        return Err(ErrorKind::Misaligned.into());
+    }
+    Ok(len.trailing_zeros())
+}
+
+/// The longest prefix of `[addr, addr + len)` one watchpoint covers exactly:
+/// the largest naturally aligned power-of-two block (at least 8 bytes) that
+/// starts at `addr` and fits, else the byte run up to the end of `addr`'s
+/// doubleword. Greedy covering with this answer is minimal.
+pub fn max_data_piece(addr: u64, len: u64) -> Result<u64> {
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    let offset = addr % GRANULE;
+    if offset != 0 || len < GRANULE {
+        return Ok(len.min(GRANULE - offset));
+    }
+    // `addr` is 8-aligned: grow the block while it stays aligned and fits.
+    let mut block = GRANULE;
+    while block < MAX_WATCH_LEN && addr % (block * 2) == 0 && block * 2 <= len {
+        block *= 2;
+    }
+    Ok(block)
+}
+
+/// The longest prefix one breakpoint covers: the instruction at a 4-byte
+/// aligned `addr`, asked for with a length of 1 to 4.
+pub fn max_code_piece(addr: u64, len: u64) -> Result<u64> {
+    check_code(addr, len)?;
+    Ok(len)
+}
+
+fn check_code(addr: u64, len: u64) -> Result<()> {
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    if addr % INSN_LEN != 0 {
+        return Err(ErrorKind::Misaligned.into());
+    }
+    if len > INSN_LEN {
+        return Err(ErrorKind::UnsupportedLength.into());
+    }
+    Ok(())
+}
+
+/// Encodes a watchpoint: DBGWVR in `value`, DBGWCR (with E = 1) in `control`.
+///
+/// One 8-byte aligned doubleword uses BAS = 0xFF, MASK = 0; any shorter run
+/// inside a doubleword uses the shifted BAS; a naturally aligned power-of-two
+/// block of 16 bytes to 2 GiB uses MASK with BAS = 0xFF.
+pub fn watchpoint(addr: u64, len: u64, kind: AccessKind, space: Space) -> Result<SlotImage> {
+    let lsc = lsc(kind)?;
+    if len == 0 {
+        return Err(ErrorKind::ZeroLength.into());
+    }
+    let end = addr.checked_add(len).ok_or(ErrorKind::AddressOverflow)?;
+    check_va(addr, end, space)?;
+    let (value, range) = if len <= GRANULE {
+        let (granule, bas) = byte_select(addr, len)?;
+        (
+            granule,
+            DBGWCR_EL1::BAS.val(bas.into()) + DBGWCR_EL1::MASK.val(0),
+        )
+    } else {
+        let mask = mask_for(addr, len)?;
+        (
+            addr,
+            DBGWCR_EL1::BAS.val(0xFF) + DBGWCR_EL1::MASK.val(mask.into()),
+        )
+    };
+    let control = lsc
+        + range
+        + watch_privilege(space)
+        + DBGWCR_EL1::WT::Unlinked
+        + DBGWCR_EL1::LBN.val(0)
+        + DBGWCR_EL1::E.val(1);
+    Ok(SlotImage {
+        value,
+        control: control.value,
+    })
+}
+
+/// Encodes an instruction breakpoint on the instruction at `addr` (4-byte
+/// aligned; `len` 1..=4 names that one instruction): DBGBVR in `value`,
+/// DBGBCR (with E = 1) in `control`.
+pub fn breakpoint(addr: u64, len: u64, space: Space) -> Result<SlotImage> {
+    check_code(addr, len)?;
+    // `end == 0` (the instruction ends at the top of the address space) is
+    // understood by `check_va`.
+    check_va(addr, addr.wrapping_add(INSN_LEN), space)?;
+    let control = DBGBCR_EL1::BT::UnlinkedAddressMatch
+        + DBGBCR_EL1::BAS.val(0b1111)
+        + break_privilege(space)
+        + DBGBCR_EL1::LBN.val(0)
+        + DBGBCR_EL1::E.val(1);
+    Ok(SlotImage {
+        value: addr,
+        control: control.value,
+    })
+}
+
+/// The bytes `[start, start + len)` a watchpoint image watches, or `None`
+/// if it is disabled or not an image [`watchpoint`] produces.
+pub fn watched_range(image: &SlotImage) -> Option<(u64, u64)> {
+    let c = image.control;
+    if c & 1 == 0 {
+        return None;
+    }
+    let mask = (c >> DBGWCR_EL1::MASK.shift) & DBGWCR_EL1::MASK.mask;
+    let bas = (c >> DBGWCR_EL1::BAS.shift) & DBGWCR_EL1::BAS.mask;
+    if mask >= u64::from(MIN_MASK) {
+        let len = 1u64 << mask;
+        Some((image.value & !(len - 1), len))
+    } else if mask == 0 && bas != 0 {
+        let first = u64::from(bas.trailing_zeros());
+        let count = u64::from(bas.count_ones());
+        Some(((image.value & !(GRANULE - 1)) + first, count))
+    } else {
+        None
+    }
+}
+
+/// Whether a watchpoint image matches loads (`write == false`) or stores.
+pub fn watches_direction(image: &SlotImage, write: bool) -> bool {
+    let lsc = (image.control >> DBGWCR_EL1::LSC.shift) & DBGWCR_EL1::LSC.mask;
+    if write {
+        lsc & 0b10 != 0
+    } else {
+        lsc & 0b01 != 0
+    }
+}
+
+/// The instruction address a breakpoint image matches, or `None` if disabled.
+pub fn breakpoint_address(image: &SlotImage) -> Option<u64> {
+    if image.control & 1 == 0 {
+        None
+    } else {
+        Some(image.value & !(INSN_LEN - 1))
+    }
+}
