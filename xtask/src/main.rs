@@ -3,6 +3,7 @@
 //! Each command installs what it is missing (through [`setup`]) before it
 //! starts, so the README's first two commands work on a fresh machine.
 
+mod qemu;
 mod setup;
 mod util;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "setup" => setup::run(rest),
+        "qemu" => qemu::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
