@@ -1,8 +1,8 @@
 //! # hwbreak-aarch64
 //!
 //! The AArch64 backend of hwbreak: self-hosted debug through the
-//! breakpoint pairs DBGBVR<n>_EL1/DBGBCR<n>_EL1 (pool [`PoolId::FIRST`],
-//! code) and the watchpoint pairs DBGWVR<n>_EL1/DBGWCR<n>_EL1 (pool
+//! breakpoint pairs `DBGBVR<n>_EL1`/`DBGBCR<n>_EL1` (pool [`PoolId::FIRST`],
+//! code) and the watchpoint pairs `DBGWVR<n>_EL1`/`DBGWCR<n>_EL1` (pool
 //! [`PoolId::SECOND`], data), counted from ID_AA64DFR0_EL1.
 //!
 //! What it expresses exactly:
@@ -16,7 +16,7 @@
 //!
 //! Hits trap before the access or instruction; [`decode`](hwbreak_core::Arch::decode)
 //! answers [`Resume::SingleStep`], the OS's vector code applies it with
-//! [`cpu::apply_resume`] on the saved SPSR, and the software step exception
+//! `cpu::apply_resume` on the saved SPSR, and the software step exception
 //! that follows goes back to the registry, which re-arms the slots.
 //!
 //! The register definitions `aarch64-cpu` lacks are in [`registers`]; the

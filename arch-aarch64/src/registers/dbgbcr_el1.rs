@@ -1,4 +1,4 @@
-//! Debug Breakpoint Control Registers, DBGBCR<n>_EL1 (n = 0..=15).
+//! Debug Breakpoint Control Registers, `DBGBCR<n>_EL1` (n = 0..=15).
 //!
 //! Hold control information for breakpoint n; paired with
 //! [`DBGBVR<n>_EL1`](super::dbgbvr_el1). Encoded as `S2_0_C0_C<n>_5`.

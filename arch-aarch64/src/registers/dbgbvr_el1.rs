@@ -1,8 +1,8 @@
-//! Debug Breakpoint Value Registers, DBGBVR<n>_EL1 (n = 0..=15).
+//! Debug Breakpoint Value Registers, `DBGBVR<n>_EL1` (n = 0..=15).
 //!
 //! The instruction virtual address (or context) compared by breakpoint n;
 //! paired with [`DBGBCR<n>_EL1`](super::dbgbcr_el1). Encoded as
-//! `S2_0_C0_C<n>_4`. For an address match bits [1:0] are RES0 (AArch64
+//! `S2_0_C0_C<n>_4`. For an address match bits \[1:0\] are RES0 (AArch64
 //! instructions are 4-byte aligned).
 
 use tock_registers::register_bitfields;

@@ -1,4 +1,4 @@
-//! Debug Watchpoint Control Registers, DBGWCR<n>_EL1 (n = 0..=15).
+//! Debug Watchpoint Control Registers, `DBGWCR<n>_EL1` (n = 0..=15).
 //!
 //! Hold control information for watchpoint n; paired with
 //! [`DBGWVR<n>_EL1`](super::dbgwvr_el1), which holds the address. Encoded as

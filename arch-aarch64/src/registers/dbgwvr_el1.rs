@@ -1,9 +1,9 @@
-//! Debug Watchpoint Value Registers, DBGWVR<n>_EL1 (n = 0..=15).
+//! Debug Watchpoint Value Registers, `DBGWVR<n>_EL1` (n = 0..=15).
 //!
 //! The data virtual address compared by watchpoint n; paired with
 //! [`DBGWCR<n>_EL1`](super::dbgwcr_el1). Encoded as `S2_0_C0_C<n>_6`.
-//! Bits [1:0] are RES0; Arm deprecates DBGWVR[2] = 1 (a word-aligned
-//! address, where only BAS[3:0] is used), so this crate always writes the
+//! Bits \[1:0\] are RES0; Arm deprecates DBGWVR\[2\] = 1 (a word-aligned
+//! address, where only BAS\[3:0\] is used), so this crate always writes the
 //! doubleword-aligned address and selects bytes with all eight BAS bits.
 
 use tock_registers::register_bitfields;

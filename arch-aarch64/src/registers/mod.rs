@@ -6,7 +6,7 @@
 //! on every host; the encoders use them. The accessors that execute `mrs`/`msr`
 //! exist only when compiling for AArch64.
 //!
-//! DBGBVR<n>_EL1, DBGBCR<n>_EL1, DBGWVR<n>_EL1 and DBGWCR<n>_EL1 are sixteen
+//! `DBGBVR<n>_EL1`, `DBGBCR<n>_EL1`, `DBGWVR<n>_EL1` and `DBGWCR<n>_EL1` are sixteen
 //! distinct system registers each (CRm = n in their encoding), so a run-time
 //! index is turned into one of sixteen instructions by a generated `match`.
 
