@@ -33,6 +33,8 @@ impl PoolId {
     pub const FIRST: Self = Self(0);
     /// The second pool (AArch64/ppc64: the data pool).
     pub const SECOND: Self = Self(1);
+    /// Every pool index, in order.
+    pub const ALL: [Self; MAX_POOLS] = [Self::FIRST, Self::SECOND];
 
     /// The pool with index `index`, if below [`MAX_POOLS`].
     pub const fn new(index: usize) -> Option<Self> {

@@ -64,7 +64,10 @@ pub fn exact_cover<A: Arch + ?Sized>(
     }
     addr.checked_add(len).ok_or(ErrorKind::AddressOverflow)?;
     let limit = limit.min(MAX_PIECES);
-    let mut cover = Cover { pieces: [None; MAX_PIECES], len: 0 };
+    let mut cover = Cover {
+        pieces: [None; MAX_PIECES],
+        len: 0,
+    };
     let (mut at, mut left) = (addr, len);
     while left > 0 {
         let take = arch.max_piece(kind, at, left)?;
@@ -76,7 +79,13 @@ pub fn exact_cover<A: Arch + ?Sized>(
         if cover.len == limit {
             return Err(ErrorKind::NotCoverable.into());
         }
-        cover.pieces[cover.len] = Some(Piece { addr: at, len: take, kind, space, memory });
+        cover.pieces[cover.len] = Some(Piece {
+            addr: at,
+            len: take,
+            kind,
+            space,
+            memory,
+        });
         cover.len += 1;
         at += take;
         left -= take;

@@ -16,8 +16,13 @@ pub mod arch;
 pub mod cover;
 pub mod error;
 pub mod handle;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod platform;
+pub mod registry;
 pub mod request;
+pub mod reserve;
+mod sync;
 
 pub use arch::{
     Arch, Decoded, MemoryType, Piece, PoolId, Resume, SlotCounts, SlotImage, SlotView, MAX_POOLS,
@@ -26,6 +31,7 @@ pub use arch::{
 pub use error::{Error, ErrorKind, Result};
 pub use handle::Handle;
 pub use platform::{Platform, Zone};
+pub use registry::{DebuggerHandle, Outcome, Registry, State};
 pub use request::{
     AccessKind, CpuId, Event, EventKind, Handler, HandlerFn, Pinning, Priority, Request, Scope,
     Space, TaskId,

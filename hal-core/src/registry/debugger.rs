@@ -1,0 +1,170 @@
+//! The kernel debugger's path: no lock, no allocation, safe to call with
+//! every other CPU stopped wherever it was (even inside the registry's
+//! critical section). It shares the atomic ledger with the normal path, so
+//! the two never over-commit together, and every failure gives back what it
+//! took.
+
+use core::sync::atomic::Ordering;
+
+use super::cpu::place;
+use super::records::{Token, DEBUGGER_ARMED, DEBUGGER_CLAIMED, DEBUGGER_FREE};
+use super::Registry;
+use crate::arch::{Arch, PoolId, MAX_POOLS, MAX_SLOTS};
+use crate::error::{ErrorKind, Result};
+use crate::platform::Platform;
+use crate::request::Request;
+
+/// A slot armed through [`Registry::debugger_install`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DebuggerHandle {
+    registry: u32,
+    pool: u8,
+    slot: u8,
+    generation: u32,
+}
+
+impl DebuggerHandle {
+    /// The pool of the slot.
+    pub fn pool(&self) -> PoolId {
+        PoolId::ALL[self.pool as usize % MAX_POOLS]
+    }
+
+    /// The slot index (the same on every CPU).
+    pub const fn slot(&self) -> usize {
+        self.slot as usize
+    }
+}
+
+impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
+    Registry<A, P, BPS, CPUS, TASKS>
+{
+    /// Arms one slot for a kernel debugger, system-wide, without taking any
+    /// lock. The request's scope and pinning are ignored (debugger slots are
+    /// pinned on every CPU); it must fit one slot (`NotCoverable`
+    /// otherwise: arm wider ranges with several calls).
+    ///
+    /// The current CPU is armed at once. Every other CPU must call
+    /// [`Registry::refresh`] as it leaves the debugger's stop (kgdb-style
+    /// round-up), or it picks the slot up at its next reload.
+    pub fn debugger_install(&self, req: &Request) -> Result<DebuggerHandle> {
+        let counts = self.ready()?;
+        let prepared = self.prepare(req, counts)?;
+        if prepared.pieces != 1 {
+            return Err(ErrorKind::NotCoverable.into());
+        }
+        let pool = prepared.pool;
+        let n = counts.get(pool);
+        self.ledger.debugger_take(pool, n as u32)?;
+        let Some(k) = self.claim_global(pool, n) else {
+            self.ledger.debugger_give(pool);
+            return Err(ErrorKind::NoSlot.into());
+        };
+        let slot = &self.debugger[pool.index()][k];
+        if slot
+            .state
+            .compare_exchange(
+                DEBUGGER_FREE,
+                DEBUGGER_CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            self.global_used[pool.index()].fetch_and(!(1 << k), Ordering::AcqRel);
+            self.ledger.debugger_give(pool);
+            return Err(ErrorKind::NoSlot.into());
+        }
+        let end = req.addr + req.len;
+        slot.fill(prepared.images[0], req.handler, req.addr, end);
+        let generation = slot
+            .generation
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        slot.state.store(DEBUGGER_ARMED, Ordering::Release);
+        self.debugger_seq.fetch_add(1, Ordering::AcqRel);
+        self.load_debugger_slots();
+        Ok(DebuggerHandle {
+            registry: self.id.load(Ordering::Relaxed),
+            pool: pool.index() as u8,
+            slot: k as u8,
+            generation,
+        })
+    }
+
+    /// Disarms a debugger slot and gives it back, without taking any lock.
+    pub fn debugger_remove(&self, h: DebuggerHandle) -> Result<()> {
+        let counts = self.ready()?;
+        if h.registry != self.id.load(Ordering::Relaxed) {
+            return Err(ErrorKind::ForeignHandle.into());
+        }
+        let pool = PoolId::new(h.pool as usize).ok_or(ErrorKind::SlotOutOfRange)?;
+        let k = h.slot as usize;
+        if k >= counts.get(pool) {
+            return Err(ErrorKind::SlotOutOfRange.into());
+        }
+        let slot = &self.debugger[pool.index()][k];
+        if slot.generation.load(Ordering::Relaxed) != h.generation
+            || slot
+                .state
+                .compare_exchange(
+                    DEBUGGER_ARMED,
+                    DEBUGGER_CLAIMED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_err()
+        {
+            return Err(ErrorKind::StaleHandle.into());
+        }
+        self.global_used[pool.index()].fetch_and(!(1 << k), Ordering::AcqRel);
+        slot.state.store(DEBUGGER_FREE, Ordering::Release);
+        self.ledger.debugger_give(pool);
+        self.debugger_seq.fetch_add(1, Ordering::AcqRel);
+        self.load_debugger_slots();
+        Ok(())
+    }
+
+    /// Updates the current CPU's debugger slots without reading any
+    /// seqlocked record (a writer may be stopped in the middle of one):
+    /// what is installed stays, moved aside if a debugger slot needs its
+    /// index; control words are computed over the whole table.
+    fn load_debugger_slots(&self) {
+        let Some((_, state)) = self.cpu_state() else {
+            return;
+        };
+        if !state.online.load(Ordering::Relaxed) {
+            return;
+        }
+        let counts = self.slot_counts();
+        for p in 0..A::POOLS {
+            let n = counts.0[p] as usize;
+            let used = self.global_used[p].load(Ordering::Acquire);
+            let installed = state.installed(p);
+            let mut fixed = [Token::EMPTY; MAX_SLOTS];
+            let mut local = [Token::EMPTY; MAX_SLOTS];
+            let mut nlocal = 0;
+            for k in 0..n {
+                let tok = installed[k];
+                let armed = self.debugger[p][k].state.load(Ordering::Acquire) == DEBUGGER_ARMED;
+                if armed {
+                    fixed[k] = Token::debugger(p * MAX_SLOTS + k);
+                    if !tok.is_empty() && !tok.is_debugger() {
+                        local[nlocal] = tok;
+                        nlocal += 1;
+                    }
+                } else if tok.is_debugger() {
+                    // A debugger slot given back: leave it empty.
+                } else if used & (1 << k) != 0 {
+                    fixed[k] = tok;
+                } else if !tok.is_empty() {
+                    local[nlocal] = tok;
+                    nlocal += 1;
+                }
+            }
+            let (table, _dropped) = place(&installed, &fixed, &local[..nlocal], n);
+            self.write_pool(state, p, &table, &[Token::EMPTY; MAX_SLOTS], 0, false);
+        }
+        self.update_armed(state, false);
+    }
+}

@@ -1,0 +1,305 @@
+//! Dispatch of debug exceptions to handlers: no lock, constant work per hit
+//! whatever the number of breakpoints registered.
+
+use core::sync::atomic::Ordering;
+
+use super::cpu::CpuState;
+use super::records::{Token, DEBUGGER_ARMED};
+use super::Registry;
+use crate::arch::{Arch, Decoded, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
+use crate::handle::Handle;
+use crate::platform::Platform;
+use crate::request::{CpuId, Event, EventKind, Handler};
+
+/// What [`Registry::on_debug_exception`] did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Outcome {
+    /// What the exception return must do (apply it to the saved frame).
+    pub resume: Resume,
+    /// Handler calls made.
+    pub delivered: u32,
+    /// Hits dropped because the accessed bytes lie outside the requested
+    /// range (the hardware watched a wider granule).
+    pub filtered: u32,
+    /// A hit named a slot that holds nothing (its breakpoint was just
+    /// removed), or the exception was not caused by this registry.
+    pub spurious: bool,
+}
+
+/// The current CPU's armed slots, as the backend's decoder sees them.
+struct ArmedView<'a, A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> {
+    registry: &'a Registry<A, P, B, C, T>,
+    state: &'a CpuState,
+}
+
+impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotView
+    for ArmedView<'_, A, P, B, C, T>
+{
+    fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
+        if pool.index() >= MAX_POOLS || index >= MAX_SLOTS {
+            return None;
+        }
+        if self.state.stepping[pool.index()].load(Ordering::Relaxed) & (1 << index) != 0 {
+            return None;
+        }
+        self.registry
+            .entry_image(self.state.token(pool.index(), index))
+    }
+}
+
+/// Decides whether a hit on `[start, end)` is real given what the hardware
+/// reported, and the address to report (inside the range).
+fn filter(decoded: &Decoded, start: u64, end: u64) -> Option<Option<u64>> {
+    match decoded.address {
+        None => Some(None),
+        Some(a) if a >= end => None,
+        Some(a)
+            if decoded.access_len > 0
+                && a.saturating_add(u64::from(decoded.access_len)) <= start =>
+        {
+            None
+        }
+        Some(a) => Some(Some(a.max(start))),
+    }
+}
+
+/// Index space of handles naming debugger slots in events.
+pub(crate) const DEBUGGER_HANDLE_BASE: u32 = 0xffff_0000;
+
+impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
+    Registry<A, P, BPS, CPUS, TASKS>
+{
+    /// Handles a debug exception on the current CPU: call it from the
+    /// exception vector with the trap information the backend defines, and
+    /// apply [`Outcome::resume`] to the saved context.
+    ///
+    /// Takes no lock and allocates nothing. Handlers run here, with the
+    /// CPU's breakpoints suspended, so a handler touching the watched data
+    /// does not nest.
+    pub fn on_debug_exception(&self, trap: &A::Trap) -> Outcome {
+        let mut out = Outcome {
+            resume: Resume::Continue,
+            delivered: 0,
+            filtered: 0,
+            spurious: false,
+        };
+        let Some((cpu, state)) = self.cpu_state() else {
+            out.spurious = true;
+            return out;
+        };
+        // SAFETY: we are in the current CPU's debug exception handler.
+        unsafe { self.arch.suspend() };
+        let decoded = self.arch.decode(
+            trap,
+            &ArmedView {
+                registry: self,
+                state,
+            },
+        );
+        if decoded.step_complete {
+            self.end_step(state);
+            out.resume = Resume::EndSingleStep;
+        }
+        let mut armed_hits = [0u32; MAX_POOLS];
+        for (p, &bits) in decoded.hits.iter().enumerate().take(A::POOLS) {
+            let mut rest = bits;
+            while rest != 0 {
+                let k = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let tok = if k < MAX_SLOTS {
+                    state.token(p, k)
+                } else {
+                    Token::EMPTY
+                };
+                match self.deliver_hit(tok, &decoded, CpuId(cpu as u32)) {
+                    None => out.spurious = true,
+                    Some(None) => {
+                        out.filtered += 1;
+                        armed_hits[p] |= 1 << k;
+                    }
+                    Some(Some(calls)) => {
+                        out.delivered += calls;
+                        armed_hits[p] |= 1 << k;
+                    }
+                }
+            }
+        }
+        if !decoded.any_hit() && !decoded.step_complete {
+            out.spurious = true;
+        }
+        if armed_hits.iter().any(|&b| b != 0) {
+            match decoded.resume {
+                Some(Resume::SingleStep) => {
+                    self.begin_step(state, &armed_hits);
+                    out.resume = Resume::SingleStep;
+                }
+                Some(r) => out.resume = r,
+                None => {}
+            }
+        }
+        for p in 0..A::POOLS {
+            // SAFETY: current CPU; restores the control word `suspend`
+            // cleared, as the CPU's table says it must be.
+            unsafe {
+                self.arch
+                    .write_control(PoolId::ALL[p], state.control[p].load(Ordering::Relaxed))
+            };
+        }
+        // SAFETY: current CPU, inside its debug exception handler.
+        unsafe { self.arch.acknowledge(trap) };
+        out
+    }
+
+    /// Calls the handlers of the slot holding `tok`. `None`: nothing current
+    /// there (spurious); `Some(None)`: outside the requested bytes;
+    /// `Some(Some(n))`: `n` handlers called.
+    fn deliver_hit(&self, tok: Token, decoded: &Decoded, cpu: CpuId) -> Option<Option<u32>> {
+        if tok.is_empty() {
+            return None;
+        }
+        let registry = self.id.load(Ordering::Relaxed);
+        if tok.is_debugger() {
+            let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
+            let slot = self.debugger.get(p)?.get(k)?;
+            if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
+                return None;
+            }
+            let start = slot.start.load(Ordering::Relaxed);
+            let end = slot.end.load(Ordering::Relaxed);
+            let Some(address) = filter(decoded, start, end) else {
+                return Some(None);
+            };
+            let handle = Handle {
+                registry,
+                index: DEBUGGER_HANDLE_BASE + tok.index() as u32,
+                generation: slot.generation.load(Ordering::Relaxed),
+            };
+            call(slot.handler(), handle, cpu, address);
+            return Some(Some(1));
+        }
+        let owner = self.shared.get(tok.index())?;
+        if !owner.current(tok) {
+            return None;
+        }
+        let start = owner.start.load(Ordering::Relaxed);
+        let end = owner.end.load(Ordering::Relaxed);
+        if !owner.current(tok) {
+            return None;
+        }
+        let Some(address) = filter(decoded, start, end) else {
+            return Some(None);
+        };
+        let mut calls = 0;
+        let mut at = tok.index() + 1;
+        // The chain is bounded by the table; a chain being relinked
+        // concurrently can at worst end early.
+        for _ in 0..BPS {
+            let Some(entry) = self.shared.get(at - 1) else {
+                break;
+            };
+            if entry.deliver.load(Ordering::Acquire) {
+                let handler = entry.handler();
+                let handle = Handle {
+                    registry,
+                    index: (at - 1) as u32,
+                    generation: entry.handle_generation.load(Ordering::Relaxed),
+                };
+                if owner.current(tok) {
+                    call(handler, handle, cpu, address);
+                    calls += 1;
+                }
+            }
+            at = entry.next_sharer.load(Ordering::Acquire) as usize;
+            if at == 0 {
+                break;
+            }
+        }
+        Some(Some(calls))
+    }
+
+    /// Disarms hit slots for a step over the faulting access.
+    fn begin_step(&self, state: &CpuState, hits: &[u32; MAX_POOLS]) {
+        for (p, &bits) in hits.iter().enumerate().take(A::POOLS) {
+            let mut rest = bits;
+            while rest != 0 {
+                let k = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                // SAFETY: current CPU; the slot is marked stepping, so the
+                // table and the hardware agree it is disarmed until the
+                // step completes.
+                unsafe { self.arch.write_slot(PoolId::ALL[p], k, None) };
+            }
+            state.stepping[p].fetch_or(bits, Ordering::Relaxed);
+        }
+    }
+
+    /// Re-arms the slots disarmed for a step, as the table now says.
+    fn end_step(&self, state: &CpuState) {
+        for p in 0..A::POOLS {
+            let mut rest = state.stepping[p].swap(0, Ordering::Relaxed);
+            while rest != 0 {
+                let k = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let image = self.entry_image(state.token(p, k));
+                // SAFETY: current CPU; writes what the table holds.
+                unsafe { self.arch.write_slot(PoolId::ALL[p], k, image) };
+            }
+        }
+    }
+}
+
+fn call(handler: Handler, handle: Handle, cpu: CpuId, address: Option<u64>) {
+    let event = Event {
+        kind: EventKind::Hit,
+        handle,
+        context: handler.context,
+        cpu,
+        address,
+    };
+    (handler.func)(&event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(address: Option<u64>, access_len: u8) -> Decoded {
+        Decoded {
+            address,
+            access_len,
+            ..Decoded::default()
+        }
+    }
+
+    #[test]
+    fn hits_inside_are_reported_at_their_address() {
+        assert_eq!(
+            filter(&decoded(Some(0x1004), 1), 0x1003, 0x1010),
+            Some(Some(0x1004))
+        );
+    }
+
+    #[test]
+    fn wide_access_starting_below_is_reported_at_the_range_start() {
+        assert_eq!(
+            filter(&decoded(Some(0x1000), 8), 0x1004, 0x1008),
+            Some(Some(0x1004))
+        );
+        assert_eq!(
+            filter(&decoded(Some(0x1000), 0), 0x1004, 0x1008),
+            Some(Some(0x1004))
+        );
+    }
+
+    #[test]
+    fn accesses_beside_the_range_are_dropped() {
+        assert_eq!(filter(&decoded(Some(0x1008), 1), 0x1004, 0x1008), None);
+        assert_eq!(filter(&decoded(Some(0x1000), 4), 0x1004, 0x1008), None);
+    }
+
+    #[test]
+    fn no_address_means_no_filtering() {
+        assert_eq!(filter(&decoded(None, 0), 0x1004, 0x1008), Some(None));
+    }
+}

@@ -1,0 +1,1333 @@
+//! The registry: owns the slots of every CPU for one OS.
+//!
+//! # Concurrency
+//! - Updating calls (`register`, `modify`, `unregister`, `enable`,
+//!   `disable`) serialise on one [`critical_section`] lock, compute
+//!   everything there (validation first, then an all-or-nothing reservation,
+//!   then the published records), release the lock, and only then ask every
+//!   CPU to reload through [`Platform::run_on_each_cpu`].
+//! - Context switch, CPU online, reload and dispatch take no lock: they read
+//!   seqlocked records and per-entry atomics.
+//! - A CPU that traps before it reloaded still finds the handler of what its
+//!   registers hold: entries are only reused after every CPU reloaded.
+//! - The kernel debugger's path ([`Registry::debugger_install`]) takes no
+//!   lock at all and shares an atomic ledger with the normal path.
+
+mod cpu;
+mod debugger;
+mod dispatch;
+mod records;
+
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use critical_section::Mutex;
+
+use self::cpu::{place, CpuState, SEQ_CPU, SEQ_DEBUGGER, SEQ_SYSTEM, SEQ_TASK};
+use self::records::{
+    ContextRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
+};
+use crate::arch::{Arch, PoolId, SlotCounts, SlotImage, MAX_POOLS, MAX_SLOTS};
+use crate::cover::{exact_cover, MAX_PIECES};
+use crate::error::{ErrorKind, Result};
+use crate::handle::Handle;
+use crate::platform::{Platform, Zone};
+use crate::request::{Event, EventKind, Handler, Pinning, Request, Scope, TaskId};
+use crate::reserve::{Change, Ledger, Reservations};
+
+pub use self::debugger::DebuggerHandle;
+pub use self::dispatch::Outcome;
+
+/// The state of a registered breakpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// It holds its slots and is armed wherever its scope runs.
+    Armed,
+    /// Flexible and waiting for room (never armed yet, or displaced).
+    Waiting,
+    /// Disabled by [`Registry::disable`]; it keeps its reservation.
+    Disabled,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Life {
+    Free,
+    Live,
+    /// Unregistered; freed once every CPU reloaded.
+    Removing,
+}
+
+/// Lock-protected facts about one entry.
+#[derive(Copy, Clone, Debug)]
+struct Meta {
+    life: Life,
+    handle_generation: u32,
+    generation: u32,
+    request: Request,
+    pool: PoolId,
+    pieces: u8,
+    images: [SlotImage; MAX_PIECES],
+    enabled: bool,
+    /// Holds a reservation.
+    active: bool,
+    /// Its tokens are in a record (or the system set).
+    placed: bool,
+    /// Slot index per piece for system-wide entries.
+    fixed: [u8; MAX_PIECES],
+    /// Sharer of this root entry (its slots are the root's).
+    root: Option<u32>,
+    next_free: u32,
+}
+
+impl Meta {
+    const EMPTY: Self = Self {
+        life: Life::Free,
+        handle_generation: 0,
+        generation: 0,
+        request: Request::execute(0),
+        pool: PoolId::FIRST,
+        pieces: 0,
+        images: [SlotImage {
+            value: 0,
+            control: 0,
+        }; MAX_PIECES],
+        enabled: false,
+        active: false,
+        placed: false,
+        fixed: [0; MAX_PIECES],
+        root: None,
+        next_free: 0,
+    };
+}
+
+/// A request validated and encoded, before any state changes.
+#[derive(Copy, Clone, Debug)]
+struct Prepared {
+    pool: PoolId,
+    pieces: u8,
+    images: [SlotImage; MAX_PIECES],
+}
+
+struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize> {
+    counts: SlotCounts,
+    reservations: Reservations<CPUS, TASKS>,
+    entries: [Meta; BPS],
+    /// Head of the free list (index + 1; 0: empty).
+    free: u32,
+    /// The system-wide set by slot index.
+    system: [[Token; MAX_SLOTS]; MAX_POOLS],
+}
+
+/// Events to deliver once the lock is released.
+struct Notes {
+    items: [Option<(Handle, Handler, EventKind)>; NOTES],
+    len: usize,
+}
+
+const NOTES: usize = 16;
+/// Most flexible breakpoints one request displaces.
+const MAX_DISPLACE: usize = 8;
+
+impl Notes {
+    const fn new() -> Self {
+        Self {
+            items: [None; NOTES],
+            len: 0,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.len == NOTES
+    }
+
+    fn push(&mut self, handle: Handle, handler: Handler, kind: EventKind) {
+        if self.len < NOTES {
+            self.items[self.len] = Some((handle, handler, kind));
+            self.len += 1;
+        }
+    }
+}
+
+/// Entries an operation unregistered, freed after every CPU reloaded.
+struct Retired {
+    items: [u32; 2],
+    len: usize,
+}
+
+static NEXT_REGISTRY_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Owns the hardware breakpoint slots of every CPU.
+///
+/// - `A`: the architecture backend; `P`: the OS platform.
+/// - `BPS`: capacity of the breakpoint table (registrations, at most 65535).
+/// - `CPUS`: most CPUs served.
+/// - `TASKS`: number of debug contexts ([`TaskId`] `0..TASKS`).
+///
+/// Build it in a `static` with [`Registry::new`], then call
+/// [`Registry::init`] once and [`Registry::cpu_online`] on every CPU.
+pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize> {
+    arch: A,
+    platform: P,
+    id: AtomicU32,
+    /// Slot counts per pool, 8 bits each; 0 until `init`.
+    counts: AtomicU32,
+    cpu_limit: AtomicU32,
+    ledger: Ledger,
+    /// Slot indices fixed on every CPU (system-wide and debugger slots).
+    global_used: [AtomicU32; MAX_POOLS],
+    inner: Mutex<RefCell<Inner<BPS, CPUS, TASKS>>>,
+    shared: [SharedEntry; BPS],
+    cpus: [CpuState; CPUS],
+    contexts: [ContextRecord; TASKS],
+    cpu_records: [ContextRecord; CPUS],
+    system: SystemRecord,
+    debugger: [[DebuggerSlot; MAX_SLOTS]; MAX_POOLS],
+    debugger_seq: AtomicU32,
+}
+
+impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
+    Registry<A, P, BPS, CPUS, TASKS>
+{
+    const CAPACITY_OK: () = assert!(
+        BPS > 0 && BPS <= 0xffff && CPUS > 0,
+        "BPS must be 1..=65535 and CPUS at least 1"
+    );
+
+    /// A registry for `arch` on `platform`. Nothing is armed until
+    /// [`Registry::init`] and [`Registry::cpu_online`].
+    pub const fn new(arch: A, platform: P) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CAPACITY_OK;
+        Self {
+            arch,
+            platform,
+            id: AtomicU32::new(0),
+            counts: AtomicU32::new(0),
+            cpu_limit: AtomicU32::new(0),
+            ledger: Ledger::new(),
+            global_used: [const { AtomicU32::new(0) }; MAX_POOLS],
+            inner: Mutex::new(RefCell::new(Inner {
+                counts: SlotCounts([0; MAX_POOLS]),
+                reservations: Reservations::new(),
+                entries: [Meta::EMPTY; BPS],
+                free: 0,
+                system: [[Token::EMPTY; MAX_SLOTS]; MAX_POOLS],
+            })),
+            shared: [const { SharedEntry::new() }; BPS],
+            cpus: [const { CpuState::new() }; CPUS],
+            contexts: [const { ContextRecord::new() }; TASKS],
+            cpu_records: [const { ContextRecord::new() }; CPUS],
+            system: SystemRecord::new(),
+            debugger: [const { [const { DebuggerSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
+            debugger_seq: AtomicU32::new(0),
+        }
+    }
+
+    /// Probes the slot counts and prepares the tables. Call once, on the
+    /// boot CPU, before anything else; a second call returns `Ok` and
+    /// changes nothing.
+    pub fn init(&self) -> Result<()> {
+        if self.id.load(Ordering::Acquire) != 0 {
+            return Ok(());
+        }
+        let cpus = self.platform.cpu_count();
+        if cpus == 0 || cpus as usize > CPUS {
+            return Err(ErrorKind::BadCpu.into());
+        }
+        let mut counts = self.arch.slot_counts();
+        for (p, c) in counts.0.iter_mut().enumerate() {
+            if p >= A::POOLS {
+                *c = 0;
+            }
+            *c = (*c).min(MAX_SLOTS as u8);
+        }
+        critical_section::with(|cs| -> Result<()> {
+            let mut inner = self.inner.borrow_ref_mut(cs);
+            let slots = core::array::from_fn(|p| counts.0[p] as u32);
+            inner.reservations.init(cpus, slots)?;
+            inner.counts = counts;
+            for (i, e) in inner.entries.iter_mut().enumerate() {
+                e.next_free = if i + 1 < BPS { i as u32 + 2 } else { 0 };
+            }
+            inner.free = 1;
+            Ok(())
+        })?;
+        self.cpu_limit.store(cpus, Ordering::Relaxed);
+        self.counts.store(
+            u32::from(counts.0[0]) | (u32::from(counts.0[1]) << 8),
+            Ordering::Relaxed,
+        );
+        self.id.store(
+            NEXT_REGISTRY_ID.fetch_add(1, Ordering::Relaxed),
+            Ordering::Release,
+        );
+        Ok(())
+    }
+
+    /// The backend.
+    pub fn arch(&self) -> &A {
+        &self.arch
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// Slots per pool (all zero before [`Registry::init`]).
+    pub fn slot_counts(&self) -> SlotCounts {
+        let c = self.counts.load(Ordering::Relaxed);
+        SlotCounts([c as u8, (c >> 8) as u8])
+    }
+
+    fn ready(&self) -> Result<SlotCounts> {
+        if self.id.load(Ordering::Acquire) == 0 {
+            return Err(ErrorKind::NotInitialized.into());
+        }
+        Ok(self.slot_counts())
+    }
+
+    /// The zone of the registry's own state: no breakpoint may watch it.
+    pub fn own_zone(&self) -> Zone {
+        Zone::of(self)
+    }
+
+    /// Validates and encodes `req` without touching any state.
+    fn prepare(&self, req: &Request, counts: SlotCounts) -> Result<Prepared> {
+        if req.len == 0 {
+            return Err(ErrorKind::ZeroLength.into());
+        }
+        let end = req.end().ok_or(ErrorKind::AddressOverflow)?;
+        if req.space == crate::Space::User && end > self.platform.user_limit() {
+            return Err(ErrorKind::KernelAddressFromUser.into());
+        }
+        self.arch.check_range(req.addr, end, req.space)?;
+        let own = self.own_zone();
+        for zone in self
+            .platform
+            .no_breakpoint_zones()
+            .iter()
+            .chain(core::iter::once(&own))
+        {
+            if zone.overlaps(req.addr, end) {
+                return Err(ErrorKind::NoBreakpointZone.into());
+            }
+        }
+        if let Some(cpu) = req.scope.cpu() {
+            if cpu.0 >= self.cpu_limit.load(Ordering::Relaxed) {
+                return Err(ErrorKind::BadCpu.into());
+            }
+        }
+        if let Some(task) = req.scope.task() {
+            if task.0 as usize >= TASKS {
+                return Err(ErrorKind::BadTask.into());
+            }
+        }
+        let pool = self.arch.pool_of(req.kind)?;
+        let slots = counts.get(pool);
+        if slots == 0 {
+            return Err(ErrorKind::UnsupportedKind.into());
+        }
+        let memory = self.platform.memory_type(req.addr, end);
+        let cover = exact_cover(
+            &self.arch, req.addr, req.len, req.kind, req.space, memory, slots,
+        )?;
+        let mut prepared = Prepared {
+            pool,
+            pieces: 0,
+            images: [SlotImage::default(); MAX_PIECES],
+        };
+        for (i, piece) in cover.pieces().enumerate() {
+            prepared.images[i] = self.arch.encode(piece)?;
+        }
+        prepared.pieces = cover.len() as u8;
+        Ok(prepared)
+    }
+
+    fn handle(&self, index: usize, meta: &Meta) -> Handle {
+        Handle {
+            registry: self.id.load(Ordering::Relaxed),
+            index: index as u32,
+            generation: meta.handle_generation,
+        }
+    }
+
+    /// Resolves a handle to a live entry index.
+    fn resolve(&self, inner: &Inner<BPS, CPUS, TASKS>, h: Handle) -> Result<usize> {
+        if h.registry != self.id.load(Ordering::Relaxed) {
+            return Err(ErrorKind::ForeignHandle.into());
+        }
+        let index = h.index as usize;
+        match inner.entries.get(index) {
+            Some(m) if m.life == Life::Live && m.handle_generation == h.generation => Ok(index),
+            Some(_) => Err(ErrorKind::StaleHandle.into()),
+            None => Err(ErrorKind::ForeignHandle.into()),
+        }
+    }
+
+    /// Registers a breakpoint. On success it is armed on every CPU where
+    /// its scope runs (or, if flexible and there is no room, waiting); on
+    /// error nothing changed.
+    pub fn register(&self, req: &Request) -> Result<Handle> {
+        let counts = self.ready()?;
+        let prepared = self.prepare(req, counts)?;
+        let mut notes = Notes::new();
+        let handle = critical_section::with(|cs| {
+            let mut guard = self.inner.borrow_ref_mut(cs);
+            let inner = &mut *guard;
+            let index = inner.free.checked_sub(1).ok_or(ErrorKind::TableFull)? as usize;
+            let root = inner.entries.iter().position(|m| {
+                m.life == Life::Live && m.root.is_none() && m.request.same_watch(req)
+            });
+            let mut meta = inner.entries[index];
+            meta.life = Life::Live;
+            meta.handle_generation = meta.handle_generation.wrapping_add(1);
+            meta.request = *req;
+            meta.pool = prepared.pool;
+            meta.pieces = prepared.pieces;
+            meta.images = prepared.images;
+            meta.enabled = true;
+            meta.active = false;
+            meta.placed = false;
+            meta.root = root.map(|r| r as u32);
+            if root.is_none() {
+                let admitted = self.admit(inner, &meta, index, &mut notes);
+                match (admitted, req.pinning) {
+                    (Ok(()), _) => meta.active = true,
+                    (Err(e), Pinning::Pinned) => return Err(e),
+                    (Err(_), Pinning::Flexible) => {}
+                }
+            }
+            inner.free = meta.next_free;
+            meta.next_free = 0;
+            inner.entries[index] = meta;
+            self.publish_entry(index, &meta);
+            match root {
+                Some(r) => {
+                    let shared = &self.shared[r];
+                    self.shared[index].next_sharer.store(
+                        shared.next_sharer.load(Ordering::Relaxed),
+                        Ordering::Relaxed,
+                    );
+                    shared
+                        .next_sharer
+                        .store(index as u32 + 1, Ordering::Release);
+                    self.sync_placement(inner, r);
+                }
+                None => self.sync_placement(inner, index),
+            }
+            Ok(self.handle(index, &meta))
+        })?;
+        self.refresh_all();
+        self.deliver(&notes);
+        Ok(handle)
+    }
+
+    /// Changes a breakpoint in place: the new settings are validated first;
+    /// on error nothing changed and the old breakpoint stays armed; on
+    /// success its slots are reused, never released in between.
+    ///
+    /// The scope and pinning cannot change (`ScopeChange`); handler,
+    /// priority, range, kind and space can.
+    pub fn modify(&self, h: Handle, req: &Request) -> Result<()> {
+        let counts = self.ready()?;
+        let prepared = self.prepare(req, counts)?;
+        let mut notes = Notes::new();
+        critical_section::with(|cs| {
+            let mut guard = self.inner.borrow_ref_mut(cs);
+            let inner = &mut *guard;
+            let index = self.resolve(inner, h)?;
+            let old = inner.entries[index];
+            if old.request.scope != req.scope || old.request.pinning != req.pinning {
+                return Err(ErrorKind::ScopeChange.into());
+            }
+            let has_sharers = self.shared[index].next_sharer.load(Ordering::Relaxed) != 0;
+            let mut new = old;
+            new.request = *req;
+            new.pool = prepared.pool;
+            new.pieces = prepared.pieces;
+            new.images = prepared.images;
+            if old.root.is_some() || has_sharers || !old.active {
+                // It holds no reservation of its own for the new watch:
+                // reserve one first, so a refusal changes nothing.
+                match self.admit(inner, &new, index, &mut notes) {
+                    Ok(()) => new.active = true,
+                    Err(e) if req.pinning == Pinning::Pinned => return Err(e),
+                    Err(_) => new.active = false,
+                }
+                if let Some(r) = old.root {
+                    self.unlink_sharer(inner, r as usize, index);
+                    self.sync_placement(inner, r as usize);
+                } else if has_sharers {
+                    // The sharers keep the old watch: the first of them
+                    // takes over its slots and reservation.
+                    self.hand_over(inner, index);
+                } else {
+                    self.unplace(inner, index);
+                }
+                new.root = None;
+                new.placed = false;
+                new.fixed = [0; MAX_PIECES];
+            } else {
+                if let Some(t) = req.scope.task() {
+                    if !self.contexts[t.0 as usize].room_replacing(
+                        new.pool,
+                        new.pieces as usize,
+                        index,
+                    ) {
+                        return Err(ErrorKind::NoSlot.into());
+                    }
+                }
+                let changes = [
+                    Change {
+                        pool: old.pool,
+                        scope: old.request.scope,
+                        delta: -i32::from(old.pieces),
+                    },
+                    Change {
+                        pool: new.pool,
+                        scope: new.request.scope,
+                        delta: i32::from(new.pieces),
+                    },
+                ];
+                inner.reservations.adjust(&self.ledger, &changes)?;
+                new.generation = new.generation.wrapping_add(1);
+                inner.entries[index] = new;
+                self.publish_entry(index, &new);
+                if old.placed {
+                    // Same slots, new contents: one published change, so no
+                    // CPU ever sees the breakpoint without its slots.
+                    self.replace_in_place(inner, index, &old);
+                }
+                self.sync_placement(inner, index);
+                self.reinstate_waiting(inner, &mut notes);
+                return Ok(());
+            }
+            new.generation = new.generation.wrapping_add(1);
+            inner.entries[index] = new;
+            self.publish_entry(index, &new);
+            self.sync_placement(inner, index);
+            self.reinstate_waiting(inner, &mut notes);
+            Ok(())
+        })?;
+        self.refresh_all();
+        self.deliver(&notes);
+        Ok(())
+    }
+
+    /// Unregisters a breakpoint. A hit already pending for it is survived
+    /// and reported spurious. Room it frees re-arms waiting flexible
+    /// breakpoints.
+    pub fn unregister(&self, h: Handle) -> Result<()> {
+        self.ready()?;
+        let mut notes = Notes::new();
+        let retired = critical_section::with(|cs| {
+            let mut guard = self.inner.borrow_ref_mut(cs);
+            let inner = &mut *guard;
+            let index = self.resolve(inner, h)?;
+            let meta = inner.entries[index];
+            if let Some(r) = meta.root {
+                self.unlink_sharer(inner, r as usize, index);
+                self.sync_placement(inner, r as usize);
+            } else if self.shared[index].next_sharer.load(Ordering::Relaxed) != 0 {
+                self.hand_over(inner, index);
+            } else {
+                self.unplace(inner, index);
+                if meta.active {
+                    self.release(inner, &meta);
+                }
+            }
+            let e = &mut inner.entries[index];
+            e.life = Life::Removing;
+            e.active = false;
+            e.handle_generation = e.handle_generation.wrapping_add(1);
+            self.shared[index].deliver.store(false, Ordering::Release);
+            self.reinstate_waiting(inner, &mut notes);
+            Ok::<_, crate::Error>(Retired {
+                items: [index as u32, 0],
+                len: 1,
+            })
+        })?;
+        self.refresh_all();
+        self.retire(&retired);
+        self.deliver(&notes);
+        Ok(())
+    }
+
+    /// Disarms a breakpoint but keeps its reservation, so
+    /// [`Registry::enable`] cannot fail for lack of room.
+    pub fn disable(&self, h: Handle) -> Result<()> {
+        self.set_enabled(h, false)
+    }
+
+    /// Re-arms a disabled breakpoint.
+    pub fn enable(&self, h: Handle) -> Result<()> {
+        self.set_enabled(h, true)
+    }
+
+    fn set_enabled(&self, h: Handle, enabled: bool) -> Result<()> {
+        self.ready()?;
+        critical_section::with(|cs| {
+            let mut guard = self.inner.borrow_ref_mut(cs);
+            let inner = &mut *guard;
+            let index = self.resolve(inner, h)?;
+            inner.entries[index].enabled = enabled;
+            self.shared[index].deliver.store(enabled, Ordering::Release);
+            let owner = inner.entries[index].root.map_or(index, |r| r as usize);
+            self.sync_placement(inner, owner);
+            Ok::<_, crate::Error>(())
+        })?;
+        self.refresh_all();
+        Ok(())
+    }
+
+    /// The state of a breakpoint.
+    pub fn state(&self, h: Handle) -> Result<State> {
+        self.ready()?;
+        critical_section::with(|cs| {
+            let inner = self.inner.borrow_ref(cs);
+            let index = self.resolve(&inner, h)?;
+            let meta = &inner.entries[index];
+            let owner = &inner.entries[meta.root.map_or(index, |r| r as usize)];
+            Ok(if !meta.enabled {
+                State::Disabled
+            } else if owner.active {
+                State::Armed
+            } else {
+                State::Waiting
+            })
+        })
+    }
+
+    /// Reserves slots for an entry about to hold them, displacing
+    /// lower-priority flexible breakpoints if that is what it takes.
+    fn admit(
+        &self,
+        inner: &mut Inner<BPS, CPUS, TASKS>,
+        meta: &Meta,
+        index: usize,
+        notes: &mut Notes,
+    ) -> Result<()> {
+        let scope = meta.request.scope;
+        if let Some(t) = scope.task() {
+            if !self.contexts[t.0 as usize].room(meta.pool, meta.pieces as usize) {
+                return Err(ErrorKind::NoSlot.into());
+            }
+        }
+        let mut changes = [Change {
+            pool: meta.pool,
+            scope,
+            delta: i32::from(meta.pieces),
+        }; MAX_DISPLACE + 1];
+        let first = inner.reservations.adjust(&self.ledger, &changes[..1]);
+        if first.is_ok() {
+            return first;
+        }
+        // Candidates: armed flexible owners of the same pool, competing for
+        // the same CPUs, of strictly lower priority; lowest priority first.
+        let mut victims = [0usize; MAX_DISPLACE];
+        let mut n = 0;
+        for (i, m) in inner.entries.iter().enumerate() {
+            let candidate = i != index
+                && m.life == Life::Live
+                && m.active
+                && m.root.is_none()
+                && m.request.pinning == Pinning::Flexible
+                && m.pool == meta.pool
+                && m.request.priority < meta.request.priority
+                && competes(m.request.scope, scope);
+            if !candidate {
+                continue;
+            }
+            if n < MAX_DISPLACE {
+                victims[n] = i;
+                n += 1;
+            } else if let Some(worst) =
+                (0..n).max_by_key(|&j| inner.entries[victims[j]].request.priority)
+            {
+                if m.request.priority < inner.entries[victims[worst]].request.priority {
+                    victims[worst] = i;
+                }
+            }
+        }
+        victims[..n].sort_unstable_by_key(|&i| inner.entries[i].request.priority);
+        for k in 1..=n {
+            let v = &inner.entries[victims[k - 1]];
+            changes[k] = Change {
+                pool: v.pool,
+                scope: v.request.scope,
+                delta: -i32::from(v.pieces),
+            };
+            if inner
+                .reservations
+                .adjust(&self.ledger, &changes[..=k])
+                .is_ok()
+            {
+                for &victim in &victims[..k] {
+                    self.unplace(inner, victim);
+                    let m = &mut inner.entries[victim];
+                    m.active = false;
+                    let (handle, handler) = (self.handle(victim, m), m.request.handler);
+                    notes.push(handle, handler, EventKind::Displaced);
+                }
+                return Ok(());
+            }
+        }
+        first
+    }
+
+    fn release(&self, inner: &mut Inner<BPS, CPUS, TASKS>, meta: &Meta) {
+        inner.reservations.release(
+            &self.ledger,
+            meta.pool,
+            meta.request.scope,
+            u32::from(meta.pieces),
+        );
+    }
+
+    /// Arms waiting flexible breakpoints that now fit, highest priority
+    /// first.
+    fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS>, notes: &mut Notes) {
+        loop {
+            if notes.full() {
+                return;
+            }
+            let next = inner
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.life == Life::Live && m.root.is_none() && !m.active)
+                .max_by_key(|(_, m)| m.request.priority)
+                .map(|(i, _)| i);
+            let Some(index) = next else { return };
+            let meta = inner.entries[index];
+            let scope = meta.request.scope;
+            let fits = scope
+                .task()
+                .is_none_or(|t| self.contexts[t.0 as usize].room(meta.pool, meta.pieces as usize))
+                && inner
+                    .reservations
+                    .reserve(&self.ledger, meta.pool, scope, u32::from(meta.pieces))
+                    .is_ok();
+            if !fits {
+                return;
+            }
+            inner.entries[index].active = true;
+            self.sync_placement(inner, index);
+            notes.push(
+                self.handle(index, &meta),
+                meta.request.handler,
+                EventKind::Reinstated,
+            );
+        }
+    }
+
+    /// Writes what dispatch needs to know about an entry.
+    fn publish_entry(&self, index: usize, meta: &Meta) {
+        let shared = &self.shared[index];
+        shared.generation.store(meta.generation, Ordering::Release);
+        shared
+            .handle_generation
+            .store(meta.handle_generation, Ordering::Relaxed);
+        shared.set_handler(meta.request.handler);
+        shared.start.store(meta.request.addr, Ordering::Relaxed);
+        shared.end.store(
+            meta.request.addr.saturating_add(meta.request.len),
+            Ordering::Relaxed,
+        );
+        for (i, image) in meta.images[..meta.pieces as usize].iter().enumerate() {
+            shared.set_image(i, *image);
+        }
+        shared.deliver.store(meta.enabled, Ordering::Release);
+    }
+
+    /// Whether an owner entry's slots should be armed: it holds a
+    /// reservation and it or one of its sharers is enabled.
+    fn wants_armed(&self, inner: &Inner<BPS, CPUS, TASKS>, owner: usize) -> bool {
+        let meta = &inner.entries[owner];
+        if meta.life != Life::Live || !meta.active {
+            return false;
+        }
+        let mut any = meta.enabled;
+        let mut next = self.shared[owner].next_sharer.load(Ordering::Relaxed);
+        while next != 0 && !any {
+            any = inner.entries[next as usize - 1].enabled;
+            next = self.shared[next as usize - 1]
+                .next_sharer
+                .load(Ordering::Relaxed);
+        }
+        any
+    }
+
+    /// Places or removes an owner's tokens to match [`Self::wants_armed`].
+    fn sync_placement(&self, inner: &mut Inner<BPS, CPUS, TASKS>, owner: usize) {
+        let wanted = self.wants_armed(inner, owner);
+        if wanted && !inner.entries[owner].placed {
+            self.place_entry(inner, owner);
+        } else if !wanted && inner.entries[owner].placed {
+            self.unplace(inner, owner);
+        }
+    }
+
+    fn place_entry(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+        let meta = inner.entries[index];
+        let p = meta.pool.index();
+        match meta.request.scope {
+            Scope::AllCpus => {
+                let n = inner.counts.get(meta.pool);
+                let mut fixed = [0u8; MAX_PIECES];
+                for (piece, slot) in fixed.iter_mut().enumerate().take(meta.pieces as usize) {
+                    // The reservation guarantees a free index; a failure here
+                    // would mean the ledger was bypassed.
+                    let Some(k) = self.claim_global(meta.pool, n) else {
+                        continue;
+                    };
+                    inner.system[p][k] = Token::entry(index, piece, meta.generation);
+                    *slot = k as u8;
+                }
+                inner.entries[index].fixed = fixed;
+                self.publish_system(inner);
+            }
+            Scope::Cpu(c) => {
+                let record = &self.cpu_records[c.0 as usize];
+                for piece in 0..meta.pieces as usize {
+                    record.add(
+                        meta.pool,
+                        Token::entry(index, piece, meta.generation),
+                        ANY_CPU,
+                    );
+                }
+            }
+            Scope::Task(t) | Scope::TaskOnCpu(t, _) => {
+                let only = meta.request.scope.cpu().map_or(ANY_CPU, |c| c.0);
+                let record = &self.contexts[t.0 as usize];
+                for piece in 0..meta.pieces as usize {
+                    record.add(meta.pool, Token::entry(index, piece, meta.generation), only);
+                }
+            }
+        }
+        inner.entries[index].placed = true;
+    }
+
+    /// Swaps a placed entry's old pieces (`old`) for its current ones,
+    /// reusing the same slot indices, in one published change.
+    fn replace_in_place(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize, old: &Meta) {
+        let new = inner.entries[index];
+        let tokens: [Token; MAX_PIECES] =
+            core::array::from_fn(|i| Token::entry(index, i, new.generation));
+        match new.request.scope {
+            Scope::AllCpus => {
+                let (po, pn) = (old.pool.index(), new.pool.index());
+                let mut fixed = [0u8; MAX_PIECES];
+                for i in 0..old.pieces as usize {
+                    let k = old.fixed[i] as usize;
+                    if po == pn && i < new.pieces as usize {
+                        inner.system[pn][k] = tokens[i];
+                        fixed[i] = k as u8;
+                    } else {
+                        inner.system[po][k] = Token::EMPTY;
+                        self.global_used[po].fetch_and(!(1 << k), Ordering::AcqRel);
+                    }
+                }
+                let reused = if po == pn {
+                    (old.pieces as usize).min(new.pieces as usize)
+                } else {
+                    0
+                };
+                let n = inner.counts.get(new.pool);
+                for (i, tok) in tokens
+                    .iter()
+                    .enumerate()
+                    .take(new.pieces as usize)
+                    .skip(reused)
+                {
+                    let Some(k) = self.claim_global(new.pool, n) else {
+                        continue;
+                    };
+                    inner.system[pn][k] = *tok;
+                    fixed[i] = k as u8;
+                }
+                inner.entries[index].fixed = fixed;
+                self.publish_system(inner);
+            }
+            Scope::Cpu(c) => self.cpu_records[c.0 as usize].replace_entry(
+                index,
+                new.pool,
+                &tokens[..new.pieces as usize],
+                ANY_CPU,
+            ),
+            Scope::Task(t) | Scope::TaskOnCpu(t, _) => {
+                let only = new.request.scope.cpu().map_or(ANY_CPU, |c| c.0);
+                self.contexts[t.0 as usize].replace_entry(
+                    index,
+                    new.pool,
+                    &tokens[..new.pieces as usize],
+                    only,
+                )
+            }
+        }
+        inner.entries[index].placed = true;
+    }
+
+    fn unplace(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+        let meta = inner.entries[index];
+        if !meta.placed {
+            return;
+        }
+        match meta.request.scope {
+            Scope::AllCpus => {
+                let p = meta.pool.index();
+                for k in 0..MAX_SLOTS {
+                    let tok = inner.system[p][k];
+                    if !tok.is_empty() && tok.index() == index {
+                        inner.system[p][k] = Token::EMPTY;
+                        self.global_used[p].fetch_and(!(1 << k), Ordering::AcqRel);
+                    }
+                }
+                self.publish_system(inner);
+            }
+            Scope::Cpu(c) => self.cpu_records[c.0 as usize].remove_entry(index),
+            Scope::Task(t) | Scope::TaskOnCpu(t, _) => {
+                self.contexts[t.0 as usize].remove_entry(index)
+            }
+        }
+        inner.entries[index].placed = false;
+    }
+
+    /// Claims the highest slot index of `pool` not fixed yet (shared with
+    /// the debugger's lockless path).
+    fn claim_global(&self, pool: PoolId, n: usize) -> Option<usize> {
+        let word = &self.global_used[pool.index()];
+        let mut cur = word.load(Ordering::Acquire);
+        loop {
+            let k = (0..n).rev().find(|&k| cur & (1 << k) == 0)?;
+            match word.compare_exchange_weak(
+                cur,
+                cur | (1 << k),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(k),
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Computes the system-wide control words once and publishes the set.
+    fn publish_system(&self, inner: &Inner<BPS, CPUS, TASKS>) {
+        let mut control = [0u64; MAX_POOLS];
+        for (p, word) in control.iter_mut().enumerate().take(A::POOLS) {
+            let images: [Option<SlotImage>; MAX_SLOTS] =
+                core::array::from_fn(|k| self.entry_image(inner.system[p][k]));
+            let n = inner.counts.0[p] as usize;
+            *word = self.arch.control_word(PoolId::ALL[p], &images[..n]);
+        }
+        self.system.publish(&inner.system, &control);
+    }
+
+    /// Removes sharer `index` from root `root`'s chain.
+    fn unlink_sharer(&self, inner: &mut Inner<BPS, CPUS, TASKS>, root: usize, index: usize) {
+        let mut at = root;
+        loop {
+            let next = self.shared[at].next_sharer.load(Ordering::Relaxed);
+            if next == 0 {
+                break;
+            }
+            if next as usize - 1 == index {
+                let after = self.shared[index].next_sharer.load(Ordering::Relaxed);
+                self.shared[at].next_sharer.store(after, Ordering::Release);
+                break;
+            }
+            at = next as usize - 1;
+        }
+        inner.entries[index].root = None;
+    }
+
+    /// Makes the first sharer of `index` the owner of its slots and
+    /// reservation, leaving `index` with neither.
+    fn hand_over(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+        let heir = self.shared[index].next_sharer.load(Ordering::Relaxed) as usize - 1;
+        let old = inner.entries[index];
+        let rest = self.shared[heir].next_sharer.load(Ordering::Relaxed);
+        let mut at = rest;
+        while at != 0 {
+            inner.entries[at as usize - 1].root = Some(heir as u32);
+            at = self.shared[at as usize - 1]
+                .next_sharer
+                .load(Ordering::Relaxed);
+        }
+        {
+            let h = &mut inner.entries[heir];
+            h.root = None;
+            h.active = old.active;
+            h.placed = old.placed;
+            h.fixed = old.fixed;
+            h.pool = old.pool;
+            h.pieces = old.pieces;
+            h.images = old.images;
+        }
+        let heir_meta = inner.entries[heir];
+        self.publish_entry(heir, &heir_meta);
+        self.shared[heir].next_sharer.store(rest, Ordering::Release);
+        if old.placed {
+            match old.request.scope {
+                Scope::AllCpus => {
+                    let p = old.pool.index();
+                    for k in 0..MAX_SLOTS {
+                        let tok = inner.system[p][k];
+                        if !tok.is_empty() && tok.index() == index {
+                            inner.system[p][k] =
+                                Token::entry(heir, tok.piece(), heir_meta.generation);
+                        }
+                    }
+                    self.publish_system(inner);
+                }
+                Scope::Cpu(c) => {
+                    self.cpu_records[c.0 as usize].rename_entry(index, heir, heir_meta.generation)
+                }
+                Scope::Task(t) | Scope::TaskOnCpu(t, _) => {
+                    self.contexts[t.0 as usize].rename_entry(index, heir, heir_meta.generation)
+                }
+            }
+        }
+        self.shared[index].next_sharer.store(0, Ordering::Release);
+        let e = &mut inner.entries[index];
+        e.active = false;
+        e.placed = false;
+        self.sync_placement(inner, heir);
+    }
+
+    /// Frees entries retired by an operation, after every CPU reloaded: from
+    /// here on their tokens are stale everywhere.
+    fn retire(&self, retired: &Retired) {
+        critical_section::with(|cs| {
+            let mut inner = self.inner.borrow_ref_mut(cs);
+            for &index in &retired.items[..retired.len] {
+                let index = index as usize;
+                let e = &mut inner.entries[index];
+                e.life = Life::Free;
+                e.generation = e.generation.wrapping_add(1);
+                e.root = None;
+                e.placed = false;
+                let generation = e.generation;
+                self.shared[index]
+                    .generation
+                    .store(generation, Ordering::Release);
+                self.shared[index].next_sharer.store(0, Ordering::Release);
+                inner.entries[index].next_free = inner.free;
+                inner.free = index as u32 + 1;
+            }
+        });
+    }
+
+    fn deliver(&self, notes: &Notes) {
+        let cpu = self.platform.current_cpu();
+        for (handle, handler, kind) in notes.items[..notes.len].iter().flatten() {
+            let event = Event {
+                kind: *kind,
+                handle: *handle,
+                context: handler.context,
+                cpu,
+                address: None,
+            };
+            (handler.func)(&event);
+        }
+    }
+
+    /// The image an entry token names, if the token is current.
+    fn entry_image(&self, tok: Token) -> Option<SlotImage> {
+        if tok.is_empty() {
+            return None;
+        }
+        if tok.is_debugger() {
+            let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
+            let slot = &self.debugger[p][k];
+            return (slot.state.load(Ordering::Acquire) == records::DEBUGGER_ARMED)
+                .then(|| slot.image());
+        }
+        let shared = self.shared.get(tok.index())?;
+        if !shared.current(tok) {
+            return None;
+        }
+        let image = shared.image(tok.piece());
+        shared.current(tok).then_some(image)
+    }
+
+    // ---------------------------------------------------------------
+    // Per-CPU loading (no lock)
+    // ---------------------------------------------------------------
+
+    fn cpu_state(&self) -> Option<(usize, &CpuState)> {
+        let cpu = self.platform.current_cpu().0 as usize;
+        self.cpus.get(cpu).map(|s| (cpu, s))
+    }
+
+    /// Context switch on the current CPU: loads the debug state of `next`
+    /// (`None`: a context without breakpoints). Writes nothing when `next`'s
+    /// state is what is loaded, and only changed slots and control words
+    /// otherwise. Call with interrupts disabled.
+    pub fn switch_task(&self, next: Option<TaskId>) -> Result<()> {
+        if let Some(t) = next {
+            if t.0 as usize >= TASKS {
+                return Err(ErrorKind::BadTask.into());
+            }
+        }
+        let Some((cpu, state)) = self.cpu_state() else {
+            return Err(ErrorKind::BadCpu.into());
+        };
+        if !state.online.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !self.up_to_date(cpu, state, next) {
+            self.load(cpu, next, false);
+        }
+        Ok(())
+    }
+
+    fn up_to_date(&self, cpu: usize, state: &CpuState, task: Option<TaskId>) -> bool {
+        let loaded = state.task.load(Ordering::Relaxed);
+        let want = task.map_or(0, |t| t.0 + 1);
+        let task_seq = task.map_or(0, |t| {
+            self.contexts[t.0 as usize].seq.load(Ordering::Acquire)
+        });
+        loaded == want
+            && state.seqs[SEQ_TASK].load(Ordering::Relaxed) == task_seq
+            && state.seqs[SEQ_CPU].load(Ordering::Relaxed)
+                == self.cpu_records[cpu].seq.load(Ordering::Acquire)
+            && state.seqs[SEQ_SYSTEM].load(Ordering::Relaxed)
+                == self.system.seq.load(Ordering::Acquire)
+            && state.seqs[SEQ_DEBUGGER].load(Ordering::Relaxed)
+                == self.debugger_seq.load(Ordering::Acquire)
+    }
+
+    /// Brings the current CPU online (boot, hotplug, resume from suspend):
+    /// writes every slot and control word from the tables, whatever the
+    /// hardware held before.
+    pub fn cpu_online(&self) -> Result<()> {
+        self.ready()?;
+        let Some((cpu, state)) = self.cpu_state() else {
+            return Err(ErrorKind::BadCpu.into());
+        };
+        if cpu as u32 >= self.cpu_limit.load(Ordering::Relaxed) {
+            return Err(ErrorKind::BadCpu.into());
+        }
+        state.online.store(true, Ordering::Release);
+        let task = match state.task.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(TaskId(t - 1)),
+        };
+        self.load(cpu, task, true);
+        Ok(())
+    }
+
+    /// Takes the current CPU offline: disarms every slot. Its tables stay,
+    /// and [`Registry::cpu_online`] restores them.
+    pub fn cpu_offline(&self) -> Result<()> {
+        self.ready()?;
+        let Some((_, state)) = self.cpu_state() else {
+            return Err(ErrorKind::BadCpu.into());
+        };
+        state.online.store(false, Ordering::Release);
+        for p in 0..A::POOLS {
+            let n = self.slot_counts().0[p] as usize;
+            for k in 0..n {
+                state.tokens[p][k].store(0, Ordering::Relaxed);
+                // SAFETY: current CPU; the table now says the slot is empty.
+                unsafe { self.arch.write_slot(PoolId::ALL[p], k, None) };
+            }
+            state.control[p].store(0, Ordering::Relaxed);
+            state.stepping[p].store(0, Ordering::Relaxed);
+            // SAFETY: current CPU; 0 is the control word of an empty table.
+            unsafe { self.arch.write_control(PoolId::ALL[p], 0) };
+        }
+        for s in &state.seqs {
+            s.store(u32::MAX, Ordering::Relaxed);
+        }
+        if state.armed.swap(false, Ordering::Relaxed) {
+            // SAFETY: current CPU; nothing is armed any more.
+            unsafe { self.arch.set_armed(false) };
+        }
+        Ok(())
+    }
+
+    /// Reloads the current CPU if anything it loaded changed. Kernels call
+    /// it where a CPU leaves a kernel debugger's stop; the registry calls it
+    /// on every CPU after each update.
+    pub fn refresh(&self) {
+        let Some((cpu, state)) = self.cpu_state() else {
+            return;
+        };
+        if !state.online.load(Ordering::Relaxed) {
+            return;
+        }
+        let task = match state.task.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(TaskId(t - 1)),
+        };
+        if !self.up_to_date(cpu, state, task) {
+            self.load(cpu, task, false);
+        }
+    }
+
+    fn refresh_all(&self) {
+        self.platform.run_on_each_cpu(&|| self.refresh());
+    }
+
+    /// What the current CPU wants loaded: the system set and debugger slots
+    /// at their fixed indices, and its own and `task`'s tokens.
+    fn wanted(
+        &self,
+        cpu: usize,
+        task: Option<TaskId>,
+        state: &CpuState,
+    ) -> ([[Token; MAX_SLOTS]; MAX_POOLS], Wanted, [u64; MAX_POOLS]) {
+        let debugger_seq = self.debugger_seq.load(Ordering::Acquire);
+        let system_seq = self.system.seq.load(Ordering::Acquire);
+        let cpu_seq = self.cpu_records[cpu].seq.load(Ordering::Acquire);
+        let task_seq = task.map_or(0, |t| {
+            self.contexts[t.0 as usize].seq.load(Ordering::Acquire)
+        });
+        let system = self.system.read();
+        let mut fixed = system.tokens;
+        for (p, pool) in self.debugger.iter().enumerate() {
+            for (k, slot) in pool.iter().enumerate() {
+                if slot.state.load(Ordering::Acquire) == records::DEBUGGER_ARMED {
+                    fixed[p][k] = Token::debugger(p * MAX_SLOTS + k);
+                }
+            }
+        }
+        let mut local = self.cpu_records[cpu].read_for(cpu as u32);
+        if let Some(t) = task {
+            let own = self.contexts[t.0 as usize].read_for(cpu as u32);
+            for p in 0..MAX_POOLS {
+                for &tok in &own.tokens[p][..own.len[p]] {
+                    if local.len[p] < MAX_SLOTS {
+                        local.tokens[p][local.len[p]] = tok;
+                        local.len[p] += 1;
+                    }
+                }
+            }
+        }
+        // Record what was read; a writer that raced us bumped a sequence
+        // number after these loads, so the next check reloads again.
+        state.seqs[SEQ_TASK].store(task_seq, Ordering::Relaxed);
+        state.seqs[SEQ_CPU].store(cpu_seq, Ordering::Relaxed);
+        state.seqs[SEQ_SYSTEM].store(system_seq, Ordering::Relaxed);
+        state.seqs[SEQ_DEBUGGER].store(debugger_seq, Ordering::Relaxed);
+        (fixed, local, system.control)
+    }
+
+    /// Loads the current CPU's registers for `task`. `full`: rewrite every
+    /// slot (the hardware may have lost them).
+    fn load(&self, cpu: usize, task: Option<TaskId>, full: bool) {
+        let state = &self.cpus[cpu];
+        let (fixed, local, system_control) = self.wanted(cpu, task, state);
+        state
+            .task
+            .store(task.map_or(0, |t| t.0 + 1), Ordering::Relaxed);
+        let counts = self.slot_counts();
+        for p in 0..A::POOLS {
+            let n = counts.0[p] as usize;
+            let installed = state.installed(p);
+            let (table, _dropped) =
+                place(&installed, &fixed[p], &local.tokens[p][..local.len[p]], n);
+            self.write_pool(state, p, &table, &fixed[p], system_control[p], full);
+        }
+        self.update_armed(state, full);
+    }
+
+    /// Writes the slots of one pool that differ from `table`, then the
+    /// control word if it changed.
+    fn write_pool(
+        &self,
+        state: &CpuState,
+        p: usize,
+        table: &[Token; MAX_SLOTS],
+        system: &[Token; MAX_SLOTS],
+        system_control: u64,
+        full: bool,
+    ) {
+        let pool = PoolId::ALL[p];
+        let n = self.slot_counts().0[p] as usize;
+        let mut own = [None; MAX_SLOTS];
+        let mut stepping = state.stepping[p].load(Ordering::Relaxed);
+        if full {
+            stepping = 0;
+        }
+        for k in 0..n {
+            let image = self.entry_image(table[k]);
+            if system[k].is_empty() || system[k] != table[k] {
+                own[k] = image;
+            }
+            let changed = table[k] != state.token(p, k);
+            if changed || full {
+                state.tokens[p][k].store(table[k].0, Ordering::Relaxed);
+                stepping &= !(1 << k);
+                // SAFETY: current CPU; the table was updated first, so a hit
+                // on the new image finds its owner.
+                unsafe { self.arch.write_slot(pool, k, image) };
+            }
+        }
+        state.stepping[p].store(stepping, Ordering::Relaxed);
+        let control = system_control | self.arch.control_word(pool, &own[..n]);
+        if full || control != state.control[p].load(Ordering::Relaxed) {
+            state.control[p].store(control, Ordering::Relaxed);
+            // SAFETY: current CPU; the word is the OR of control words the
+            // backend computed for this CPU's table.
+            unsafe { self.arch.write_control(pool, control) };
+        }
+    }
+
+    fn update_armed(&self, state: &CpuState, full: bool) {
+        let counts = self.slot_counts();
+        let any =
+            (0..A::POOLS).any(|p| (0..counts.0[p] as usize).any(|k| !state.token(p, k).is_empty()));
+        if full || state.armed.load(Ordering::Relaxed) != any {
+            state.armed.store(any, Ordering::Relaxed);
+            // SAFETY: current CPU, on an armed/disarmed transition.
+            unsafe { self.arch.set_armed(any) };
+        }
+    }
+
+    /// The image armed in `index` of `pool` on the current CPU, per the
+    /// registry's table.
+    pub fn armed_slot(&self, pool: PoolId, index: usize) -> Result<Option<SlotImage>> {
+        let counts = self.ready()?;
+        if pool.index() >= A::POOLS {
+            return Err(ErrorKind::SlotOutOfRange.into());
+        }
+        if index >= counts.get(pool) {
+            return Err(ErrorKind::SlotOutOfRange.into());
+        }
+        let Some((_, state)) = self.cpu_state() else {
+            return Err(ErrorKind::BadCpu.into());
+        };
+        if state.stepping[pool.index()].load(Ordering::Relaxed) & (1 << index) != 0 {
+            return Ok(None);
+        }
+        Ok(self.entry_image(state.token(pool.index(), index)))
+    }
+
+    /// Slots of `pool` the busiest CPU uses (normal path) and slots the
+    /// kernel debugger holds, as the shared ledger says.
+    pub fn pool_usage(&self, pool: PoolId) -> (u32, u32) {
+        (self.ledger.load(pool), self.ledger.debugger_slots(pool))
+    }
+}
+
+/// Whether breakpoints of scopes `a` and `b` can need slots on the same CPU
+/// at the same time (so releasing one can make room for the other).
+fn competes(a: Scope, b: Scope) -> bool {
+    match (a, b) {
+        (Scope::AllCpus, _) | (_, Scope::AllCpus) => true,
+        (Scope::Cpu(x), Scope::Cpu(y)) => x == y,
+        (Scope::Cpu(x), Scope::TaskOnCpu(_, y)) | (Scope::TaskOnCpu(_, y), Scope::Cpu(x)) => x == y,
+        (Scope::Cpu(_), Scope::Task(_)) | (Scope::Task(_), Scope::Cpu(_)) => true,
+        (Scope::Task(s), Scope::Task(t)) => s == t,
+        (Scope::Task(s), Scope::TaskOnCpu(t, _)) | (Scope::TaskOnCpu(t, _), Scope::Task(s)) => {
+            s == t
+        }
+        (Scope::TaskOnCpu(s, x), Scope::TaskOnCpu(t, y)) => s == t && x == y,
+    }
+}

@@ -1,0 +1,514 @@
+//! Slot reservation: may a request run wherever its scope can run without
+//! ever needing more slots than a CPU has?
+//!
+//! For each CPU `c` and pool, the *load* is
+//!
+//! ```text
+//! load(c) = all-CPU kernel breakpoints
+//!         + kernel breakpoints bound to c
+//!         + max over debug contexts T of weight(T, c)
+//! weight(T, c) = T's breakpoints on any CPU + T's breakpoints bound to c
+//! ```
+//!
+//! Only one debug context runs on a CPU at a time, so contexts share the
+//! task part of the load: two contexts may each use every slot (the maximum,
+//! not the sum). A change is admitted when the largest load over all CPUs,
+//! plus the slots a kernel debugger holds, stays within the pool.
+//!
+//! The cost of every operation is independent of the number of debug
+//! contexts holding breakpoints: histograms (how many contexts have weight
+//! `v`, how many CPUs have load `v`) make every maximum a scan over at most
+//! [`MAX_SLOTS`] + 2 buckets. Only a context that also has CPU-bound
+//! breakpoints pays for the (at most [`MAX_BOUND`]) CPUs it is bound to.
+//!
+//! The debugger's part is one atomic word per pool ([`Ledger`]), shared with
+//! the normal path, so a kernel debugger that may take no lock reserves with
+//! one compare-and-swap and the two paths can never over-commit together.
+
+use crate::arch::{PoolId, MAX_POOLS, MAX_SLOTS};
+use crate::error::{ErrorKind, Result};
+use crate::request::{CpuId, Scope, TaskId};
+use crate::sync::{AtomicU32, Ordering};
+
+/// Histogram buckets: values 0..=MAX_SLOTS, and one bucket for "more than
+/// any pool has" (values only get there tentatively, before a refusal).
+const BUCKETS: usize = MAX_SLOTS + 2;
+const OVER: usize = BUCKETS - 1;
+
+/// Most distinct (CPU, pool) bindings one debug context may have for its
+/// CPU-bound breakpoints.
+pub const MAX_BOUND: usize = 4;
+
+fn bucket(v: u32) -> usize {
+    (v as usize).min(OVER)
+}
+
+fn highest(h: &[u32; BUCKETS]) -> u32 {
+    let mut v = OVER;
+    while v > 0 {
+        if h[v] != 0 {
+            return v as u32;
+        }
+        v -= 1;
+    }
+    0
+}
+
+fn shift(h: &mut [u32; BUCKETS], from: u32, to: u32) {
+    h[bucket(from)] -= 1;
+    h[bucket(to)] += 1;
+}
+
+/// The atomic part of the reservation: per pool, the normal path's largest
+/// load and the debugger's slot count, packed in one word so both paths
+/// check-and-commit against each other with one compare-and-swap.
+pub struct Ledger {
+    words: [AtomicU32; MAX_POOLS],
+}
+
+const LOAD_MASK: u32 = 0xffff;
+const DEBUGGER_SHIFT: u32 = 16;
+
+impl Ledger {
+    /// An empty ledger.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        Self {
+            words: [const { AtomicU32::new(0) }; MAX_POOLS],
+        }
+    }
+
+    /// An empty ledger.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        Self {
+            words: core::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+
+    /// Normal path: publish `load` as the pool's largest load, provided it
+    /// fits beside the debugger's slots in a pool of `slots`. Lowering never
+    /// fails.
+    pub fn commit_load(&self, pool: PoolId, load: u32, slots: u32) -> bool {
+        let word = &self.words[pool.index()];
+        let mut cur = word.load(Ordering::Acquire);
+        loop {
+            let debugger = cur >> DEBUGGER_SHIFT;
+            if load > (cur & LOAD_MASK) && debugger + load > slots {
+                return false;
+            }
+            let new = (debugger << DEBUGGER_SHIFT) | load.min(LOAD_MASK);
+            match word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Debugger path (lockless): take one slot of `pool` on every CPU.
+    pub fn debugger_take(&self, pool: PoolId, slots: u32) -> Result<()> {
+        let word = &self.words[pool.index()];
+        let mut cur = word.load(Ordering::Acquire);
+        loop {
+            let debugger = cur >> DEBUGGER_SHIFT;
+            if debugger + 1 + (cur & LOAD_MASK) > slots {
+                return Err(ErrorKind::NoSlot.into());
+            }
+            let new = cur + (1 << DEBUGGER_SHIFT);
+            match word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Debugger path (lockless): give back a slot taken with
+    /// [`Ledger::debugger_take`].
+    pub fn debugger_give(&self, pool: PoolId) {
+        self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, Ordering::AcqRel);
+    }
+
+    /// Slots the debugger holds in `pool`.
+    pub fn debugger_slots(&self, pool: PoolId) -> u32 {
+        self.words[pool.index()].load(Ordering::Acquire) >> DEBUGGER_SHIFT
+    }
+
+    /// The normal path's published largest load in `pool`.
+    pub fn load(&self, pool: PoolId) -> u32 {
+        self.words[pool.index()].load(Ordering::Acquire) & LOAD_MASK
+    }
+}
+
+#[cfg(not(loom))]
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Binding {
+    cpu: u32,
+    pool: u8,
+    count: u16,
+}
+
+/// Per debug context counts.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct ContextCounts {
+    any: [u16; MAX_POOLS],
+    bound: [Binding; MAX_BOUND],
+}
+
+impl ContextCounts {
+    const EMPTY: Self = Self {
+        any: [0; MAX_POOLS],
+        bound: [Binding {
+            cpu: 0,
+            pool: 0,
+            count: 0,
+        }; MAX_BOUND],
+    };
+
+    fn bound_on(&self, cpu: u32, pool: u8) -> Option<usize> {
+        self.bound
+            .iter()
+            .position(|b| b.count > 0 && b.cpu == cpu && b.pool == pool)
+    }
+}
+
+/// Per pool, per CPU counts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct CpuCounts {
+    /// Kernel breakpoints bound to this CPU.
+    pinned: u32,
+    /// Histogram of weight(T, c) over contexts with breakpoints bound here.
+    bound_hist: [u32; BUCKETS],
+}
+
+impl CpuCounts {
+    const EMPTY: Self = Self {
+        pinned: 0,
+        bound_hist: [0; BUCKETS],
+    };
+
+    fn combo(&self) -> u32 {
+        self.pinned + highest(&self.bound_hist)
+    }
+}
+
+/// One change of a [`Reservations::adjust`] transaction.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The pool.
+    pub pool: PoolId,
+    /// The scope whose count changes.
+    pub scope: Scope,
+    /// Slots added (positive) or given back (negative).
+    pub delta: i32,
+}
+
+/// The counted part of the reservation (kept under the registry's lock).
+///
+/// `CPUS` and `CONTEXTS` are capacities; the CPUs actually served are set by
+/// [`Reservations::init`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
+    slots: [u32; MAX_POOLS],
+    cpus: u32,
+    all_cpus: [u32; MAX_POOLS],
+    per_cpu: [[CpuCounts; CPUS]; MAX_POOLS],
+    /// Number of CPUs whose `pinned` is `v`.
+    pinned_hist: [[u32; BUCKETS]; MAX_POOLS],
+    /// Number of CPUs whose `pinned + max bound weight` is `v`.
+    combo_hist: [[u32; BUCKETS]; MAX_POOLS],
+    /// Number of contexts whose any-CPU count is `v` (`v > 0`).
+    any_hist: [[u32; BUCKETS]; MAX_POOLS],
+    contexts: [ContextCounts; CONTEXTS],
+}
+
+impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
+    /// Empty counts for no CPU; call [`Reservations::init`].
+    pub const fn new() -> Self {
+        Self {
+            slots: [0; MAX_POOLS],
+            cpus: 0,
+            all_cpus: [0; MAX_POOLS],
+            per_cpu: [[CpuCounts::EMPTY; CPUS]; MAX_POOLS],
+            pinned_hist: [[0; BUCKETS]; MAX_POOLS],
+            combo_hist: [[0; BUCKETS]; MAX_POOLS],
+            any_hist: [[0; BUCKETS]; MAX_POOLS],
+            contexts: [ContextCounts::EMPTY; CONTEXTS],
+        }
+    }
+
+    /// Serve `cpus` CPUs (at most `CPUS`) with `slots[p]` slots per pool.
+    /// Forgets every count.
+    pub fn init(&mut self, cpus: u32, slots: [u32; MAX_POOLS]) -> Result<()> {
+        if cpus == 0 || cpus as usize > CPUS {
+            return Err(ErrorKind::BadCpu.into());
+        }
+        // Reset in place: `Self::new()` as a temporary could be larger than
+        // a kernel stack.
+        self.all_cpus = [0; MAX_POOLS];
+        for p in 0..MAX_POOLS {
+            self.per_cpu[p].fill(CpuCounts::EMPTY);
+            self.pinned_hist[p] = [0; BUCKETS];
+            self.combo_hist[p] = [0; BUCKETS];
+            self.any_hist[p] = [0; BUCKETS];
+        }
+        self.contexts.fill(ContextCounts::EMPTY);
+        self.cpus = cpus;
+        for (p, &s) in slots.iter().enumerate() {
+            self.slots[p] = s.min(MAX_SLOTS as u32);
+            self.pinned_hist[p][0] = cpus;
+            self.combo_hist[p][0] = cpus;
+        }
+        Ok(())
+    }
+
+    /// Slots in `pool`.
+    pub fn slots(&self, pool: PoolId) -> u32 {
+        self.slots[pool.index()]
+    }
+
+    /// The largest load over all CPUs of `pool`, computed from the
+    /// histograms in `O(MAX_SLOTS)`.
+    pub fn max_load(&self, pool: PoolId) -> u32 {
+        let p = pool.index();
+        let through_any = highest(&self.pinned_hist[p]) + highest(&self.any_hist[p]);
+        let through_bound = highest(&self.combo_hist[p]);
+        self.all_cpus[p] + through_any.max(through_bound)
+    }
+
+    /// The load of one CPU (for tests and diagnostics: `O(MAX_SLOTS)`).
+    pub fn load(&self, pool: PoolId, cpu: CpuId) -> u32 {
+        let p = pool.index();
+        let c = &self.per_cpu[p][cpu.0 as usize];
+        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(highest(&self.any_hist[p]))
+    }
+
+    /// Checks that `scope` names CPUs and contexts within capacity.
+    pub fn check_scope(&self, scope: Scope) -> Result<()> {
+        if let Some(c) = scope.cpu() {
+            if c.0 >= self.cpus {
+                return Err(ErrorKind::BadCpu.into());
+            }
+        }
+        if let Some(t) = scope.task() {
+            if t.0 as usize >= CONTEXTS {
+                return Err(ErrorKind::BadTask.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a set of changes all-or-nothing: every count changes and the
+    /// ledger accepts the new loads, or nothing changes at all.
+    pub fn adjust(&mut self, ledger: &Ledger, changes: &[Change]) -> Result<()> {
+        for ch in changes {
+            self.check_scope(ch.scope)?;
+            if ch.pool.index() >= MAX_POOLS {
+                return Err(ErrorKind::SlotOutOfRange.into());
+            }
+        }
+        let before: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+        let mut applied = 0;
+        let mut result = Ok(());
+        for ch in changes {
+            if let Err(e) = self.apply(ch.pool, ch.scope, ch.delta) {
+                result = Err(e);
+                break;
+            }
+            applied += 1;
+        }
+        if result.is_ok() {
+            result = self.commit(ledger, &before);
+        }
+        if result.is_err() {
+            for ch in changes[..applied].iter().rev() {
+                // Undoing a change that was applied cannot fail.
+                let _ = self.apply(ch.pool, ch.scope, -ch.delta);
+            }
+        }
+        result
+    }
+
+    /// Reserves `n` slots of `pool` for `scope`.
+    pub fn reserve(&mut self, ledger: &Ledger, pool: PoolId, scope: Scope, n: u32) -> Result<()> {
+        self.adjust(
+            ledger,
+            &[Change {
+                pool,
+                scope,
+                delta: n as i32,
+            }],
+        )
+    }
+
+    /// Gives back `n` slots of `pool` held by `scope`.
+    pub fn release(&mut self, ledger: &Ledger, pool: PoolId, scope: Scope, n: u32) {
+        // Lowering loads is always accepted; a release of counts that are
+        // not held is a caller bug the counts refuse without change.
+        let _ = self.adjust(
+            ledger,
+            &[Change {
+                pool,
+                scope,
+                delta: -(n as i32),
+            }],
+        );
+    }
+
+    /// Publishes the new loads: raises first (each may be refused, and
+    /// lowering them back is always possible), then lowers.
+    fn commit(&mut self, ledger: &Ledger, before: &[u32; MAX_POOLS]) -> Result<()> {
+        let after: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+        let mut raised = [false; MAX_POOLS];
+        for p in 0..MAX_POOLS {
+            let pool = PoolId::ALL[p];
+            if after[p] > before[p] {
+                if after[p] > self.slots[p] || !ledger.commit_load(pool, after[p], self.slots[p]) {
+                    for q in 0..p {
+                        if raised[q] {
+                            let pool = PoolId::ALL[q];
+                            ledger.commit_load(pool, before[q], self.slots[q]);
+                        }
+                    }
+                    return Err(ErrorKind::NoSlot.into());
+                }
+                raised[p] = true;
+            }
+        }
+        for p in 0..MAX_POOLS {
+            if after[p] < before[p] {
+                let pool = PoolId::ALL[p];
+                ledger.commit_load(pool, after[p], self.slots[p]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes the counts of one scope by `delta` (no check against slots).
+    /// Refuses only a change that would make a count negative, or a new
+    /// CPU binding past [`MAX_BOUND`].
+    fn apply(&mut self, pool: PoolId, scope: Scope, delta: i32) -> Result<()> {
+        let p = pool.index();
+        match scope {
+            Scope::AllCpus => {
+                self.all_cpus[p] = offset(self.all_cpus[p], delta)?;
+            }
+            Scope::Cpu(c) => {
+                let cpu = &mut self.per_cpu[p][c.0 as usize];
+                let (old_pinned, old_combo) = (cpu.pinned, cpu.combo());
+                cpu.pinned = offset(cpu.pinned, delta)?;
+                let new_combo = cpu.combo();
+                shift(&mut self.pinned_hist[p], old_pinned, cpu.pinned);
+                shift(&mut self.combo_hist[p], old_combo, new_combo);
+            }
+            Scope::Task(t) => {
+                let ctx = self.contexts[t.0 as usize];
+                let old_any = ctx.any[p] as u32;
+                let new_any = offset(old_any, delta)?;
+                if new_any > u16::MAX as u32 {
+                    return Err(ErrorKind::NoSlot.into());
+                }
+                self.move_any(p, old_any, new_any);
+                for b in ctx
+                    .bound
+                    .iter()
+                    .filter(|b| b.count > 0 && b.pool as usize == p)
+                {
+                    let n = b.count as u32;
+                    self.move_bound(p, b.cpu, Some(old_any + n), Some(new_any + n));
+                }
+                self.contexts[t.0 as usize].any[p] = new_any as u16;
+            }
+            Scope::TaskOnCpu(t, c) => {
+                let ctx = self.contexts[t.0 as usize];
+                let any = ctx.any[p] as u32;
+                let slot = match ctx.bound_on(c.0, p as u8) {
+                    Some(i) => i,
+                    None => {
+                        if delta < 0 {
+                            return Err(ErrorKind::NoSlot.into());
+                        }
+                        ctx.bound
+                            .iter()
+                            .position(|b| b.count == 0)
+                            .ok_or(ErrorKind::TableFull)?
+                    }
+                };
+                let old = ctx.bound[slot].count as u32;
+                let new = offset(old, delta)?;
+                if new > u16::MAX as u32 {
+                    return Err(ErrorKind::NoSlot.into());
+                }
+                let from = (old > 0).then_some(any + old);
+                let to = (new > 0).then_some(any + new);
+                self.move_bound(p, c.0, from, to);
+                self.contexts[t.0 as usize].bound[slot] = Binding {
+                    cpu: c.0,
+                    pool: p as u8,
+                    count: new as u16,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn move_any(&mut self, p: usize, from: u32, to: u32) {
+        if from > 0 {
+            self.any_hist[p][bucket(from)] -= 1;
+        }
+        if to > 0 {
+            self.any_hist[p][bucket(to)] += 1;
+        }
+    }
+
+    /// Moves one context's weight on `cpu` between buckets (`None`: the
+    /// context has no breakpoint bound there).
+    fn move_bound(&mut self, p: usize, cpu: u32, from: Option<u32>, to: Option<u32>) {
+        let counts = &mut self.per_cpu[p][cpu as usize];
+        let old_combo = counts.combo();
+        if let Some(v) = from {
+            counts.bound_hist[bucket(v)] -= 1;
+        }
+        if let Some(v) = to {
+            counts.bound_hist[bucket(v)] += 1;
+        }
+        let new_combo = counts.combo();
+        shift(&mut self.combo_hist[p], old_combo, new_combo);
+    }
+
+    /// Slots of `pool` held by the scope `scope` exactly (diagnostics).
+    pub fn held(&self, pool: PoolId, scope: Scope) -> u32 {
+        let p = pool.index();
+        match scope {
+            Scope::AllCpus => self.all_cpus[p],
+            Scope::Cpu(c) => self.per_cpu[p][c.0 as usize].pinned,
+            Scope::Task(t) => self.contexts[t.0 as usize].any[p] as u32,
+            Scope::TaskOnCpu(t, c) => {
+                let ctx = &self.contexts[t.0 as usize];
+                ctx.bound_on(c.0, p as u8)
+                    .map_or(0, |i| ctx.bound[i].count as u32)
+            }
+        }
+    }
+
+    /// Weight of context `t` on `cpu` in `pool` (diagnostics).
+    pub fn weight(&self, pool: PoolId, t: TaskId, cpu: CpuId) -> u32 {
+        self.held(pool, Scope::Task(t)) + self.held(pool, Scope::TaskOnCpu(t, cpu))
+    }
+}
+
+impl<const CPUS: usize, const CONTEXTS: usize> Default for Reservations<CPUS, CONTEXTS> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn offset(v: u32, delta: i32) -> Result<u32> {
+    v.checked_add_signed(delta)
+        .ok_or_else(|| ErrorKind::NoSlot.into())
+}
