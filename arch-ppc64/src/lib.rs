@@ -1,2 +1,486 @@
-//! ppc64 backend (being written).
-#![no_std]
+//! # hwbreak-ppc64
+//!
+//! The 64-bit PowerPC (big-endian, Book III-S) backend of hwbreak. Three
+//! register families, one selected by a cargo feature when compiling for
+//! `powerpc64` (on any other target all are built and chosen at run time
+//! with [`Ppc64::new`], so every encoder is tested on the host):
+//!
+//! | family | parts | data pool | code pool |
+//! |---|---|---|---|
+//! | [`Family::Dabr`] (`dabr`) | POWER5-POWER7 | 1: DABR/DABRX, one 8-byte granule | none |
+//! | [`Family::Dawr`] (`dawr`) | POWER8, POWER9 | 1: DAWR0/DAWRX0, 8..512 bytes inside a 512-byte block | 1: CIABR |
+//! | [`Family::Dawr2`] (`dawr2`) | POWER10 | 2: DAWR0/1 + DAWRX0/1, 512-byte windows | 1: CIABR |
+//!
+//! Pools: [`PoolId::FIRST`] is the code pool (CIABR), [`PoolId::SECOND`] the
+//! data pool.
+//!
+//! ## Granule filtering
+//! Data slots watch whole doublewords. A piece may start and end on any byte:
+//! the slot watches the enclosing doublewords, and the core drops hits that
+//! touch none of the requested bytes, using the access this backend decodes
+//! from the trapping load or store ([`access::decode`]) or, failing that, the
+//! DAR.
+//!
+//! ## Traps and resume
+//! Data matches raise a Data Storage interrupt (0x300, DSISR\[41\]) and CIABR
+//! matches a Trace interrupt (0xD00) *before* the access or instruction. The
+//! decoder asks for [`Resume::SingleStep`]: the core disarms the hit slots,
+//! the OS sets MSR\[SE\] in SRR1, and the step's own Trace interrupt (which the
+//! OS marks with [`Trap::stepping`]) re-arms them and ends with
+//! [`Resume::EndSingleStep`].
+//!
+//! ## Writing the registers
+//! Under a hypervisor ([`Mode::Guest`]) registers are set with PAPR hcalls
+//! (H_SET_MODE, H_SET_XDABR); in hypervisor state ([`Mode::Hypervisor`])
+//! with `mtspr`. A hypervisor may answer success yet never trap (QEMU on
+//! POWER7, DAWR1 before POWER10): [`last_status`] reports what it answered,
+//! not what traps.
+#![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
+
+#[cfg(all(
+    target_arch = "powerpc64",
+    not(any(feature = "dabr", feature = "dawr", feature = "dawr2"))
+))]
+compile_error!("hwbreak-ppc64: select one register family feature: `dabr`, `dawr` or `dawr2`");
+
+#[cfg(all(
+    target_arch = "powerpc64",
+    any(
+        all(feature = "dabr", feature = "dawr"),
+        all(feature = "dabr", feature = "dawr2"),
+        all(feature = "dawr", feature = "dawr2")
+    )
+))]
+compile_error!("hwbreak-ppc64: the features `dabr`, `dawr` and `dawr2` are mutually exclusive");
+
+pub mod access;
+pub mod registers;
+pub mod route;
+
+use core::sync::atomic::{AtomicI64, Ordering};
+
+use hwbreak_core::{
+    AccessKind, Arch, Decoded, ErrorKind, MemoryType, Piece, PoolId, Result, Resume, SlotCounts,
+    SlotImage, SlotView, Space,
+};
+
+pub use access::Access;
+pub use registers::ciabr::Ciabr;
+pub use registers::dabr::Dabr;
+pub use registers::dabrx::Dabrx;
+pub use registers::dawr::Dawr;
+pub use registers::dawrx::Dawrx;
+pub use registers::dsisr::Dsisr;
+pub use registers::srr1::Srr1;
+pub use registers::{Privilege, Translation};
+use route::{Hcall, Mtspr, Route, Target};
+
+/// The code pool (CIABR).
+pub const CODE_POOL: PoolId = PoolId::FIRST;
+/// The data pool (DABR or DAWRn).
+pub const DATA_POOL: PoolId = PoolId::SECOND;
+
+/// Interrupt vector of the Data Storage interrupt.
+pub const VECTOR_DSI: u64 = 0x300;
+/// Interrupt vector of the Trace interrupt.
+pub const VECTOR_TRACE: u64 = 0xd00;
+
+/// Doubleword: the granule of every data slot.
+const GRANULE: u64 = 8;
+/// DAWR ranges before ISA v3.1 must stay inside one block of this size.
+const DAWR_BLOCK: u64 = 512;
+
+/// Which debug registers the part has.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Family {
+    /// POWER5-POWER7: DABR/DABRX, no CIABR.
+    Dabr,
+    /// POWER8/POWER9: DAWR0/DAWRX0 and CIABR.
+    Dawr,
+    /// POWER10: DAWR0/DAWRX0, DAWR1/DAWRX1 and CIABR.
+    Dawr2,
+}
+
+impl Family {
+    /// The family chosen by this build's feature (`powerpc64` only).
+    #[cfg(all(target_arch = "powerpc64", feature = "dabr"))]
+    pub const NATIVE: Self = Self::Dabr;
+    /// The family chosen by this build's feature (`powerpc64` only).
+    #[cfg(all(target_arch = "powerpc64", feature = "dawr"))]
+    pub const NATIVE: Self = Self::Dawr;
+    /// The family chosen by this build's feature (`powerpc64` only).
+    #[cfg(all(target_arch = "powerpc64", feature = "dawr2"))]
+    pub const NATIVE: Self = Self::Dawr2;
+
+    /// Data slots.
+    pub const fn data_slots(self) -> usize {
+        match self {
+            Self::Dabr | Self::Dawr => 1,
+            Self::Dawr2 => 2,
+        }
+    }
+
+    /// Instruction slots.
+    pub const fn code_slots(self) -> usize {
+        match self {
+            Self::Dabr => 0,
+            Self::Dawr | Self::Dawr2 => 1,
+        }
+    }
+}
+
+/// The privilege state the kernel runs in, which also picks how registers
+/// are written.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Mode {
+    /// In a logical partition (MSR\[HV\] = 0): kernel watches match in
+    /// privileged non-hypervisor state; registers are set through hcalls.
+    #[default]
+    Guest,
+    /// In hypervisor state (bare metal, MSR\[HV\] = 1): kernel watches match
+    /// in hypervisor state; registers are written with `mtspr`.
+    Hypervisor,
+}
+
+static LAST_STATUS: AtomicI64 = AtomicI64::new(route::H_SUCCESS);
+
+/// The status the hypervisor returned for the last register write
+/// ([`route::H_SUCCESS`] = 0; always 0 in [`Mode::Hypervisor`]). Success
+/// does not prove the register traps.
+pub fn last_status() -> i64 {
+    LAST_STATUS.load(Ordering::Relaxed)
+}
+
+/// What the OS's exception entry hands to the decoder.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Trap {
+    /// The interrupt vector ([`VECTOR_DSI`], [`VECTOR_TRACE`], ...).
+    pub vector: u64,
+    /// SRR0: the instruction that trapped (not yet executed), or for a
+    /// single-step trace the next instruction.
+    pub srr0: u64,
+    /// SRR1: the interrupted MSR plus interrupt status bits.
+    pub srr1: u64,
+    /// DAR (Data Storage interrupts).
+    pub dar: u64,
+    /// DSISR (Data Storage interrupts).
+    pub dsisr: u64,
+    /// The access the trapping instruction makes, decoded by the OS with
+    /// [`access::decode`] from the instruction at SRR0 and the saved GPRs;
+    /// `None` when unknown.
+    pub access: Option<Access>,
+    /// Whether the OS had set MSR\[SE\] for a single step the registry asked
+    /// for (so a Trace interrupt is that step completing).
+    pub stepping: bool,
+}
+
+/// The 64-bit PowerPC backend.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Ppc64 {
+    family: Family,
+    mode: Mode,
+    translation: Translation,
+    max_range: u64,
+}
+
+impl Ppc64 {
+    /// A backend for `family`, in [`Mode::Guest`], matching data accesses
+    /// in either translation mode, with the family's full DAWR range.
+    pub const fn new(family: Family) -> Self {
+        Self {
+            family,
+            mode: Mode::Guest,
+            translation: Translation::Either,
+            max_range: DAWR_BLOCK,
+        }
+    }
+
+    /// The backend for the family this build selected with its feature.
+    #[cfg(all(
+        target_arch = "powerpc64",
+        any(feature = "dabr", feature = "dawr", feature = "dawr2")
+    ))]
+    pub const fn native() -> Self {
+        Self::new(Family::NATIVE)
+    }
+
+    /// The same backend in `mode`.
+    pub const fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The same backend matching data accesses made in `translation` mode
+    /// (DAWRX WT/WTI, DABR BT + DABRX BTI).
+    pub const fn translation(mut self, translation: Translation) -> Self {
+        self.translation = translation;
+        self
+    }
+
+    /// The same backend with DAWR pieces capped at `bytes` (rounded down to
+    /// whole doublewords, between 8 and 512). For platforms whose DAWR
+    /// watches less than the ISA says (QEMU reads MRD from the wrong bits
+    /// and watches 8 bytes): longer ranges then take more slots, or are
+    /// refused with `NotCoverable`, instead of silently watching less.
+    pub const fn max_dawr_range(mut self, bytes: u64) -> Self {
+        let b = bytes / GRANULE * GRANULE;
+        self.max_range = if b < GRANULE {
+            GRANULE
+        } else if b > DAWR_BLOCK {
+            DAWR_BLOCK
+        } else {
+            b
+        };
+        self
+    }
+
+    /// The register family.
+    pub const fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The privilege states a request in `space` matches in.
+    pub const fn privilege(&self, space: Space) -> Privilege {
+        match (space, self.mode) {
+            (Space::User, _) => Privilege::PROBLEM,
+            (Space::Kernel, Mode::Guest) => Privilege::PRIVILEGED,
+            (Space::Kernel, Mode::Hypervisor) => Privilege::HYPERVISOR,
+        }
+    }
+
+    /// The bytes `[start, start + len)` a data slot image watches.
+    pub const fn watched_range(&self, image: SlotImage) -> (u64, u64) {
+        match self.family {
+            Family::Dabr => (Dabr::from_bits(image.value).address(), GRANULE),
+            Family::Dawr | Family::Dawr2 => (
+                Dawr::from_bits(image.value).address(),
+                Dawrx::from_bits(image.control).range_len(),
+            ),
+        }
+    }
+
+    fn data_piece(&self, addr: u64, len: u64) -> Result<u64> {
+        let start = addr & !(GRANULE - 1);
+        let window = match self.family {
+            Family::Dabr => GRANULE,
+            Family::Dawr => {
+                // The enclosing granules must lie in one 512-byte block.
+                let last = addr + (len - 1);
+                if start / DAWR_BLOCK != last / DAWR_BLOCK {
+                    return Err(ErrorKind::CrossesBoundary.into());
+                }
+                self.max_range
+            }
+            Family::Dawr2 => self.max_range,
+        };
+        // Bytes from `addr` to the end of the window that starts at the
+        // granule of `addr` (saturating: a window ending past 2^64 ends there).
+        let room = match start.checked_add(window) {
+            Some(end) => end - addr,
+            None => 0u64.wrapping_sub(addr),
+        };
+        Ok(if room == 0 || len < room { len } else { room })
+    }
+
+    fn target(&self, pool: PoolId, index: usize) -> Option<Target> {
+        match (pool, self.family) {
+            (CODE_POOL, Family::Dawr | Family::Dawr2) if index == 0 => Some(Target::Ciabr),
+            (DATA_POOL, Family::Dabr) if index == 0 => Some(Target::Dabr),
+            (DATA_POOL, Family::Dawr | Family::Dawr2) if index < self.family.data_slots() => {
+                Some(Target::Dawr(index as u8))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Arch for Ppc64 {
+    const NAME: &'static str = "ppc64";
+    const POOLS: usize = 2;
+    type Trap = Trap;
+
+    fn pool_of(&self, kind: AccessKind) -> Result<PoolId> {
+        match kind {
+            AccessKind::Execute if self.family.code_slots() > 0 => Ok(CODE_POOL),
+            AccessKind::Read | AccessKind::Write | AccessKind::ReadWrite => Ok(DATA_POOL),
+            AccessKind::Execute | AccessKind::Io => Err(ErrorKind::UnsupportedKind.into()),
+        }
+    }
+
+    fn slot_counts(&self) -> SlotCounts {
+        SlotCounts([
+            self.family.code_slots() as u8,
+            self.family.data_slots() as u8,
+        ])
+    }
+
+    fn check_range(&self, _addr: u64, _end: u64, _space: Space) -> Result<()> {
+        // Every 64-bit effective address is valid: no canonical form.
+        Ok(())
+    }
+
+    fn max_piece(&self, kind: AccessKind, addr: u64, len: u64) -> Result<u64> {
+        if len == 0 {
+            return Err(ErrorKind::ZeroLength.into());
+        }
+        if addr.checked_add(len).is_none() && addr.wrapping_add(len) != 0 {
+            return Err(ErrorKind::AddressOverflow.into());
+        }
+        self.pool_of(kind)?;
+        match kind {
+            AccessKind::Execute => {
+                // Instructions are words: CIABR holds a word address. Length
+                // 1 (the generic "the instruction at addr") or 4.
+                if addr % 4 != 0 {
+                    Err(ErrorKind::Misaligned.into())
+                } else if len == 1 || len == 4 {
+                    Ok(len)
+                } else {
+                    Err(ErrorKind::UnsupportedLength.into())
+                }
+            }
+            _ => self.data_piece(addr, len),
+        }
+    }
+
+    fn encode(&self, piece: &Piece) -> Result<SlotImage> {
+        if self.max_piece(piece.kind, piece.addr, piece.len)? != piece.len {
+            return Err(ErrorKind::UnsupportedLength.into());
+        }
+        let privilege = self.privilege(piece.space);
+        let read = matches!(piece.kind, AccessKind::Read | AccessKind::ReadWrite);
+        let write = matches!(piece.kind, AccessKind::Write | AccessKind::ReadWrite);
+        match (piece.kind, self.family) {
+            (AccessKind::Execute, _) => {
+                let ciabr = Ciabr::new(piece.addr, privilege).ok_or(ErrorKind::Misaligned)?;
+                Ok(SlotImage {
+                    value: ciabr.bits(),
+                    control: 0,
+                })
+            }
+            (_, Family::Dabr) => {
+                let (bt, bti) = match self.translation {
+                    Translation::Virtual => (true, false),
+                    Translation::Real => (false, false),
+                    Translation::Either => (false, true),
+                };
+                Ok(SlotImage {
+                    value: Dabr::new(piece.addr, read, write, bt).bits(),
+                    control: Dabrx::new(privilege, bti).bits(),
+                })
+            }
+            (_, family) => {
+                if family == Family::Dawr && piece.memory == MemoryType::CacheInhibited {
+                    // POWER9 DAWR on cache-inhibited memory can checkstop the
+                    // machine; POWER8 is refused alike (same register family).
+                    return Err(ErrorKind::CacheInhibited.into());
+                }
+                let start = piece.addr & !(GRANULE - 1);
+                let end = piece.addr + (piece.len - 1);
+                let doublewords = (end - start) / GRANULE + 1;
+                let dawrx = Dawrx::new(doublewords, read, write, privilege, self.translation)
+                    .ok_or(ErrorKind::UnsupportedLength)?;
+                Ok(SlotImage {
+                    value: Dawr::for_address(piece.addr).bits(),
+                    control: dawrx.bits(),
+                })
+            }
+        }
+    }
+
+    fn control_word(&self, _pool: PoolId, _slots: &[Option<SlotImage>]) -> u64 {
+        // No shared control register: each slot carries its own extension.
+        0
+    }
+
+    fn decode(&self, trap: &Trap, armed: &dyn SlotView) -> Decoded {
+        let mut d = Decoded::default();
+        match trap.vector {
+            VECTOR_DSI if Dsisr(trap.dsisr).watchpoint_match() => {
+                let (addr, len) = match trap.access {
+                    Some(a) => (a.ea, a.len),
+                    None => (trap.dar, 0),
+                };
+                let span = if len == 0 { 1 } else { len as u64 };
+                let (mut hits, mut armed_mask) = (0u32, 0u32);
+                for i in 0..self.family.data_slots() {
+                    if let Some(image) = armed.slot(DATA_POOL, i) {
+                        armed_mask |= 1 << i;
+                        let (start, n) = self.watched_range(image);
+                        if addr < start.wrapping_add(n) && start < addr.wrapping_add(span) {
+                            hits |= 1 << i;
+                        }
+                    }
+                }
+                // The hardware says a watch matched; if no armed range
+                // explains the address, let the core check every armed slot.
+                d.hits[DATA_POOL.index()] = if hits != 0 { hits } else { armed_mask };
+                d.address = Some(addr);
+                d.access_len = len;
+                d.resume = Some(Resume::SingleStep);
+            }
+            VECTOR_TRACE => {
+                let srr1 = Srr1(trap.srr1);
+                let ciabr_hit = self.family.code_slots() > 0
+                    && (!trap.stepping || srr1.ciabr_match())
+                    && match armed.slot(CODE_POOL, 0) {
+                        Some(image) => {
+                            let c = Ciabr::from_bits(image.value);
+                            c.enabled() && c.address() == trap.srr0 & Ciabr::CEA_MASK
+                        }
+                        None => false,
+                    };
+                if ciabr_hit {
+                    d.hits[CODE_POOL.index()] = 1;
+                    d.address = Some(trap.srr0);
+                    d.access_len = 4;
+                    d.resume = Some(Resume::SingleStep);
+                }
+                if trap.stepping {
+                    d.step_complete = true;
+                    if !ciabr_hit {
+                        d.resume = Some(Resume::EndSingleStep);
+                    }
+                }
+            }
+            _ => {}
+        }
+        d
+    }
+
+    unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
+        let Some(target) = self.target(pool, index) else {
+            return;
+        };
+        let (value, control) = match image {
+            Some(i) => (i.value, i.control),
+            None => (0, 0),
+        };
+        // SAFETY: the caller guarantees the current CPU and an image from
+        // `encode`; the mode says which route this kernel may use.
+        let status = unsafe {
+            match self.mode {
+                Mode::Guest => Hcall.store(target, value, control),
+                Mode::Hypervisor => Mtspr.store(target, value, control),
+            }
+        };
+        LAST_STATUS.store(status, Ordering::Relaxed);
+    }
+
+    unsafe fn write_control(&self, _pool: PoolId, _control: u64) {}
+
+    unsafe fn set_armed(&self, _armed: bool) {}
+
+    unsafe fn acknowledge(&self, _trap: &Trap) {
+        // DSISR and DAR are rewritten by every Data Storage interrupt and
+        // SRR1's trace bits by every Trace interrupt: nothing is sticky.
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,501 @@
+//! Host tests of the encoders and the decoder. Every expected register value
+//! is derived by hand from the ISA's bit numbers (bit 0 = most significant
+//! of 64, shift = 63 - bit), as spelled out next to it.
+
+use super::*;
+use hwbreak_core::cover::exact_cover;
+
+fn piece(addr: u64, len: u64, kind: AccessKind, space: Space) -> Piece {
+    Piece {
+        addr,
+        len,
+        kind,
+        space,
+        memory: MemoryType::Normal,
+    }
+}
+
+struct View([[Option<SlotImage>; 2]; 2]);
+
+impl SlotView for View {
+    fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
+        self.0
+            .get(pool.index())
+            .and_then(|p| p.get(index))
+            .copied()
+            .flatten()
+    }
+}
+
+fn view(code: Option<SlotImage>, data0: Option<SlotImage>, data1: Option<SlotImage>) -> View {
+    View([[code, None], [data0, data1]])
+}
+
+#[test]
+fn register_bits_match_the_isa() {
+    // DAWRX: DW = ISA 57 -> 1 << 6 = 0x40, DR = 58 -> 0x20, WT = 59 -> 0x10,
+    // WTI = 60 -> 0x08, HYP = 61 -> 0x04, PNH = 62 -> 0x02, PRO = 63 -> 0x01,
+    // HRAMMC = 56 -> 0x80, MRD = 48:53 -> bits 15..10 = 0xfc00.
+    assert_eq!(Dawrx::DW, 0x40);
+    assert_eq!(Dawrx::DR, 0x20);
+    assert_eq!(Dawrx::WT, 0x10);
+    assert_eq!(Dawrx::WTI, 0x08);
+    assert_eq!(Dawrx::HYP, 0x04);
+    assert_eq!(Dawrx::PNH, 0x02);
+    assert_eq!(Dawrx::PRO, 0x01);
+    assert_eq!(Dawrx::HRAMMC, 0x80);
+    assert_eq!(Dawrx::MRD_MASK, 0xfc00);
+    // DABR: BT = 61 -> 4, DW = 62 -> 2, DR = 63 -> 1.
+    assert_eq!((Dabr::BT, Dabr::DW, Dabr::DR), (4, 2, 1));
+    // DABRX: BTI = 60 -> 8, HYP = 61 -> 4, PNH = 62 -> 2, PRO = 63 -> 1.
+    assert_eq!(
+        (Dabrx::BTI, Dabrx::HYP, Dabrx::PNH, Dabrx::PRO),
+        (8, 4, 2, 1)
+    );
+    // DSISR[41] -> 1 << 22 = 0x0040_0000; DSISR[38] (store) -> 1 << 25.
+    assert_eq!(Dsisr::DABR_MATCH, 0x0040_0000);
+    assert_eq!(Dsisr::STORE, 0x0200_0000);
+    // SRR1[33] -> 1 << 30; MSR[SE] = 53 -> 1 << 10 = 0x400; MSR[PR] = 49 -> 0x4000.
+    assert_eq!(Srr1::CIABR_MATCH, 0x4000_0000);
+    assert_eq!(Srr1::SE, 0x400);
+    assert_eq!(Srr1::PR, 0x4000);
+}
+
+#[test]
+fn dawr_write_one_byte_kernel_guest() {
+    let a = Ppc64::new(Family::Dawr);
+    // Byte 0x1003: DAWR = 0x1000 (DEAW drops bits 61:63). One doubleword:
+    // MRD = 0. DW (0x40) + WTI (0x08, translation either) + PNH (0x02).
+    let img = a
+        .encode(&piece(0x1003, 1, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x1000,
+            control: 0x4a
+        }
+    );
+}
+
+#[test]
+fn dawr_ranges_set_mrd() {
+    let a = Ppc64::new(Family::Dawr);
+    // 0x2004..0x2014 spans doublewords 0x2000, 0x2008, 0x2010: MRD = 2 ->
+    // 2 << 10 = 0x800. ReadWrite: DW|DR = 0x60; WTI 0x08; PNH 0x02.
+    let img = a
+        .encode(&piece(0x2004, 16, AccessKind::ReadWrite, Space::Kernel))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x2000,
+            control: 0x800 | 0x6a
+        }
+    );
+    // A whole 512-byte block: MRD = 63 -> 0xfc00. Read only: DR = 0x20.
+    // User space: PRO = 0x01.
+    let img = a
+        .encode(&piece(0x4000, 512, AccessKind::Read, Space::User))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x4000,
+            control: 0xfc00 | 0x20 | 0x08 | 0x01
+        }
+    );
+    assert_eq!(Dawrx::from_bits(img.control).range_len(), 512);
+}
+
+#[test]
+fn dawr_translation_and_hypervisor_mode() {
+    // Virtual: WT (0x10), no WTI. Hypervisor mode kernel: HYP (0x04).
+    let a = Ppc64::new(Family::Dawr)
+        .translation(Translation::Virtual)
+        .mode(Mode::Hypervisor);
+    let img = a
+        .encode(&piece(0x8, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(img.control, 0x40 | 0x10 | 0x04);
+    // Real: neither WT nor WTI.
+    let a = Ppc64::new(Family::Dawr).translation(Translation::Real);
+    let img = a
+        .encode(&piece(0x8, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(img.control, 0x40 | 0x02);
+}
+
+#[test]
+fn dawr_refuses_crossing_512_before_power10() {
+    let a = Ppc64::new(Family::Dawr);
+    // 0x1fc..0x204 crosses 0x200.
+    assert_eq!(
+        a.max_piece(AccessKind::Write, 0x1fc, 8).unwrap_err().kind(),
+        ErrorKind::CrossesBoundary
+    );
+    // The same bytes via the core's cover: same precise error.
+    let e = exact_cover(
+        &a,
+        0x1fc,
+        8,
+        AccessKind::Write,
+        Space::Kernel,
+        MemoryType::Normal,
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CrossesBoundary);
+    // Ending exactly at the boundary is fine: 0x1f8..0x200, one doubleword.
+    assert_eq!(a.max_piece(AccessKind::Write, 0x1f8, 8), Ok(8));
+    // POWER10 takes it in one slot: window of 512 from the granule 0x1f8.
+    let p10 = Ppc64::new(Family::Dawr2);
+    assert_eq!(p10.max_piece(AccessKind::Write, 0x1fc, 8), Ok(8));
+    let img = p10
+        .encode(&piece(0x1fc, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    // Doublewords 0x1f8 and 0x200: MRD = 1 -> 0x400.
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x1f8,
+            control: 0x400 | 0x4a
+        }
+    );
+}
+
+#[test]
+fn power10_splits_long_ranges_over_two_dawrs() {
+    let a = Ppc64::new(Family::Dawr2);
+    // 0x1004 + 600 bytes: first window is 0x1000..0x1200 -> 508 bytes; the
+    // rest (92 bytes from 0x1200) in the second DAWR.
+    let c = exact_cover(
+        &a,
+        0x1004,
+        600,
+        AccessKind::Write,
+        Space::Kernel,
+        MemoryType::Normal,
+        2,
+    )
+    .unwrap();
+    let v: Vec<_> = c.pieces().map(|p| (p.addr, p.len)).collect();
+    assert_eq!(v, vec![(0x1004, 508), (0x1200, 92)]);
+    // More than two windows cannot be covered.
+    let e = exact_cover(
+        &a,
+        0x1004,
+        1100,
+        AccessKind::Write,
+        Space::Kernel,
+        MemoryType::Normal,
+        2,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotCoverable);
+}
+
+#[test]
+fn max_dawr_range_caps_pieces() {
+    let a = Ppc64::new(Family::Dawr2).max_dawr_range(8);
+    // 16 bytes from 0x1004: 0x1004..0x1008 (4), then 0x1008..0x1014 capped
+    // at the granule 0x1008..0x1010 (8), then 4 more: three pieces.
+    assert_eq!(a.max_piece(AccessKind::Write, 0x1004, 16), Ok(4));
+    assert_eq!(a.max_piece(AccessKind::Write, 0x1008, 12), Ok(8));
+    let e = exact_cover(
+        &a,
+        0x1004,
+        16,
+        AccessKind::Write,
+        Space::Kernel,
+        MemoryType::Normal,
+        2,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotCoverable);
+}
+
+#[test]
+fn dawr_cache_inhibited() {
+    let mut p = piece(0x1000, 8, AccessKind::Write, Space::Kernel);
+    p.memory = MemoryType::CacheInhibited;
+    assert_eq!(
+        Ppc64::new(Family::Dawr).encode(&p).unwrap_err().kind(),
+        ErrorKind::CacheInhibited
+    );
+    assert!(Ppc64::new(Family::Dawr2).encode(&p).is_ok());
+    assert!(Ppc64::new(Family::Dabr).encode(&p).is_ok());
+}
+
+#[test]
+fn dabr_encoding() {
+    let a = Ppc64::new(Family::Dabr);
+    // Write, byte 0x3005: DAB = 0x3000, DW = 2; translation either: BT = 0,
+    // DABRX BTI = 8; kernel guest: PNH = 2 -> DABRX = 0xa.
+    let img = a
+        .encode(&piece(0x3005, 1, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x3002,
+            control: 0xa
+        }
+    );
+    // Read, virtual: DR = 1, BT = 4 -> 0x3005; DABRX PNH only = 2.
+    let a = a.translation(Translation::Virtual);
+    let img = a
+        .encode(&piece(0x3000, 8, AccessKind::Read, Space::Kernel))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x3005,
+            control: 0x2
+        }
+    );
+    // ReadWrite user, real: DW|DR = 3, BT = 0; DABRX PRO = 1.
+    let a = a.translation(Translation::Real);
+    let img = a
+        .encode(&piece(0x3000, 8, AccessKind::ReadWrite, Space::User))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x3003,
+            control: 0x1
+        }
+    );
+    // Hypervisor kernel: HYP = 4.
+    let a = a.mode(Mode::Hypervisor);
+    let img = a
+        .encode(&piece(0x3000, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(img.control, 0x4);
+}
+
+#[test]
+fn dabr_granules_and_slots() {
+    let a = Ppc64::new(Family::Dabr);
+    assert_eq!(a.slot_counts(), SlotCounts([0, 1]));
+    // A piece ends at the granule end: 0x3005 + 10 -> 3 bytes to 0x3008.
+    assert_eq!(a.max_piece(AccessKind::Write, 0x3005, 10), Ok(3));
+    // Two granules need two slots: one DABR refuses.
+    let e = exact_cover(
+        &a,
+        0x3005,
+        10,
+        AccessKind::Write,
+        Space::Kernel,
+        MemoryType::Normal,
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotCoverable);
+    // No instruction slot on DABR parts.
+    assert_eq!(
+        a.pool_of(AccessKind::Execute).unwrap_err().kind(),
+        ErrorKind::UnsupportedKind
+    );
+    assert_eq!(
+        a.max_piece(AccessKind::Execute, 0x1000, 1)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnsupportedKind
+    );
+    // An encode of a piece longer than one granule is refused, not widened.
+    assert_eq!(
+        a.encode(&piece(0x3000, 16, AccessKind::Write, Space::Kernel))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnsupportedLength
+    );
+}
+
+#[test]
+fn ciabr_encoding() {
+    let a = Ppc64::new(Family::Dawr);
+    // CEA = 0x4000_1234 (word aligned) | PRIV 0b10 (privileged, guest kernel).
+    let img = a
+        .encode(&piece(0x4000_1234, 1, AccessKind::Execute, Space::Kernel))
+        .unwrap();
+    assert_eq!(
+        img,
+        SlotImage {
+            value: 0x4000_1236,
+            control: 0
+        }
+    );
+    // User: PRIV 0b01; hypervisor kernel: 0b11.
+    let img = a
+        .encode(&piece(0x1000, 4, AccessKind::Execute, Space::User))
+        .unwrap();
+    assert_eq!(img.value, 0x1001);
+    let h = a.mode(Mode::Hypervisor);
+    let img = h
+        .encode(&piece(0x1000, 4, AccessKind::Execute, Space::Kernel))
+        .unwrap();
+    assert_eq!(img.value, 0x1003);
+    // Misaligned and data lengths refused.
+    assert_eq!(
+        a.max_piece(AccessKind::Execute, 0x1002, 1)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Misaligned
+    );
+    assert_eq!(
+        a.max_piece(AccessKind::Execute, 0x1000, 8)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::UnsupportedLength
+    );
+    assert_eq!(a.slot_counts(), SlotCounts([1, 1]));
+    assert_eq!(Ppc64::new(Family::Dawr2).slot_counts(), SlotCounts([1, 2]));
+    // Ciabr::new refuses several privilege states (PRIV holds one).
+    assert_eq!(
+        Ciabr::new(
+            0x1000,
+            Privilege {
+                problem: true,
+                privileged: true,
+                hypervisor: false
+            }
+        ),
+        None
+    );
+}
+
+#[test]
+fn bad_inputs() {
+    let a = Ppc64::new(Family::Dawr2);
+    assert_eq!(
+        a.max_piece(AccessKind::Write, 0x10, 0).unwrap_err().kind(),
+        ErrorKind::ZeroLength
+    );
+    assert_eq!(
+        a.max_piece(AccessKind::Write, u64::MAX - 2, 8)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AddressOverflow
+    );
+    assert_eq!(
+        a.pool_of(AccessKind::Io).unwrap_err().kind(),
+        ErrorKind::UnsupportedKind
+    );
+    // A range ending exactly at 2^64 is fine: the last doubleword.
+    assert_eq!(a.max_piece(AccessKind::Write, u64::MAX - 7, 8), Ok(8));
+    let img = a
+        .encode(&piece(u64::MAX - 7, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    assert_eq!(img.value, u64::MAX - 7);
+}
+
+fn dsi(dar: u64, access: Option<Access>) -> Trap {
+    Trap {
+        vector: VECTOR_DSI,
+        dar,
+        dsisr: Dsisr::DABR_MATCH,
+        access,
+        ..Trap::default()
+    }
+}
+
+#[test]
+fn decode_data_hits() {
+    let a = Ppc64::new(Family::Dawr2);
+    let w0 = a
+        .encode(&piece(0x1000, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    let w1 = a
+        .encode(&piece(0x2000, 32, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    let v = view(None, Some(w0), Some(w1));
+    // An access at 0x2010 lies in DAWR1's 32 bytes.
+    let d = a.decode(
+        &dsi(
+            0x2010,
+            Some(Access {
+                ea: 0x2010,
+                len: 4,
+                store: true,
+            }),
+        ),
+        &v,
+    );
+    assert_eq!(d.hits, [0, 0b10]);
+    assert_eq!(d.address, Some(0x2010));
+    assert_eq!(d.access_len, 4);
+    assert_eq!(d.resume, Some(Resume::SingleStep));
+    // Without a decoded access: the DAR and length 0.
+    let d = a.decode(&dsi(0x1004, None), &v);
+    assert_eq!(
+        (d.hits, d.address, d.access_len),
+        ([0, 0b01], Some(0x1004), 0)
+    );
+    // An 8-byte store at 0x0ffc straddles into DAWR0: the decoded access
+    // says so even if the DAR is the watched range's start.
+    let d = a.decode(
+        &dsi(
+            0x1000,
+            Some(Access {
+                ea: 0x0ffc,
+                len: 8,
+                store: true,
+            }),
+        ),
+        &v,
+    );
+    assert_eq!((d.hits, d.address), ([0, 0b01], Some(0x0ffc)));
+    // A DSI without DSISR[41] is not ours.
+    let mut t = dsi(0x1000, None);
+    t.dsisr = 0x4000_0000;
+    assert!(!a.decode(&t, &v).any_hit());
+}
+
+#[test]
+fn decode_trace() {
+    let a = Ppc64::new(Family::Dawr);
+    let c = a
+        .encode(&piece(0x5000, 1, AccessKind::Execute, Space::Kernel))
+        .unwrap();
+    let v = view(Some(c), None, None);
+    let t = Trap {
+        vector: VECTOR_TRACE,
+        srr0: 0x5000,
+        srr1: Srr1::CIABR_MATCH,
+        ..Trap::default()
+    };
+    let d = a.decode(&t, &v);
+    assert_eq!(
+        (d.hits, d.address, d.resume),
+        ([1, 0], Some(0x5000), Some(Resume::SingleStep))
+    );
+    assert!(!d.step_complete);
+    // A single step completing elsewhere.
+    let t = Trap {
+        vector: VECTOR_TRACE,
+        srr0: 0x5004,
+        stepping: true,
+        ..Trap::default()
+    };
+    let d = a.decode(&t, &v);
+    assert!(d.step_complete && !d.any_hit());
+    assert_eq!(d.resume, Some(Resume::EndSingleStep));
+    // A step that lands on the CIABR address is the step, not a hit, unless
+    // SRR1 says CIABR.
+    let t = Trap {
+        vector: VECTOR_TRACE,
+        srr0: 0x5000,
+        stepping: true,
+        ..Trap::default()
+    };
+    let d = a.decode(&t, &v);
+    assert!(d.step_complete && !d.any_hit());
+    // No CIABR armed: a trace that is no step is nothing.
+    let t = Trap {
+        vector: VECTOR_TRACE,
+        srr0: 0x5000,
+        ..Trap::default()
+    };
+    assert_eq!(a.decode(&t, &view(None, None, None)), Decoded::default());
+}
