@@ -1,11 +1,11 @@
 //! How register values reach the hardware: one small trait, one
 //! implementation per route.
 //!
-//! - [`Hcall`]: a kernel in a logical partition (MSR\[HV\] = 0, e.g. QEMU or
+//! - `Hcall`: a kernel in a logical partition (MSR\[HV\] = 0, e.g. QEMU or
 //!   PowerVM `pseries`) may not write DAWR/CIABR/DABR itself (`mtspr` raises
 //!   a privileged-instruction interrupt) and asks the hypervisor: H_SET_MODE
 //!   for DAWR0/DAWR1/CIABR, H_SET_XDABR / H_SET_DABR for DABR.
-//! - [`Mtspr`]: a bare-metal kernel in hypervisor state writes the SPRs.
+//! - `Mtspr`: a bare-metal kernel in hypervisor state writes the SPRs.
 //!
 //! Which registers a write touches and with which arguments is computed by
 //! pure functions ([`hcall_args`], [`spr_writes`]) tested on the host; only
