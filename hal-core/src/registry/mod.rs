@@ -1257,7 +1257,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
         for k in 0..n {
             let image = self.entry_image(table[k]);
-            if system[k].is_empty() || system[k] != table[k] {
+            // Slots of the system set are in `system_control` already;
+            // everything else (own, task and debugger slots) is added here.
+            if table[k].is_debugger() || system[k].is_empty() || system[k] != table[k] {
                 own[k] = image;
             }
             let changed = table[k] != state.token(p, k);
