@@ -23,6 +23,12 @@ pub fn implemented_pairs() -> (u8, u8) {
     (brps, wrps)
 }
 
+/// Whether this CPU implements pair `index` of `pool`.
+fn implemented(pool: PoolId, index: usize) -> bool {
+    let (b, w) = implemented_pairs();
+    index < usize::from(if pool == PoolId::FIRST { b } else { w })
+}
+
 fn isb() {
     // SAFETY: an instruction barrier has no memory or register effect
     // beyond synchronising the context (here: debug register writes).
@@ -31,13 +37,17 @@ fn isb() {
 
 /// Writes slot `index` of `pool` (`None`: disable it): the control register
 /// is cleared first, then the value, then the control with E = 1, then ISB.
-/// An index past 15 writes nothing.
+/// An index past the pairs this CPU implements writes nothing (those
+/// registers are UNDEFINED there).
 ///
 /// # Safety
 /// Current CPU; the image must come from this crate's encoders. Arming a
 /// slot makes matching accesses raise debug exceptions, which the OS's
 /// vector code must be ready to hand to the registry.
 pub unsafe fn write_slot(pool: PoolId, index: usize, image: Option<SlotImage>) {
+    if !implemented(pool, index) {
+        return;
+    }
     if pool == PoolId::FIRST {
         let (Some(cr), Some(vr)) = (dbgbcr_el1::at(index), dbgbvr_el1::at(index)) else {
             return;
@@ -61,8 +71,11 @@ pub unsafe fn write_slot(pool: PoolId, index: usize, image: Option<SlotImage>) {
 }
 
 /// Reads slot `index` of `pool` back from the hardware: `None` when its
-/// control register has E = 0 or the index is past 15.
+/// control register has E = 0 or the CPU does not implement the pair.
 pub fn read_slot(pool: PoolId, index: usize) -> Option<SlotImage> {
+    if !implemented(pool, index) {
+        return None;
+    }
     let (value, control) = if pool == PoolId::FIRST {
         (dbgbvr_el1::at(index)?.get(), dbgbcr_el1::at(index)?.get())
     } else {
@@ -175,4 +188,47 @@ pub unsafe fn apply_resume(resume: Resume, spsr: &mut u64) {
         Resume::EndSingleStep => unsafe { end_single_step(spsr) },
         Resume::Continue | Resume::SetResumeFlag => {}
     }
+}
+
+/// The slots as the hardware holds them (enabled control registers), for a
+/// decoder used without the registry (a GDB stub or kernel debugger owning
+/// the registers directly, or a self-test).
+#[derive(Copy, Clone, Debug)]
+pub struct HardwareSlots {
+    /// `(breakpoints, watchpoints)` to look at.
+    pub counts: (u8, u8),
+}
+
+impl HardwareSlots {
+    /// A view of every pair this CPU implements.
+    pub fn current() -> Self {
+        Self { counts: implemented_pairs() }
+    }
+}
+
+impl hwbreak_core::SlotView for HardwareSlots {
+    fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
+        let count = if pool == PoolId::FIRST { self.counts.0 } else { self.counts.1 };
+        if index < usize::from(count) {
+            read_slot(pool, index)
+        } else {
+            None
+        }
+    }
+}
+
+/// Sets (`true`) or clears the OS double lock (OSDLR_EL1.DLK). While it is
+/// set no breakpoint, watchpoint or step exception is generated.
+///
+/// # Safety
+/// Current CPU. Setting it silences every armed slot until it is cleared.
+pub unsafe fn set_double_lock(locked: bool) {
+    use crate::registers::osdlr_el1::{OSDLR_EL1, OSDLR_EL1 as F};
+    OSDLR_EL1.write(if locked { F::DLK::Locked } else { F::DLK::Unlocked });
+    isb();
+}
+
+/// Whether MDSCR_EL1.KDE (debug exceptions at EL1) is set.
+pub fn kernel_debug_enabled() -> bool {
+    MDSCR_EL1.is_set(MDSCR_EL1::KDE)
 }

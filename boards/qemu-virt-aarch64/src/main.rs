@@ -1,0 +1,139 @@
+//! hwbreak test kernel for QEMU's AArch64 `virt` machine.
+//!
+//! Boots at EL1 (MMU off, identity addresses), prints through the PL011,
+//! runs the backend smoke scenarios (the backend alone, no registry), then
+//! the shared scenario suite with the AArch64-only scenarios through the
+//! registry, prints one summary line and exits through semihosting with
+//! status 0 when nothing failed.
+//!
+//! FP/SIMD: `aarch64-unknown-none` (the target the project's toolchain file
+//! installs) lets the compiler use q-registers anywhere, handlers included,
+//! so the vectors save and restore q0-q31, FPCR and FPSR. The soft-float
+//! target would avoid that cost but needs one more target installed.
+#![no_std]
+#![no_main]
+
+mod boot;
+mod console;
+mod exceptions;
+mod platform;
+mod smoke;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use hwbreak::{PoolId, Registry, Resume};
+use hwbreak_aarch64::{cpu, Aarch64, Trap};
+use hwbreak_suite::{Board, Caps};
+use qemu_exit::QEMUExit;
+
+use platform::VirtPlatform;
+
+/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
+static REGISTRY: Registry<Aarch64, VirtPlatform, 64, 1, 8> =
+    Registry::new(Aarch64::new(), VirtPlatform::new());
+
+static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+
+/// Debug exceptions go to the registry once it is initialised.
+fn registry_debug(trap: &Trap) -> Resume {
+    let out = REGISTRY.on_debug_exception(trap);
+    if out.spurious {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+    }
+    out.resume
+}
+
+/// This board, for the suite.
+struct Virt;
+
+impl Board for Virt {
+    fn print(&self, s: &str) {
+        console::print(s);
+    }
+
+    fn caps(&self) -> Caps {
+        // QEMU TCG traps every implemented pair, BAS selects and MASK ranges
+        // exactly (seen: see the smoke and aarch64_* scenarios).
+        let (b, w) = cpu::implemented_pairs();
+        Caps {
+            data_traps: true,
+            exec_traps: true,
+            data_slots: usize::from(w),
+            exec_slots: usize::from(b),
+            exact_wide_ranges: true,
+        }
+    }
+
+    unsafe fn clear_debug_registers(&self) {
+        let (b, w) = cpu::implemented_pairs();
+        // SAFETY: current CPU; the caller accepts that the registry's tables
+        // disagree with the hardware until `cpu_online`.
+        unsafe {
+            for i in 0..usize::from(b) {
+                cpu::write_slot(PoolId::FIRST, i, None);
+            }
+            for i in 0..usize::from(w) {
+                cpu::write_slot(PoolId::SECOND, i, None);
+            }
+            cpu::disable_debug();
+            // What a core coming out of reset has: the OS lock set.
+            cpu::set_os_lock(true);
+        }
+    }
+
+    fn debug_stack(&self) -> (u64, u64) {
+        let z = hwbreak::Platform::no_breakpoint_zones(REGISTRY.platform())[1];
+        (z.start, z.end)
+    }
+
+    fn spurious_count(&self) -> u32 {
+        SPURIOUS.load(Ordering::Relaxed)
+    }
+}
+
+/// Leaves QEMU: status 0 on `pass`, 1 otherwise.
+pub fn exit(pass: bool) -> ! {
+    let q = qemu_exit::AArch64::new();
+    if pass {
+        q.exit_success()
+    } else {
+        q.exit_failure()
+    }
+}
+
+#[no_mangle]
+extern "C" fn hwbreak_board_main() -> ! {
+    kprintln!("hwbreak: qemu-virt-aarch64 test kernel");
+    // SAFETY: once, on the boot CPU, before the registry is initialised.
+    unsafe { REGISTRY.platform().init_zones() };
+    let (passed, failed) = smoke::run();
+    let mut summary = hwbreak_suite::Summary {
+        passed,
+        failed,
+        skipped: 0,
+    };
+    if let Err(e) = REGISTRY.init() {
+        kprintln!("registry init failed: {}", e);
+        exit(false);
+    }
+    exceptions::set_debug_handler(Some(registry_debug));
+    if let Err(e) = REGISTRY.cpu_online() {
+        kprintln!("cpu_online failed: {}", e);
+        exit(false);
+    }
+    let counts = REGISTRY.slot_counts();
+    kprintln!(
+        "registry: {} breakpoint and {} watchpoint slots",
+        counts.get(PoolId::FIRST),
+        counts.get(PoolId::SECOND)
+    );
+    summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &Virt));
+    summary.print(&Virt);
+    exit(summary.all_passed())
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    kprintln!("panic: {}", info);
+    exit(false)
+}
