@@ -44,8 +44,14 @@ fn kernel(req: Request, ctx: usize) -> Request {
 fn hardware_agrees(ctx: &Ctx) -> Outcome {
     for pool in [PoolId::FIRST, PoolId::SECOND] {
         for i in 0..ctx.reg.slot_counts().get(pool) {
-            let table = ctx.reg.armed_slot(pool, i).map_err(|_| "armed_slot refused")?;
-            check(cpu::read_slot(pool, i) == table, "a debug register differs from the registry's table")?;
+            let table = ctx
+                .reg
+                .armed_slot(pool, i)
+                .map_err(|_| "armed_slot refused")?;
+            check(
+                cpu::read_slot(pool, i) == table,
+                "a debug register differs from the registry's table",
+            )?;
         }
     }
     Ok(())
@@ -61,14 +67,24 @@ fn every_code_slot(ctx: &Ctx) -> Outcome {
     }
     let mut g = Guard::new(ctx.reg);
     for (i, f) in EXEC.iter().enumerate().take(n) {
-        g.register(&kernel(Request::execute(ctx.code_addr(*f)), i)).map_err(|_| "register refused")?;
+        g.register(&kernel(Request::execute(ctx.code_addr(*f)), i))
+            .map_err(|_| "register refused")?;
     }
-    check(ctx.armed_count(PoolId::FIRST) == n, "not every code slot armed")?;
+    check(
+        ctx.armed_count(PoolId::FIRST) == n,
+        "not every code slot armed",
+    )?;
     hardware_agrees(ctx)?;
     for (i, f) in EXEC.iter().enumerate().take(n) {
-        check(call(*f, 5) == want[i], "the function did not run correctly after its breakpoint")?;
+        check(
+            call(*f, 5) == want[i],
+            "the function did not run correctly after its breakpoint",
+        )?;
         check(hits(i) == 1, "a code slot did not trap exactly once")?;
-        check(address(i) == ctx.code_addr(*f), "hit address is not the instruction")?;
+        check(
+            address(i) == ctx.code_addr(*f),
+            "hit address is not the instruction",
+        )?;
     }
     Ok(())
 }
@@ -78,21 +94,34 @@ fn every_data_slot(ctx: &Ctx) -> Outcome {
     check(n == 4, "expected 4 watchpoint pairs")?;
     let mut g = Guard::new(ctx.reg);
     for i in 0..n {
-        g.register(&kernel(Request::write(target::addr(64 + 16 * i), 8), i)).map_err(|_| "register refused")?;
+        g.register(&kernel(Request::write(target::addr(64 + 16 * i), 8), i))
+            .map_err(|_| "register refused")?;
     }
-    check(ctx.armed_count(PoolId::SECOND) == n, "not every data slot armed")?;
+    check(
+        ctx.armed_count(PoolId::SECOND) == n,
+        "not every data slot armed",
+    )?;
     hardware_agrees(ctx)?;
     for i in 0..n {
         target::w64(64 + 16 * i, i as u64);
         check(hits(i) == 1, "a data slot did not trap exactly once")?;
-        check(address(i) == target::addr(64 + 16 * i), "hit address is not the stored word")?;
-        check(target::r64(64 + 16 * i) == i as u64, "the store did not complete")?;
+        check(
+            address(i) == target::addr(64 + 16 * i),
+            "hit address is not the stored word",
+        )?;
+        check(
+            target::r64(64 + 16 * i) == i as u64,
+            "the store did not complete",
+        )?;
     }
     // Words between the watched ones do not trap.
     for i in 0..n {
         target::w64(64 + 16 * i + 8, 1);
     }
-    check(record::total_hits() == n as u32, "an unwatched word trapped")
+    check(
+        record::total_hits() == n as u32,
+        "an unwatched word trapped",
+    )
 }
 
 fn separate_pools(ctx: &Ctx) -> Outcome {
@@ -100,34 +129,58 @@ fn separate_pools(ctx: &Ctx) -> Outcome {
     let mut handles = [None; 10];
     for (i, f) in EXEC.iter().enumerate().take(6) {
         // Contexts 0..=5 for code; all share counter 7 for data below.
-        handles[i] = Some(g.register(&kernel(Request::execute(ctx.code_addr(*f)), i)).map_err(|_| "exec refused")?);
+        handles[i] = Some(
+            g.register(&kernel(Request::execute(ctx.code_addr(*f)), i))
+                .map_err(|_| "exec refused")?,
+        );
     }
     for i in 0..4 {
-        handles[6 + i] =
-            Some(g.register(&kernel(Request::write(target::addr(256 + 8 * i), 8), 7)).map_err(|_| "watch refused")?);
+        handles[6 + i] = Some(
+            g.register(&kernel(Request::write(target::addr(256 + 8 * i), 8), 7))
+                .map_err(|_| "watch refused")?,
+        );
     }
-    check(ctx.armed_count(PoolId::FIRST) == 6 && ctx.armed_count(PoolId::SECOND) == 4, "not 6 + 4 armed")?;
+    check(
+        ctx.armed_count(PoolId::FIRST) == 6 && ctx.armed_count(PoolId::SECOND) == 4,
+        "not 6 + 4 armed",
+    )?;
     for h in handles.iter().flatten() {
-        check(ctx.reg.state(*h) == Ok(State::Armed), "a breakpoint is not armed")?;
+        check(
+            ctx.reg.state(*h) == Ok(State::Armed),
+            "a breakpoint is not armed",
+        )?;
     }
     hardware_agrees(ctx)?;
     for (i, f) in EXEC.iter().enumerate().take(6) {
         call(*f, 1);
-        check(hits(i) == 1, "an execute slot did not trap with both pools full")?;
+        check(
+            hits(i) == 1,
+            "an execute slot did not trap with both pools full",
+        )?;
     }
     for i in 0..4 {
         target::w64(256 + 8 * i, 3);
     }
-    check(hits(7) == 4, "the 4 data slots did not each trap with both pools full")
+    check(
+        hits(7) == 4,
+        "the 4 data slots did not each trap with both pools full",
+    )
 }
 
 fn mask_4k(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
-    g.register(&kernel(Request::write(page_addr(0), 4096), 0)).map_err(|_| "register refused")?;
-    check(ctx.armed_count(PoolId::SECOND) == 1, "a 4 KiB page did not take exactly one slot")?;
-    let img = ctx.reg.armed_slot(PoolId::SECOND, 0).ok().flatten().or_else(|| {
-        (1..4).find_map(|i| ctx.reg.armed_slot(PoolId::SECOND, i).ok().flatten())
-    });
+    g.register(&kernel(Request::write(page_addr(0), 4096), 0))
+        .map_err(|_| "register refused")?;
+    check(
+        ctx.armed_count(PoolId::SECOND) == 1,
+        "a 4 KiB page did not take exactly one slot",
+    )?;
+    let img = ctx
+        .reg
+        .armed_slot(PoolId::SECOND, 0)
+        .ok()
+        .flatten()
+        .or_else(|| (1..4).find_map(|i| ctx.reg.armed_slot(PoolId::SECOND, i).ok().flatten()));
     let img = img.ok_or("no armed image")?;
     // DBGWCR.MASK is bits [28:24]; 4 KiB = 2^12.
     check((img.control >> 24) & 0x1F == 12, "MASK is not 12")?;
@@ -135,7 +188,10 @@ fn mask_4k(ctx: &Ctx) -> Outcome {
     check(hits(0) == 0, "the first byte past the page trapped")?;
     page_w8(4095, 1);
     check(hits(0) == 1, "the last byte of the page did not trap")?;
-    check(address(0) == page_addr(4095), "hit address is not the last byte")?;
+    check(
+        address(0) == page_addr(4095),
+        "hit address is not the last byte",
+    )?;
     page_w8(2048, 1);
     page_w8(0, 1);
     check(hits(0) == 3, "the middle and first bytes did not trap")
@@ -145,8 +201,10 @@ fn bas_offsets(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
     // One doubleword (offset 384 is 8-aligned; the area is 64-aligned).
     let base = 384;
-    g.register(&kernel(Request::write(target::addr(base + 3), 1), 0)).map_err(|_| "1-byte refused")?;
-    g.register(&kernel(Request::write(target::addr(base + 6), 2), 1)).map_err(|_| "2-byte refused")?;
+    g.register(&kernel(Request::write(target::addr(base + 3), 1), 0))
+        .map_err(|_| "1-byte refused")?;
+    g.register(&kernel(Request::write(target::addr(base + 6), 2), 1))
+        .map_err(|_| "2-byte refused")?;
     check(ctx.armed_count(PoolId::SECOND) == 2, "not two slots")?;
     for off in [0, 1, 2, 4, 5] {
         target::w8(base + off, 0xAA);
@@ -154,40 +212,59 @@ fn bas_offsets(ctx: &Ctx) -> Outcome {
     target::w8(base + 8, 0xAA);
     check(record::total_hits() == 0, "a neighbouring byte trapped")?;
     target::w8(base + 3, 1);
-    check(hits(0) == 1 && address(0) == target::addr(base + 3), "offset 3 did not trap once")?;
+    check(
+        hits(0) == 1 && address(0) == target::addr(base + 3),
+        "offset 3 did not trap once",
+    )?;
     target::w8(base + 6, 1);
     target::w8(base + 7, 1);
-    check(hits(1) == 2 && address(1) == target::addr(base + 7), "offsets 6 and 7 did not trap")?;
+    check(
+        hits(1) == 2 && address(1) == target::addr(base + 7),
+        "offsets 6 and 7 did not trap",
+    )?;
     check(hits(0) == 1, "the 1-byte watch trapped for its neighbours")
 }
 
 fn wide_access(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
     let base = 392;
-    g.register(&kernel(Request::write(target::addr(base + 3), 1), 0)).map_err(|_| "refused")?;
+    g.register(&kernel(Request::write(target::addr(base + 3), 1), 0))
+        .map_err(|_| "refused")?;
     // An 8-byte store covering the watched byte: the hit is reported inside
     // the requested byte, whatever address the hardware gave.
     target::w64(base, u64::MAX);
-    check(hits(0) == 1, "an 8-byte store over a watched byte did not trap once")?;
-    check(address(0) == target::addr(base + 3), "reported address is not the watched byte")?;
+    check(
+        hits(0) == 1,
+        "an 8-byte store over a watched byte did not trap once",
+    )?;
+    check(
+        address(0) == target::addr(base + 3),
+        "reported address is not the watched byte",
+    )?;
     check(target::r64(base) == u64::MAX, "the store did not complete")
 }
 
 fn step_over_repeated(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
-    let h = g.register(&kernel(Request::write(target::addr(400), 8), 0)).map_err(|_| "refused")?;
+    let h = g
+        .register(&kernel(Request::write(target::addr(400), 8), 0))
+        .map_err(|_| "refused")?;
     for v in 0..25u64 {
         target::w64(400, v);
     }
     check(hits(0) == 25, "not exactly one trap per store")?;
     check(target::r64(400) == 24, "the last store did not land")?;
-    check(ctx.reg.state(h) == Ok(State::Armed), "not armed after the steps")?;
+    check(
+        ctx.reg.state(h) == Ok(State::Armed),
+        "not armed after the steps",
+    )?;
     hardware_agrees(ctx)
 }
 
 fn read_only(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
-    g.register(&kernel(Request::read(target::addr(408), 8), 0)).map_err(|_| "read-only refused")?;
+    g.register(&kernel(Request::read(target::addr(408), 8), 0))
+        .map_err(|_| "read-only refused")?;
     target::w64(408, 9);
     check(hits(0) == 0, "a store trapped a loads-only watch")?;
     let v = target::r64(408);
@@ -197,7 +274,8 @@ fn read_only(ctx: &Ctx) -> Outcome {
 
 fn double_lock_gates(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
-    g.register(&kernel(Request::write(target::addr(416), 8), 0)).map_err(|_| "refused")?;
+    g.register(&kernel(Request::write(target::addr(416), 8), 0))
+        .map_err(|_| "refused")?;
     // SAFETY: current CPU; cleared again below before anything else runs.
     unsafe { cpu::set_double_lock(true) };
     target::w64(416, 1);
@@ -215,7 +293,8 @@ fn double_lock_gates(ctx: &Ctx) -> Outcome {
 /// scenario fails and the OS lock gate becomes provable.
 fn qemu_os_lock_ignored(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
-    g.register(&kernel(Request::write(target::addr(424), 8), 0)).map_err(|_| "refused")?;
+    g.register(&kernel(Request::write(target::addr(424), 8), 0))
+        .map_err(|_| "refused")?;
     // SAFETY: current CPU; cleared again below.
     unsafe { cpu::set_os_lock(true) };
     let locked = cpu::os_locked();
@@ -224,7 +303,10 @@ fn qemu_os_lock_ignored(ctx: &Ctx) -> Outcome {
     // SAFETY: as above.
     unsafe { cpu::set_os_lock(false) };
     check(locked, "OSLSR_EL1.OSLK did not read back set")?;
-    check(locked_hits == 1, "QEMU now honours the OS lock: update this pin")?;
+    check(
+        locked_hits == 1,
+        "QEMU now honours the OS lock: update this pin",
+    )?;
     target::w64(424, 2);
     check(hits(0) == 2, "no trap after clearing the OS lock")
 }
@@ -232,24 +314,37 @@ fn qemu_os_lock_ignored(ctx: &Ctx) -> Outcome {
 fn enables_follow_slots(ctx: &Ctx) -> Outcome {
     check(!cpu::debug_enabled(), "MDSCR_EL1.MDE on with nothing armed")?;
     let mut g = Guard::new(ctx.reg);
-    let h = g.register(&kernel(Request::write(target::addr(432), 8), 0)).map_err(|_| "refused")?;
-    check(cpu::debug_enabled() && cpu::kernel_debug_enabled(), "MDE/KDE off with a slot armed")?;
+    let h = g
+        .register(&kernel(Request::write(target::addr(432), 8), 0))
+        .map_err(|_| "refused")?;
+    check(
+        cpu::debug_enabled() && cpu::kernel_debug_enabled(),
+        "MDE/KDE off with a slot armed",
+    )?;
     check(!cpu::os_locked(), "OS lock still set with a slot armed")?;
     target::w64(432, 1);
     check(hits(0) == 1, "no trap")?;
     g.unregister(h).map_err(|_| "unregister refused")?;
-    check(!cpu::debug_enabled() && !cpu::kernel_debug_enabled(), "MDE/KDE left on after the last slot")?;
+    check(
+        !cpu::debug_enabled() && !cpu::kernel_debug_enabled(),
+        "MDE/KDE left on after the last slot",
+    )?;
     target::w64(432, 2);
     check(hits(0) == 1, "trapped after unregistering")?;
     // And it comes back.
-    g.register(&kernel(Request::write(target::addr(432), 8), 0)).map_err(|_| "re-register refused")?;
+    g.register(&kernel(Request::write(target::addr(432), 8), 0))
+        .map_err(|_| "re-register refused")?;
     target::w64(432, 3);
     check(hits(0) == 2, "no trap after re-registering")
 }
 
 fn exec_alignment(ctx: &Ctx) -> Outcome {
     let f = ctx.code_addr(EXEC[0]);
-    expect_err(ctx.reg.register(&Request::execute(f + 2)), ErrorKind::Misaligned, "misaligned accepted")?;
+    expect_err(
+        ctx.reg.register(&Request::execute(f + 2)),
+        ErrorKind::Misaligned,
+        "misaligned accepted",
+    )?;
     expect_err(
         ctx.reg.register(&Request::new(f, 8, AccessKind::Execute)),
         ErrorKind::UnsupportedLength,
@@ -258,7 +353,8 @@ fn exec_alignment(ctx: &Ctx) -> Outcome {
     check(ctx.armed_total() == 0, "a refused request armed something")?;
     let mut g = Guard::new(ctx.reg);
     // len 4 = the whole instruction.
-    g.register(&kernel(Request::new(f, 4, AccessKind::Execute), 0)).map_err(|_| "len 4 refused")?;
+    g.register(&kernel(Request::new(f, 4, AccessKind::Execute), 0))
+        .map_err(|_| "len 4 refused")?;
     call(EXEC[0], 2);
     check(hits(0) == 1, "no trap after the refusals")
 }
@@ -267,8 +363,12 @@ fn split_range(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
     // 6 bytes from offset 5 of a doubleword: two slots (3 + 3 bytes).
     let base = 440;
-    g.register(&kernel(Request::write(target::addr(base + 5), 6), 0)).map_err(|_| "refused")?;
-    check(ctx.armed_count(PoolId::SECOND) == 2, "not split into two slots")?;
+    g.register(&kernel(Request::write(target::addr(base + 5), 6), 0))
+        .map_err(|_| "refused")?;
+    check(
+        ctx.armed_count(PoolId::SECOND) == 2,
+        "not split into two slots",
+    )?;
     target::w8(base + 4, 1);
     target::w8(base + 11, 1);
     check(hits(0) == 0, "a byte outside the range trapped")?;
@@ -281,17 +381,69 @@ fn split_range(ctx: &Ctx) -> Outcome {
 
 /// The AArch64-only scenarios.
 pub(crate) static SCENARIOS: &[Scenario] = &[
-    Scenario { name: "aarch64_every_code_slot", needs: Needs::EXEC, run: every_code_slot },
-    Scenario { name: "aarch64_every_data_slot", needs: Needs::DATA.data_slots(4), run: every_data_slot },
-    Scenario { name: "aarch64_six_exec_four_data_at_once", needs: Needs::DATA.data_slots(4), run: separate_pools },
-    Scenario { name: "aarch64_mask_4k_far_end", needs: Needs::DATA.exact_wide(), run: mask_4k },
-    Scenario { name: "aarch64_bas_offsets", needs: Needs::DATA.data_slots(2), run: bas_offsets },
-    Scenario { name: "aarch64_wide_store_over_watched_byte", needs: Needs::DATA, run: wide_access },
-    Scenario { name: "aarch64_step_over_repeated_stores", needs: Needs::DATA, run: step_over_repeated },
-    Scenario { name: "aarch64_read_only_watch", needs: Needs::DATA, run: read_only },
-    Scenario { name: "aarch64_double_lock_gates", needs: Needs::DATA, run: double_lock_gates },
-    Scenario { name: "aarch64_qemu_os_lock_ignored", needs: Needs::DATA, run: qemu_os_lock_ignored },
-    Scenario { name: "aarch64_debug_enables_follow_slots", needs: Needs::DATA, run: enables_follow_slots },
-    Scenario { name: "aarch64_exec_alignment", needs: Needs::EXEC, run: exec_alignment },
-    Scenario { name: "aarch64_split_unaligned_range", needs: Needs::DATA.data_slots(2), run: split_range },
+    Scenario {
+        name: "aarch64_every_code_slot",
+        needs: Needs::EXEC,
+        run: every_code_slot,
+    },
+    Scenario {
+        name: "aarch64_every_data_slot",
+        needs: Needs::DATA.data_slots(4),
+        run: every_data_slot,
+    },
+    Scenario {
+        name: "aarch64_six_exec_four_data_at_once",
+        needs: Needs::DATA.data_slots(4),
+        run: separate_pools,
+    },
+    Scenario {
+        name: "aarch64_mask_4k_far_end",
+        needs: Needs::DATA.exact_wide(),
+        run: mask_4k,
+    },
+    Scenario {
+        name: "aarch64_bas_offsets",
+        needs: Needs::DATA.data_slots(2),
+        run: bas_offsets,
+    },
+    Scenario {
+        name: "aarch64_wide_store_over_watched_byte",
+        needs: Needs::DATA,
+        run: wide_access,
+    },
+    Scenario {
+        name: "aarch64_step_over_repeated_stores",
+        needs: Needs::DATA,
+        run: step_over_repeated,
+    },
+    Scenario {
+        name: "aarch64_read_only_watch",
+        needs: Needs::DATA,
+        run: read_only,
+    },
+    Scenario {
+        name: "aarch64_double_lock_gates",
+        needs: Needs::DATA,
+        run: double_lock_gates,
+    },
+    Scenario {
+        name: "aarch64_qemu_os_lock_ignored",
+        needs: Needs::DATA,
+        run: qemu_os_lock_ignored,
+    },
+    Scenario {
+        name: "aarch64_debug_enables_follow_slots",
+        needs: Needs::DATA,
+        run: enables_follow_slots,
+    },
+    Scenario {
+        name: "aarch64_exec_alignment",
+        needs: Needs::EXEC,
+        run: exec_alignment,
+    },
+    Scenario {
+        name: "aarch64_split_unaligned_range",
+        needs: Needs::DATA.data_slots(2),
+        run: split_range,
+    },
 ];
