@@ -1,0 +1,251 @@
+//! Backend-level checks run before the shared suite: the encoder's images,
+//! written through the hcall route, raise real interrupts that the board's
+//! trap path captures and the backend decodes.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use hwbreak::native::{route, Family, Ppc64, Trap, CODE_POOL, DATA_POOL};
+use hwbreak::{AccessKind, Arch, MemoryType, Piece, Resume, Space};
+
+use crate::println;
+use core::fmt::Write;
+
+/// The backend as this build selected it.
+pub static ARCH: Ppc64 = Ppc64::native();
+
+/// Printable name of the register family.
+pub const FAMILY_NAME: &str = match Family::NATIVE {
+    Family::Dabr => "dabr: DABR",
+    Family::Dawr => "dawr: DAWR0 + CIABR",
+    Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
+};
+
+/// Scenario counts.
+#[derive(Default)]
+pub struct Summary {
+    /// Passed.
+    pub passed: u32,
+    /// Failed.
+    pub failed: u32,
+    /// Skipped.
+    pub skipped: u32,
+}
+
+static HITS: AtomicU32 = AtomicU32::new(0);
+static STEPS: AtomicU32 = AtomicU32::new(0);
+static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);
+static LAST_SRR0: AtomicU64 = AtomicU64::new(0);
+static LAST_DAR: AtomicU64 = AtomicU64::new(0);
+static LAST_LEN: AtomicU32 = AtomicU32::new(0);
+static REARM_VALUE: AtomicU64 = AtomicU64::new(0);
+static REARM_CONTROL: AtomicU64 = AtomicU64::new(0);
+
+#[repr(align(8))]
+struct Target([u64; 4]);
+static mut TARGET: Target = Target([0; 4]);
+
+fn target_addr(i: usize) -> u64 {
+    // SAFETY: only the address is taken.
+    unsafe { core::ptr::addr_of_mut!(TARGET.0[i]) as u64 }
+}
+
+fn write_target(i: usize, v: u64) {
+    // SAFETY: a plain static, accessed volatile so the store really happens.
+    unsafe { core::ptr::addr_of_mut!(TARGET.0[i]).write_volatile(v) }
+}
+
+fn disarm_all() {
+    for i in 0..ARCH.family().data_slots() {
+        // SAFETY: this CPU; disarming is always valid.
+        unsafe { ARCH.write_slot(DATA_POOL, i, None) };
+    }
+    if ARCH.family().code_slots() > 0 {
+        // SAFETY: as above.
+        unsafe { ARCH.write_slot(CODE_POOL, 0, None) };
+    }
+}
+
+fn record(trap: &Trap) {
+    HITS.fetch_add(1, Ordering::SeqCst);
+    LAST_VECTOR.store(trap.vector, Ordering::SeqCst);
+    LAST_SRR0.store(trap.srr0, Ordering::SeqCst);
+    LAST_DAR.store(trap.access.map_or(trap.dar, |a| a.ea), Ordering::SeqCst);
+    LAST_LEN.store(trap.access.map_or(0, |a| u32::from(a.len)), Ordering::SeqCst);
+}
+
+/// Records the hit and disarms everything: the access then simply runs.
+fn capture(trap: &Trap) -> Option<Resume> {
+    if trap.stepping {
+        return None;
+    }
+    record(trap);
+    disarm_all();
+    Some(Resume::Continue)
+}
+
+/// Steps over the hit with DAWR0 disarmed, then re-arms it.
+fn step_over(trap: &Trap) -> Option<Resume> {
+    if trap.stepping {
+        STEPS.fetch_add(1, Ordering::SeqCst);
+        let image = hwbreak::SlotImage {
+            value: REARM_VALUE.load(Ordering::SeqCst),
+            control: REARM_CONTROL.load(Ordering::SeqCst),
+        };
+        // SAFETY: this CPU; the image came from `encode`.
+        unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+        return Some(Resume::EndSingleStep);
+    }
+    record(trap);
+    // SAFETY: this CPU.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, None) };
+    Some(Resume::SingleStep)
+}
+
+fn reset() {
+    HITS.store(0, Ordering::SeqCst);
+    STEPS.store(0, Ordering::SeqCst);
+    LAST_VECTOR.store(0, Ordering::SeqCst);
+}
+
+fn data_piece(addr: u64, len: u64, kind: AccessKind) -> Piece {
+    Piece { addr, len, kind, space: Space::Kernel, memory: MemoryType::Normal }
+}
+
+fn dawr0_write() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let addr = target_addr(1);
+    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+    if hwbreak::native::last_status() != route::H_SUCCESS {
+        return Err("H_SET_MODE(DAWR0) refused");
+    }
+    write_target(1, 0x55);
+    disarm_all();
+    if HITS.load(Ordering::SeqCst) != 1 {
+        return Err("no DSI");
+    }
+    if LAST_VECTOR.load(Ordering::SeqCst) != 0x300 {
+        return Err("not vector 0x300");
+    }
+    if LAST_DAR.load(Ordering::SeqCst) != addr || LAST_LEN.load(Ordering::SeqCst) != 8 {
+        return Err("wrong address or length");
+    }
+    Ok(())
+}
+
+fn dawr0_step_over() -> Result<(), &'static str> {
+    crate::trap::set_hook(step_over);
+    reset();
+    let addr = target_addr(2);
+    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    REARM_VALUE.store(image.value, Ordering::SeqCst);
+    REARM_CONTROL.store(image.control, Ordering::SeqCst);
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+    write_target(2, 1);
+    write_target(2, 2);
+    disarm_all();
+    // SAFETY: plain read of our static.
+    let v = unsafe { core::ptr::addr_of!(TARGET.0[2]).read_volatile() };
+    if HITS.load(Ordering::SeqCst) != 2 || STEPS.load(Ordering::SeqCst) != 2 {
+        return Err("expected two hits and two completed steps");
+    }
+    if v != 2 {
+        return Err("the stepped stores did not happen");
+    }
+    if crate::trap::stepping() {
+        return Err("single step still armed");
+    }
+    Ok(())
+}
+
+#[inline(never)]
+extern "C" fn exec_target(x: u64) -> u64 {
+    core::hint::black_box(x.wrapping_mul(3))
+}
+
+/// The code address of an ELFv1 function (its descriptor's first word).
+fn code_address(f: extern "C" fn(u64) -> u64) -> u64 {
+    // SAFETY: ELFv1 function pointers point at a descriptor whose first
+    // doubleword is the entry address.
+    unsafe { (f as usize as *const u64).read_volatile() }
+}
+
+fn ciabr_execute() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let pc = code_address(exec_target);
+    let piece = Piece { addr: pc, len: 1, kind: AccessKind::Execute, space: Space::Kernel, memory: MemoryType::Normal };
+    let image = ARCH.encode(&piece).map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(CODE_POOL, 0, Some(image)) };
+    if hwbreak::native::last_status() != route::H_SUCCESS {
+        return Err("H_SET_MODE(CIABR) refused");
+    }
+    let r = core::hint::black_box(exec_target)(5);
+    disarm_all();
+    if r != 15 {
+        return Err("target did not run");
+    }
+    if HITS.load(Ordering::SeqCst) != 1 || LAST_VECTOR.load(Ordering::SeqCst) != 0xd00 {
+        return Err("no trace interrupt");
+    }
+    if LAST_SRR0.load(Ordering::SeqCst) != pc {
+        return Err("SRR0 is not the target");
+    }
+    Ok(())
+}
+
+fn dabr_hcall() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let addr = target_addr(0);
+    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+    let status = hwbreak::native::last_status();
+    write_target(0, 7);
+    disarm_all();
+    if status != route::H_SUCCESS {
+        return Err("H_SET_XDABR refused");
+    }
+    if HITS.load(Ordering::SeqCst) != 0 {
+        return Err("DABR trapped (QEMU deviation gone? update the docs)");
+    }
+    Ok(())
+}
+
+type Check = (&'static str, fn() -> Result<(), &'static str>, bool);
+
+/// Runs the checks this family supports.
+pub fn run() -> Summary {
+    let dawr = ARCH.family() != Family::Dabr;
+    let checks: [Check; 4] = [
+        ("ppc64_smoke_dawr0_write_traps", dawr0_write, dawr),
+        ("ppc64_smoke_dawr0_step_over", dawr0_step_over, dawr),
+        ("ppc64_smoke_ciabr_execute_traps", ciabr_execute, dawr),
+        ("ppc64_smoke_dabr_hcall_accepted", dabr_hcall, !dawr),
+    ];
+    let mut s = Summary::default();
+    for (name, f, applies) in checks {
+        if !applies {
+            println!("test {name} ... skipped (not this register family)");
+            s.skipped += 1;
+            continue;
+        }
+        match f() {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                s.passed += 1;
+            }
+            Err(why) => {
+                println!("test {name} ... FAILED ({why})");
+                s.failed += 1;
+            }
+        }
+    }
+    println!("{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped);
+    s
+}
