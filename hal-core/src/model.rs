@@ -381,7 +381,7 @@ impl Arch for ModelArch {
 
     fn check_range(&self, addr: u64, end: u64, _space: Space) -> Result<()> {
         // 48-bit canonical, as on x86_64 and AArch64 with 48-bit VAs.
-        let canonical = |a: u64| a < 0x0000_8000_0000_0000 || a >= 0xffff_8000_0000_0000;
+        let canonical = |a: u64| !(0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&a);
         if !canonical(addr)
             || !canonical(end - 1)
             || (addr < 0x0000_8000_0000_0000) != (end - 1 < 0x0000_8000_0000_0000)
