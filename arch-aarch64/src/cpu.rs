@@ -202,13 +202,19 @@ pub struct HardwareSlots {
 impl HardwareSlots {
     /// A view of every pair this CPU implements.
     pub fn current() -> Self {
-        Self { counts: implemented_pairs() }
+        Self {
+            counts: implemented_pairs(),
+        }
     }
 }
 
 impl hwbreak_core::SlotView for HardwareSlots {
     fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
-        let count = if pool == PoolId::FIRST { self.counts.0 } else { self.counts.1 };
+        let count = if pool == PoolId::FIRST {
+            self.counts.0
+        } else {
+            self.counts.1
+        };
         if index < usize::from(count) {
             read_slot(pool, index)
         } else {
@@ -224,7 +230,11 @@ impl hwbreak_core::SlotView for HardwareSlots {
 /// Current CPU. Setting it silences every armed slot until it is cleared.
 pub unsafe fn set_double_lock(locked: bool) {
     use crate::registers::osdlr_el1::{OSDLR_EL1, OSDLR_EL1 as F};
-    OSDLR_EL1.write(if locked { F::DLK::Locked } else { F::DLK::Unlocked });
+    OSDLR_EL1.write(if locked {
+        F::DLK::Locked
+    } else {
+        F::DLK::Unlocked
+    });
     isb();
 }
 
