@@ -1,0 +1,369 @@
+//! Descriptor tables and exception entry: TSS with IST stacks, IDT, the #DB
+//! entry (all general registers saved, RFLAGS.RF settable in the saved
+//! frame) and fatal-exception reporting.
+
+use core::arch::{asm, global_asm};
+use core::cell::UnsafeCell;
+
+/// Size of the #DB and #DF IST stacks.
+pub const IST_STACK: usize = 16 * 1024;
+
+/// A stack, 16-byte aligned.
+#[repr(C, align(16))]
+pub struct Stack(UnsafeCell<[u8; IST_STACK]>);
+// SAFETY: used only by the CPU as an exception stack.
+unsafe impl Sync for Stack {}
+
+impl Stack {
+    const fn new() -> Self {
+        Self(UnsafeCell::new([0; IST_STACK]))
+    }
+
+    /// `[start, end)` of the stack.
+    pub fn range(&self) -> (u64, u64) {
+        let start = self.0.get() as u64;
+        (start, start + IST_STACK as u64)
+    }
+}
+
+/// The #DB stack (IST1).
+pub static DB_STACK: Stack = Stack::new();
+/// The #DF stack (IST2).
+pub static DF_STACK: Stack = Stack::new();
+
+/// The 64-bit task-state segment (SDM Vol. 3A §8.7, figure 8-11).
+#[repr(C, packed(4))]
+pub struct Tss {
+    _reserved0: u32,
+    rsp: [u64; 3],
+    _reserved1: u64,
+    ist: [u64; 7],
+    _reserved2: u64,
+    _reserved3: u16,
+    iomap_base: u16,
+}
+
+/// Interior-mutable static written once at boot.
+#[repr(C, align(16))]
+pub struct BootCell<T>(UnsafeCell<T>);
+// SAFETY: written only during single-threaded boot, read by the CPU.
+unsafe impl<T> Sync for BootCell<T> {}
+
+impl<T> BootCell<T> {
+    /// The contents' address.
+    pub fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// The TSS.
+pub static TSS: BootCell<Tss> = BootCell(UnsafeCell::new(Tss {
+    _reserved0: 0,
+    rsp: [0; 3],
+    _reserved1: 0,
+    ist: [0; 7],
+    _reserved2: 0,
+    _reserved3: 0,
+    iomap_base: core::mem::size_of::<Tss>() as u16,
+}));
+
+/// One 16-byte IDT gate.
+#[derive(Copy, Clone)]
+#[repr(C)]
+pub struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    attributes: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    _reserved: u32,
+}
+
+impl Gate {
+    const EMPTY: Self = Self {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        attributes: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        _reserved: 0,
+    };
+
+    /// A present, DPL 0, 64-bit interrupt gate (type 0xE) to `handler`.
+    fn interrupt(handler: u64, ist: u8) -> Self {
+        Self {
+            offset_low: handler as u16,
+            selector: 0x08,
+            ist,
+            attributes: 0x8e,
+            offset_mid: (handler >> 16) as u16,
+            offset_high: (handler >> 32) as u32,
+            _reserved: 0,
+        }
+    }
+}
+
+/// The IDT (exceptions 0-31 only; no interrupt is ever enabled).
+pub static IDT: BootCell<[Gate; 32]> = BootCell(UnsafeCell::new([Gate::EMPTY; 32]));
+
+/// The register frame the #DB entry builds on the IST stack.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Frame {
+    /// General registers, in the order the entry pushed them (r15 last).
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Saved instruction pointer (the next instruction for data hits, the
+    /// faulting one for execute hits).
+    pub rip: u64,
+    /// Saved code segment.
+    pub cs: u64,
+    /// Saved RFLAGS (set RF, bit 16, here to skip an execute breakpoint).
+    pub rflags: u64,
+    /// Saved stack pointer.
+    pub rsp: u64,
+    /// Saved stack segment.
+    pub ss: u64,
+}
+
+/// RFLAGS.RF.
+pub const RFLAGS_RF: u64 = 1 << 16;
+
+/// The frame of a fatal exception.
+#[repr(C)]
+pub struct FaultFrame {
+    regs: [u64; 15],
+    vector: u64,
+    error: u64,
+    rip: u64,
+    cs: u64,
+    rflags: u64,
+    rsp: u64,
+}
+
+global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .code64
+    .macro PUSH_GPRS
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    .endm
+    .macro POP_GPRS
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    .endm
+
+    /* #DB: IST1 (16-byte aligned). The CPU pushed 5 words, we push 15:
+       rsp is 16-byte aligned at the call. */
+    .global db_entry
+    .p2align 4
+db_entry:
+    PUSH_GPRS
+    mov %rsp, %rdi
+    cld
+    call db_rust
+    POP_GPRS
+    iretq
+
+    .macro FAULT vec, err
+    .p2align 4
+fault_\vec:
+    .if \err == 0
+    push $0
+    .endif
+    push $\vec
+    jmp fault_common
+    .endm
+
+    FAULT 0, 0
+    FAULT 1, 0
+    FAULT 2, 0
+    FAULT 3, 0
+    FAULT 4, 0
+    FAULT 5, 0
+    FAULT 6, 0
+    FAULT 7, 0
+    FAULT 8, 1
+    FAULT 9, 0
+    FAULT 10, 1
+    FAULT 11, 1
+    FAULT 12, 1
+    FAULT 13, 1
+    FAULT 14, 1
+    FAULT 15, 0
+    FAULT 16, 0
+    FAULT 17, 1
+    FAULT 18, 0
+    FAULT 19, 0
+    FAULT 20, 0
+    FAULT 21, 1
+    FAULT 22, 0
+    FAULT 23, 0
+    FAULT 24, 0
+    FAULT 25, 0
+    FAULT 26, 0
+    FAULT 27, 0
+    FAULT 28, 0
+    FAULT 29, 1
+    FAULT 30, 1
+    FAULT 31, 0
+
+fault_common:
+    PUSH_GPRS
+    mov %rsp, %rdi
+    and $-16, %rsp
+    cld
+    call fault_rust
+3:
+    cli
+    hlt
+    jmp 3b
+
+    .section .rodata.fault_table, "a"
+    .p2align 3
+    .global fault_table
+fault_table:
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad fault_\v
+    .endr
+    "#,
+    options(att_syntax)
+);
+
+extern "C" {
+    static gdt: [u64; 5];
+    static fault_table: [u64; 32];
+    fn db_entry();
+    static __entry_start: u8;
+    static __entry_end: u8;
+}
+
+/// `[start, end)` of the exception entry code.
+pub fn entry_code() -> (u64, u64) {
+    // Linker symbols: only their addresses are taken.
+    (core::ptr::addr_of!(__entry_start) as u64, core::ptr::addr_of!(__entry_end) as u64)
+}
+
+/// `[start, end)` of the GDT.
+pub fn gdt_range() -> (u64, u64) {
+    let start = core::ptr::addr_of!(gdt) as u64;
+    (start, start + 5 * 8)
+}
+
+/// `[start, end)` of the IDT.
+pub fn idt_range() -> (u64, u64) {
+    let start = IDT.get() as u64;
+    (start, start + core::mem::size_of::<[Gate; 32]>() as u64)
+}
+
+/// Installs the TSS (IST1 = #DB stack, IST2 = #DF stack) and the IDT.
+///
+/// # Safety
+/// Once, at boot, on the boot CPU, before any exception is expected.
+pub unsafe fn init() {
+    let tss = TSS.get();
+    // SAFETY: boot, single-threaded: nothing else uses the TSS yet.
+    unsafe {
+        (*tss).ist[0] = DB_STACK.range().1;
+        (*tss).ist[1] = DF_STACK.range().1;
+    }
+    let base = tss as u64;
+    let limit = (core::mem::size_of::<Tss>() - 1) as u64;
+    // 64-bit TSS descriptor (SDM Vol. 3A §8.2.3): limit 15:0, base 23:0,
+    // type 0x9 (available 64-bit TSS), P, limit 19:16, base 31:24, then
+    // base 63:32 in the second quadword.
+    let low = (limit & 0xffff)
+        | ((base & 0xff_ffff) << 16)
+        | (0x89 << 40)
+        | (((limit >> 16) & 0xf) << 48)
+        | (((base >> 24) & 0xff) << 56);
+    let high = base >> 32;
+    // SAFETY: the GDT lives in writable .data; entries 3-4 are unused until
+    // `ltr` below; the CPU has no task register loaded yet.
+    unsafe {
+        let g = core::ptr::addr_of!(gdt) as *mut u64;
+        g.add(3).write_volatile(low);
+        g.add(4).write_volatile(high);
+        asm!("ltr {0:x}", in(reg) 0x18u16, options(nostack, preserves_flags));
+    }
+    let idt = IDT.get();
+    // SAFETY: boot; the IDT is not loaded yet; the fault table is valid.
+    unsafe {
+        for v in 0..32 {
+            let ist = match v {
+                8 => 2,
+                _ => 0,
+            };
+            (*idt)[v] = Gate::interrupt(fault_table[v], ist);
+        }
+        (*idt)[1] = Gate::interrupt(db_entry as *const () as u64, 1);
+        let ptr = IdtPointer { limit: (32 * 16 - 1) as u16, base: idt as u64 };
+        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
+    }
+}
+
+#[repr(C, packed)]
+struct IdtPointer {
+    limit: u16,
+    base: u64,
+}
+
+#[no_mangle]
+extern "C" fn fault_rust(f: &FaultFrame) -> ! {
+    use core::fmt::Write;
+    let mut s = crate::serial::Serial;
+    let _ = writeln!(
+        s,
+        "\nFATAL: exception {} error {:#x} at rip {:#x} (rflags {:#x}, rsp {:#x}, cs {:#x}, rax {:#x})",
+        f.vector, f.error, f.rip, f.rflags, f.rsp, f.cs, f.regs[14]
+    );
+    if f.vector == 14 {
+        let cr2: u64;
+        // SAFETY: ring 0; reading CR2 has no side effect.
+        unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack)) };
+        let _ = writeln!(s, "       cr2 {cr2:#x}");
+    }
+    crate::exit(false)
+}
