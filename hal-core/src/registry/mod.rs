@@ -226,7 +226,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Probes the slot counts and prepares the tables. Call once, on the
     /// boot CPU, before anything else; a second call returns `Ok` and
-    /// changes nothing.
+    /// changes nothing. Then call [`Registry::cpu_online`] on every CPU
+    /// (the boot CPU included): a CPU that was never brought online loads
+    /// nothing.
     pub fn init(&self) -> Result<()> {
         if self.id.load(Ordering::Acquire) != 0 {
             return Ok(());
