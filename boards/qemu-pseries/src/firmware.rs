@@ -140,6 +140,9 @@ impl Of {
         let power_off = self.getprop_u32(ph, c"power-off")?;
         let os_term = self.getprop_u32(ph, c"ibm,os-term")?;
         let size = self.getprop_u32(ph, c"rtas-size").unwrap_or(0);
+        if u64::from(size) > RTAS_AREA_SIZE {
+            return None;
+        }
         let [ih] = self.call::<1>(c"open", &[c"/rtas".as_ptr() as usize as u32])?;
         let [catch, entry] = self.call::<2>(
             c"call-method",
@@ -148,7 +151,7 @@ impl Of {
         if catch != 0 {
             return None;
         }
-        Some(Rtas { entry: u64::from(entry), base, power_off, os_term, size })
+        Some(Rtas { entry: u64::from(entry), base, power_off, os_term })
     }
 }
 
@@ -163,9 +166,10 @@ pub struct Rtas {
     pub power_off: u32,
     /// Token of `ibm,os-term`.
     pub os_term: u32,
-    /// Bytes RTAS asked for.
-    pub size: u32,
 }
+
+/// Bytes the kernel sets aside for RTAS.
+pub const RTAS_AREA_SIZE: u64 = 0x10000;
 
 static RTAS_ENTRY: AtomicU64 = AtomicU64::new(0);
 static RTAS_BASE: AtomicU64 = AtomicU64::new(0);

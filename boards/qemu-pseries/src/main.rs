@@ -17,6 +17,95 @@ mod smoke;
 mod trap;
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use hwbreak::native::{Family, Ppc64, Trap};
+use hwbreak::{Arch, PoolId, Registry, Resume};
+use hwbreak_suite::{Board, Caps};
+use platform::Pseries;
+
+/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
+pub static REGISTRY: Registry<Ppc64, Pseries, 64, 1, 8> =
+    Registry::new(Ppc64::native(), Pseries::new());
+
+static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+
+/// Disarms every slot of this CPU (nothing can match while the registry
+/// runs handlers), or rewrites every slot from the registry's table.
+fn reload_all(from_table: bool) {
+    let arch = REGISTRY.arch();
+    let counts = arch.slot_counts();
+    for pool in [PoolId::FIRST, PoolId::SECOND] {
+        for i in 0..counts.get(pool) {
+            let image = if from_table { REGISTRY.armed_slot(pool, i).ok().flatten() } else { None };
+            // SAFETY: this CPU; images come from the registry's table.
+            unsafe { arch.write_slot(pool, i, image) };
+        }
+    }
+}
+
+/// Debug interrupts go to the registry. POWER has no switch that stops
+/// every watch at once, and the backend's `suspend` cannot know the images
+/// to restore, so the board suspends: every slot is disarmed while the
+/// registry runs handlers (a handler touching watched data must not nest)
+/// and rewritten from the table afterwards (slots being stepped over stay
+/// off: the table excludes them).
+fn registry_debug(trap: &Trap) -> Option<Resume> {
+    let ours = trap.vector == hwbreak::native::VECTOR_TRACE
+        || hwbreak::native::Dsisr(trap.dsisr).watchpoint_match();
+    if !ours {
+        return None;
+    }
+    reload_all(false);
+    let out = REGISTRY.on_debug_exception(trap);
+    reload_all(true);
+    if out.spurious {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+    }
+    Some(out.resume)
+}
+
+/// This board, for the suite.
+pub struct PseriesBoard;
+
+impl Board for PseriesBoard {
+    fn print(&self, s: &str) {
+        firmware::put_bytes(s.as_bytes());
+    }
+
+    fn caps(&self) -> Caps {
+        // Seen under QEMU 10 TCG (smoke scenarios and docs/qemu-deviations.md):
+        // DAWR0 and CIABR trap on POWER8-10, DAWR1 on POWER10 only; DABR
+        // never traps. DAWRX's MRD is misread, so only 8 bytes are watched.
+        let family = REGISTRY.arch().family();
+        let dawr = family != Family::Dabr;
+        Caps {
+            data_traps: dawr,
+            exec_traps: dawr,
+            data_slots: if dawr { family.data_slots() } else { 0 },
+            exec_slots: family.code_slots(),
+            exact_wide_ranges: false,
+        }
+    }
+
+    unsafe fn clear_debug_registers(&self) {
+        reload_all(false);
+    }
+
+    fn debug_stack(&self) -> (u64, u64) {
+        REGISTRY.platform().debug_stack()
+    }
+
+    fn code_addr(&self, f: usize) -> u64 {
+        // SAFETY: ELFv1 function pointers point at a descriptor whose first
+        // doubleword is the code address.
+        unsafe { (f as *const u64).read_volatile() }
+    }
+
+    fn spurious_count(&self) -> u32 {
+        SPURIOUS.load(Ordering::Relaxed)
+    }
+}
 
 /// Prints to the hypervisor console.
 #[macro_export]
@@ -50,8 +139,17 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
     }
     // SAFETY: the client interface is no longer used.
     unsafe { entry::install_vectors() };
-    let summary = smoke::run();
-    if summary.failed == 0 && summary.passed > 0 {
+    let mut summary = smoke::run(&PseriesBoard);
+    // SAFETY: once, before the registry is initialised.
+    unsafe { REGISTRY.platform().init_zones() };
+    if let Err(e) = REGISTRY.init().and_then(|()| REGISTRY.cpu_online()) {
+        println!("registry start failed: {e}");
+        firmware::os_term(c"hwbreak: registry start failed");
+    }
+    trap::set_hook(registry_debug);
+    summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &PseriesBoard));
+    summary.print(&PseriesBoard);
+    if summary.all_passed() {
         firmware::power_off()
     } else {
         firmware::os_term(c"hwbreak: scenarios failed")

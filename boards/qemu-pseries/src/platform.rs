@@ -1,5 +1,7 @@
 //! The OS services the registry needs: one CPU, interrupts off by default.
 
+use core::cell::UnsafeCell;
+
 use hwbreak::{CpuId, Platform, Zone};
 
 /// MSR\[EE\], ISA bit 48 (shift 15): external interrupts enabled.
@@ -9,11 +11,46 @@ const MSR_EE: u64 = 1 << 15;
 /// firmware) stand in for user space, the image at 4 MiB is kernel space.
 pub const USER_LIMIT: u64 = 0x20_0000;
 
-/// The pseries platform of this test kernel.
-pub struct Pseries;
+/// Size of the boot stack below `__stack_top` (see linker.ld).
+const STACK_SIZE: u64 = 0x10000;
 
-/// Vectors and their stubs: no breakpoint may watch them.
-static ZONES: [Zone; 1] = [Zone::new(0, 0x1000)];
+extern "C" {
+    static __stack_top: u8;
+}
+
+/// The pseries platform of this test kernel.
+pub struct Pseries {
+    zones: UnsafeCell<[Zone; 2]>,
+}
+
+// SAFETY: `zones` is written once by `init_zones`, on the boot CPU, before
+// the registry (the only reader) is initialised.
+unsafe impl Sync for Pseries {}
+
+impl Pseries {
+    /// The platform, zones not yet known.
+    pub const fn new() -> Self {
+        Self { zones: UnsafeCell::new([Zone::new(0, 0x1000), Zone::new(0, 0)]) }
+    }
+
+    /// Declares the vectors and the stack exceptions run on as
+    /// no-breakpoint zones.
+    ///
+    /// # Safety
+    /// Once, before the registry is initialised.
+    pub unsafe fn init_zones(&self) {
+        let top = core::ptr::addr_of!(__stack_top) as u64;
+        // SAFETY: no reader yet (contract).
+        unsafe { (*self.zones.get())[1] = Zone::new(top - STACK_SIZE, top) };
+    }
+
+    /// `[start, end)` of the stack debug exceptions run on.
+    pub fn debug_stack(&self) -> (u64, u64) {
+        // SAFETY: written only before the registry started.
+        let z = unsafe { (*self.zones.get())[1] };
+        (z.start, z.end)
+    }
+}
 
 impl Platform for Pseries {
     fn cpu_count(&self) -> u32 {
@@ -33,7 +70,8 @@ impl Platform for Pseries {
     }
 
     fn no_breakpoint_zones(&self) -> &[Zone] {
-        &ZONES
+        // SAFETY: written only before the registry started.
+        unsafe { &*self.zones.get() }
     }
 }
 

@@ -7,11 +7,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hwbreak::native::{route, Family, Ppc64, Trap, CODE_POOL, DATA_POOL};
 use hwbreak::{AccessKind, Arch, MemoryType, Piece, Resume, Space};
 
-use crate::println;
-use core::fmt::Write;
+use hwbreak_suite::Summary;
 
 /// The backend as this build selected it.
-pub static ARCH: Ppc64 = Ppc64::native();
+static ARCH: Ppc64 = Ppc64::native();
 
 /// Printable name of the register family.
 pub const FAMILY_NAME: &str = match Family::NATIVE {
@@ -20,16 +19,6 @@ pub const FAMILY_NAME: &str = match Family::NATIVE {
     Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
 };
 
-/// Scenario counts.
-#[derive(Default)]
-pub struct Summary {
-    /// Passed.
-    pub passed: u32,
-    /// Failed.
-    pub failed: u32,
-    /// Skipped.
-    pub skipped: u32,
-}
 
 static HITS: AtomicU32 = AtomicU32::new(0);
 static STEPS: AtomicU32 = AtomicU32::new(0);
@@ -219,8 +208,8 @@ fn dabr_hcall() -> Result<(), &'static str> {
 
 type Check = (&'static str, fn() -> Result<(), &'static str>, bool);
 
-/// Runs the checks this family supports.
-pub fn run() -> Summary {
+/// Runs the checks this family supports (lines only, no summary line).
+pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
     let dawr = ARCH.family() != Family::Dabr;
     let checks: [Check; 4] = [
         ("ppc64_smoke_dawr0_write_traps", dawr0_write, dawr),
@@ -230,22 +219,9 @@ pub fn run() -> Summary {
     ];
     let mut s = Summary::default();
     for (name, f, applies) in checks {
-        if !applies {
-            println!("test {name} ... skipped (not this register family)");
-            s.skipped += 1;
-            continue;
-        }
-        match f() {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                s.passed += 1;
-            }
-            Err(why) => {
-                println!("test {name} ... FAILED ({why})");
-                s.failed += 1;
-            }
-        }
+        let result = if applies { Ok(f()) } else { Err("not this register family") };
+        s.report(board, name, result);
     }
-    println!("{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped);
+    crate::trap::set_hook(capture);
     s
 }
