@@ -119,16 +119,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut total = Counts::default();
     let mut broken = Vec::new();
     for v in chosen {
-        match run_variant(v) {
-            Ok(c) => {
-                total.passed += c.passed;
-                total.failed += c.failed;
-                total.skipped += c.skipped;
-            }
-            Err(e) => {
-                eprintln!("xtask: variant {}: {e}", v.name);
-                broken.push(v.name.clone());
-            }
+        let mut seen = Counts::default();
+        let r = run_variant(v, &mut seen);
+        total.passed += seen.passed;
+        total.failed += seen.failed;
+        total.skipped += seen.skipped;
+        if let Err(e) = r {
+            eprintln!("xtask: variant {}: {e}", v.name);
+            broken.push(v.name.clone());
         }
     }
     println!(
@@ -186,7 +184,9 @@ fn load_variants(boards: &Path) -> Result<Vec<Variant>, String> {
     Ok(out)
 }
 
-fn run_variant(v: &Variant) -> Result<Counts, String> {
+/// Builds and runs one variant; `seen` gets the scenario counts the board
+/// printed, even when the variant fails.
+fn run_variant(v: &Variant, seen: &mut Counts) -> Result<(), String> {
     check_needs(v)?;
     let kernel = build(v)?;
     let qemu_bin = &v.qemu[0];
@@ -202,29 +202,40 @@ fn run_variant(v: &Variant) -> Result<Counts, String> {
         .collect();
     println!("== {} ({})", v.name, kernel.display());
     let (status, lines, timed_out) = run_qemu(qemu_bin, &args, v.timeout_secs)?;
+    *seen = count_lines(&lines);
     if timed_out {
         return Err(format!("timed out after {} s", v.timeout_secs));
     }
-    judge(&lines, status.code(), v.pass_status)
+    judge(&lines, status.code(), v.pass_status).map(|_| ())
+}
+
+/// Counts the scenario lines.
+fn count_lines(lines: &[String]) -> Counts {
+    let mut seen = Counts::default();
+    for l in lines {
+        if let Some((_, verdict)) = l
+            .trim_end()
+            .strip_prefix("test ")
+            .and_then(|r| r.split_once(" ... "))
+        {
+            if verdict == "ok" {
+                seen.passed += 1;
+            } else if verdict.starts_with("FAILED") {
+                seen.failed += 1;
+            } else if verdict.starts_with("skipped") {
+                seen.skipped += 1;
+            }
+        }
+    }
+    seen
 }
 
 /// Checks the board's output and exit status.
 fn judge(lines: &[String], code: Option<i32>, pass_status: i32) -> Result<Counts, String> {
-    let mut seen = Counts::default();
+    let seen = count_lines(lines);
     let mut summary = None;
     for l in lines {
-        let l = l.trim_end();
-        if let Some(rest) = l.strip_prefix("test ") {
-            if let Some((_, verdict)) = rest.split_once(" ... ") {
-                if verdict == "ok" {
-                    seen.passed += 1;
-                } else if verdict.starts_with("FAILED") {
-                    seen.failed += 1;
-                } else if verdict.starts_with("skipped") {
-                    seen.skipped += 1;
-                }
-            }
-        } else if let Some(c) = parse_summary(l) {
+        if let Some(c) = parse_summary(l.trim_end()) {
             if summary.replace(c).is_some() {
                 return Err("more than one summary line".into());
             }
