@@ -283,7 +283,10 @@ extern "C" {
 /// `[start, end)` of the exception entry code.
 pub fn entry_code() -> (u64, u64) {
     // Linker symbols: only their addresses are taken.
-    (core::ptr::addr_of!(__entry_start) as u64, core::ptr::addr_of!(__entry_end) as u64)
+    (
+        core::ptr::addr_of!(__entry_start) as u64,
+        core::ptr::addr_of!(__entry_end) as u64,
+    )
 }
 
 /// `[start, end)` of the GDT.
@@ -331,15 +334,16 @@ pub unsafe fn init() {
     let idt = IDT.get();
     // SAFETY: boot; the IDT is not loaded yet; the fault table is valid.
     unsafe {
-        for v in 0..32 {
-            let ist = match v {
-                8 => 2,
-                _ => 0,
-            };
-            (*idt)[v] = Gate::interrupt(fault_table[v], ist);
+        for (v, gate) in (*idt).iter_mut().enumerate() {
+            // #DF runs on its own stack (IST2).
+            let ist = if v == 8 { 2 } else { 0 };
+            *gate = Gate::interrupt(fault_table[v], ist);
         }
         (*idt)[1] = Gate::interrupt(db_entry as *const () as u64, 1);
-        let ptr = IdtPointer { limit: (32 * 16 - 1) as u16, base: idt as u64 };
+        let ptr = IdtPointer {
+            limit: (32 * 16 - 1) as u16,
+            base: idt as u64,
+        };
         asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
     }
 }

@@ -26,11 +26,13 @@ use hwbreak_suite::{Board, Caps, Summary};
 /// Registrations, CPUs, debug contexts.
 type Reg = Registry<hwbreak::ArchImpl, BoardPlatform, 64, 1, 8>;
 
+/// The backend with I/O breakpoints on.
+// SAFETY: `kmain` sets CR4.DE on the only CPU before the registry's `init`.
+const BACKEND: X86 = unsafe { X86::with_io_breakpoints() };
+
 /// The registry. I/O breakpoints are on: `kmain` sets CR4.DE before
 /// anything is registered.
-// SAFETY (of `with_io_breakpoints`): CR4.DE is set in `kmain` on the only
-// CPU before `init`.
-static REG: Reg = Registry::new(unsafe { X86::with_io_breakpoints() }, BoardPlatform);
+static REG: Reg = Registry::new(BACKEND, BoardPlatform);
 
 /// Whether #DB goes to the smoke checks' raw handler instead of the registry.
 static RAW_MODE: AtomicBool = AtomicBool::new(false);
@@ -181,7 +183,10 @@ extern "C" fn kmain() -> ! {
         z[4] = Zone::new(a, b);
     }
     let board = QemuX86;
-    let _ = writeln!(serial::Serial, "hwbreak qemu-x86_64 board: microvm, PVH boot");
+    let _ = writeln!(
+        serial::Serial,
+        "hwbreak qemu-x86_64 board: microvm, PVH boot"
+    );
 
     let mut summary = Summary::default();
     RAW_MODE.store(true, Ordering::SeqCst);
@@ -192,12 +197,20 @@ extern "C" fn kmain() -> ! {
 
     match REG.init().and_then(|()| REG.cpu_online()) {
         Ok(()) => summary.add(hwbreak_suite::run_scenarios(&REG, &board)),
-        Err(_) => summary.report(&board, "registry_init", Ok(Err("init or cpu_online refused"))),
+        Err(_) => summary.report(
+            &board,
+            "registry_init",
+            Ok(Err("init or cpu_online refused")),
+        ),
     }
     // Every #DB of the run must have been explained by an armed slot.
     let spurious = SPURIOUS.load(Ordering::SeqCst);
     if spurious != 0 {
-        summary.report(&board, "no_spurious_debug_exceptions", Ok(Err("spurious #DB seen")));
+        summary.report(
+            &board,
+            "no_spurious_debug_exceptions",
+            Ok(Err("spurious #DB seen")),
+        );
     }
     summary.print(&board);
     exit(summary.all_passed())

@@ -10,7 +10,9 @@ const COM1: u16 = 0x3f8;
 /// Ring 0; the port must be one whose write has no harmful side effect.
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: forwarded to the caller.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Reads a byte from an I/O port.
@@ -20,7 +22,9 @@ pub unsafe fn outb(port: u16, value: u8) {
 pub unsafe fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: forwarded to the caller.
-    unsafe { asm!("in al, dx", out("al") v, in("dx") port, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", out("al") v, in("dx") port, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 

@@ -56,7 +56,10 @@ impl SlotView for Live {
             return None;
         }
         let c = dr7::Dr7::new(self.dr7)?.slot(index)?;
-        c.is_enabled().then_some(SlotImage { value: self.drs[index], control: c.bits() })
+        c.is_enabled().then_some(SlotImage {
+            value: self.drs[index],
+            control: c.bits(),
+        })
     }
 }
 
@@ -69,7 +72,16 @@ pub fn on_debug(frame: &mut Frame) {
         let status = regs::read_dr6();
         let control = regs::read_dr7();
         regs::write_dr7(dr7::RESET);
-        (status, control, [regs::read_dr(0), regs::read_dr(1), regs::read_dr(2), regs::read_dr(3)])
+        (
+            status,
+            control,
+            [
+                regs::read_dr(0),
+                regs::read_dr(1),
+                regs::read_dr(2),
+                regs::read_dr(3),
+            ],
+        )
     };
     let d = X86::new().decode(&Trap::new(status), &Live { dr7: control, drs });
     let n = HITS.fetch_add(1, Ordering::SeqCst) + 1;
@@ -88,7 +100,13 @@ pub fn on_debug(frame: &mut Frame) {
 }
 
 fn piece(addr: u64, len: u64, kind: AccessKind) -> Piece {
-    Piece { addr, len, kind, space: Space::Kernel, memory: MemoryType::Normal }
+    Piece {
+        addr,
+        len,
+        kind,
+        space: Space::Kernel,
+        memory: MemoryType::Normal,
+    }
 }
 
 /// Arms the given slots directly from the backend's encodings.
@@ -154,7 +172,10 @@ fn lengths() -> Outcome {
     let x = X86::new();
     for len in [1usize, 2, 4, 8] {
         reset();
-        arm(&x, &[(2, piece(at(64) as u64, len as u64, AccessKind::Write))])?;
+        arm(
+            &x,
+            &[(2, piece(at(64) as u64, len as u64, AccessKind::Write))],
+        )?;
         w8(63);
         w8(64 + len);
         check(hits() == 0, "a byte outside the length trapped")?;
@@ -167,17 +188,26 @@ fn lengths() -> Outcome {
 
 fn read_write() -> Outcome {
     reset();
-    arm(&X86::new(), &[(3, piece(at(32) as u64, 4, AccessKind::ReadWrite))])?;
+    arm(
+        &X86::new(),
+        &[(3, piece(at(32) as u64, 4, AccessKind::ReadWrite))],
+    )?;
     let _ = r8(35);
     let got = (hits(), bits());
     disarm();
-    check(got == (1, 0b1000), "load did not trap a read/write watch on DR3")
+    check(
+        got == (1, 0b1000),
+        "load did not trap a read/write watch on DR3",
+    )
 }
 
 fn execute_rf() -> Outcome {
     reset();
     let f = smoke_target as fn(u64) -> u64;
-    arm(&X86::new(), &[(1, piece(f as usize as u64, 1, AccessKind::Execute))])?;
+    arm(
+        &X86::new(),
+        &[(1, piece(f as usize as u64, 1, AccessKind::Execute))],
+    )?;
     let mut acc = 0;
     for i in 0..3 {
         acc ^= black_box(f)(i);
@@ -187,7 +217,10 @@ fn execute_rf() -> Outcome {
     disarm();
     check(got.0 == 3, "not exactly one trap per call (RF)")?;
     check(got.1 == 0b10, "DR6 names the wrong slot")?;
-    check(got.2 == f as usize as u64, "trap not at the function's first byte")
+    check(
+        got.2 == f as usize as u64,
+        "trap not at the function's first byte",
+    )
 }
 
 fn dr6_not_sticky() -> Outcome {
@@ -205,7 +238,10 @@ fn dr6_not_sticky() -> Outcome {
     let second = bits();
     disarm();
     check(first == 0b01, "first hit not B0")?;
-    check(second == 0b10, "B0 stayed set in DR6 (not reset after the first #DB)")
+    check(
+        second == 0b10,
+        "B0 stayed set in DR6 (not reset after the first #DB)",
+    )
 }
 
 fn io_port() -> Outcome {
@@ -227,7 +263,8 @@ fn io_port() -> Outcome {
 /// Runs the smoke checks (RAW_MODE must be on).
 pub fn run(board: &dyn Board) -> Summary {
     let mut s = Summary::default();
-    let checks: [(&str, fn() -> Outcome); 6] = [
+    type Check = (&'static str, fn() -> Outcome);
+    let checks: [Check; 6] = [
         ("x86_smoke_write_each_slot", write_each_slot),
         ("x86_smoke_lengths_1_2_4_8", lengths),
         ("x86_smoke_read_write_load", read_write),

@@ -8,46 +8,99 @@ use hwbreak::native::{dr6, regs, X86};
 use hwbreak::{AccessKind, Arch, ErrorKind, PoolId, Request, SlotImage};
 
 pub(crate) static SCENARIOS: &[Scenario] = &[
-    Scenario { name: "x86_read_only_refused", needs: Needs::DATA, run: read_only },
-    Scenario { name: "x86_execute_length_2_refused", needs: Needs::EXEC, run: exec_len },
-    Scenario { name: "x86_non_canonical_refused", needs: Needs::DATA, run: non_canonical },
-    Scenario { name: "x86_misaligned_8_bytes_two_slots", needs: Needs::DATA, run: misaligned },
-    Scenario { name: "x86_exec_and_data_share_the_pool", needs: Needs::EXEC, run: shared_pool },
-    Scenario { name: "x86_hardware_matches_tables", needs: Needs::DATA, run: hardware },
-    Scenario { name: "x86_dr6_reset_after_hit", needs: Needs::DATA, run: dr6_reset },
-    Scenario { name: "x86_io_breakpoint", needs: Needs::DATA, run: io },
+    Scenario {
+        name: "x86_read_only_refused",
+        needs: Needs::DATA,
+        run: read_only,
+    },
+    Scenario {
+        name: "x86_execute_length_2_refused",
+        needs: Needs::EXEC,
+        run: exec_len,
+    },
+    Scenario {
+        name: "x86_non_canonical_refused",
+        needs: Needs::DATA,
+        run: non_canonical,
+    },
+    Scenario {
+        name: "x86_misaligned_8_bytes_two_slots",
+        needs: Needs::DATA,
+        run: misaligned,
+    },
+    Scenario {
+        name: "x86_exec_and_data_share_the_pool",
+        needs: Needs::EXEC,
+        run: shared_pool,
+    },
+    Scenario {
+        name: "x86_hardware_matches_tables",
+        needs: Needs::DATA,
+        run: hardware,
+    },
+    Scenario {
+        name: "x86_dr6_reset_after_hit",
+        needs: Needs::DATA,
+        run: dr6_reset,
+    },
+    Scenario {
+        name: "x86_io_breakpoint",
+        needs: Needs::DATA,
+        run: io,
+    },
 ];
 
 fn read_only(ctx: &Ctx) -> Outcome {
     let r = Request::read(addr(0), 8).handler(record::handler, 0);
-    expect_err(ctx.reg.register(&r), ErrorKind::UnsupportedKind, "read-only not refused")?;
+    expect_err(
+        ctx.reg.register(&r),
+        ErrorKind::UnsupportedKind,
+        "read-only not refused",
+    )?;
     check(ctx.armed_total() == 0, "refusal armed something")?;
     let mut g = Guard::new(ctx.reg);
     g.register(&Request::read_write(addr(0), 8).handler(record::handler, 0))
         .map_err(|_| "read-write refused")?;
     let _ = crate::target::r64(0);
-    check(record::hits(0) == 1, "read-write watch does not trap a load")
+    check(
+        record::hits(0) == 1,
+        "read-write watch does not trap a load",
+    )
 }
 
 fn exec_len(ctx: &Ctx) -> Outcome {
     let f = ctx.code_addr(crate::target::EXEC[3]);
     let r = Request::new(f, 2, AccessKind::Execute);
-    expect_err(ctx.reg.register(&r), ErrorKind::UnsupportedLength, "2-byte execute accepted")?;
+    expect_err(
+        ctx.reg.register(&r),
+        ErrorKind::UnsupportedLength,
+        "2-byte execute accepted",
+    )?;
     check(ctx.armed_total() == 0, "refusal armed something")?;
     let mut g = Guard::new(ctx.reg);
-    g.register(&Request::execute(f).handler(record::handler, 0)).map_err(|_| "refused")?;
+    g.register(&Request::execute(f).handler(record::handler, 0))
+        .map_err(|_| "refused")?;
     crate::target::call(crate::target::EXEC[3], 1);
     check(record::hits(0) == 1, "execute does not trap")
 }
 
 fn non_canonical(ctx: &Ctx) -> Outcome {
     let r = Request::write(0x0000_8000_0000_0000, 8);
-    expect_err(ctx.reg.register(&r), ErrorKind::NonCanonical, "non-canonical accepted")?;
+    expect_err(
+        ctx.reg.register(&r),
+        ErrorKind::NonCanonical,
+        "non-canonical accepted",
+    )?;
     let r = Request::execute(0x1234_0000_0000_0000);
-    expect_err(ctx.reg.register(&r), ErrorKind::NonCanonical, "non-canonical execute")?;
+    expect_err(
+        ctx.reg.register(&r),
+        ErrorKind::NonCanonical,
+        "non-canonical execute",
+    )?;
     check(ctx.armed_total() == 0, "refusal armed something")?;
     let mut g = Guard::new(ctx.reg);
-    g.register(&Request::write(addr(0), 8).handler(record::handler, 0)).map_err(|_| "refused")?;
+    g.register(&Request::write(addr(0), 8).handler(record::handler, 0))
+        .map_err(|_| "refused")?;
     w64(0, 1);
     check(record::hits(0) == 1, "trapping does not work")
 }
@@ -80,13 +133,20 @@ fn shared_pool(ctx: &Ctx) -> Outcome {
     g.register(&Request::read_write(addr(64), 4).handler(record::handler, 3))
         .map_err(|_| "data 1 refused")?;
     let fifth = Request::execute(ctx.code_addr(crate::target::EXEC[6]));
-    expect_err(ctx.reg.register(&fifth), ErrorKind::NoSlot, "a fifth slot was found")?;
+    expect_err(
+        ctx.reg.register(&fifth),
+        ErrorKind::NoSlot,
+        "a fifth slot was found",
+    )?;
     crate::target::call(f0, 1);
     crate::target::call(f1, 1);
     w64(0, 1);
     let _ = crate::target::r8(66);
     for i in 0..4 {
-        check(record::hits(i) == 1, "one of the four did not trap exactly once")?;
+        check(
+            record::hits(i) == 1,
+            "one of the four did not trap exactly once",
+        )?;
     }
     Ok(())
 }
@@ -97,18 +157,34 @@ fn hardware(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
     g.register(&Request::write(addr(8), 2).handler(record::handler, 0))
         .map_err(|_| "register refused")?;
-    g.register(&Request::execute(ctx.code_addr(crate::target::EXEC[7])).handler(record::handler, 1))
-        .map_err(|_| "register refused")?;
+    g.register(
+        &Request::execute(ctx.code_addr(crate::target::EXEC[7])).handler(record::handler, 1),
+    )
+    .map_err(|_| "register refused")?;
     let mut table: [Option<SlotImage>; 4] = [None; 4];
     for (k, t) in table.iter_mut().enumerate() {
-        *t = ctx.reg.armed_slot(PoolId::FIRST, k).map_err(|_| "armed_slot refused")?;
+        *t = ctx
+            .reg
+            .armed_slot(PoolId::FIRST, k)
+            .map_err(|_| "armed_slot refused")?;
     }
     let want = X86::new().control_word(PoolId::FIRST, &table);
     // SAFETY: ring 0; reading debug registers has no side effect.
     let (dr7, drs) = unsafe {
-        (regs::read_dr7(), [regs::read_dr(0), regs::read_dr(1), regs::read_dr(2), regs::read_dr(3)])
+        (
+            regs::read_dr7(),
+            [
+                regs::read_dr(0),
+                regs::read_dr(1),
+                regs::read_dr(2),
+                regs::read_dr(3),
+            ],
+        )
     };
-    check(dr7 & 0xffff_00ff == want & 0xffff_00ff, "DR7 enables/fields differ from the tables")?;
+    check(
+        dr7 & 0xffff_00ff == want & 0xffff_00ff,
+        "DR7 enables/fields differ from the tables",
+    )?;
     check(dr7 & (1 << 13) == 0, "GD set")?;
     for (k, t) in table.iter().enumerate() {
         if let Some(img) = t {
@@ -118,7 +194,10 @@ fn hardware(ctx: &Ctx) -> Outcome {
     check(table.iter().flatten().count() == 2, "not two slots armed")?;
     w8(9, 1);
     crate::target::call(crate::target::EXEC[7], 2);
-    check(record::hits(0) == 1 && record::hits(1) == 1, "armed slots do not trap")
+    check(
+        record::hits(0) == 1 && record::hits(1) == 1,
+        "armed slots do not trap",
+    )
 }
 
 fn dr6_reset(ctx: &Ctx) -> Outcome {
@@ -129,7 +208,10 @@ fn dr6_reset(ctx: &Ctx) -> Outcome {
     // SAFETY: ring 0; reading DR6 has no side effect.
     let v = unsafe { regs::read_dr6() };
     check(record::hits(0) == 1, "no hit")?;
-    check(v == dr6::RESET, "DR6 not back to 0xffff0ff0 after the #DB (sticky bits)")
+    check(
+        v == dr6::RESET,
+        "DR6 not back to 0xffff0ff0 after the #DB (sticky bits)",
+    )
 }
 
 fn outb(port: u16, v: u8) {

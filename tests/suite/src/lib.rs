@@ -67,12 +67,25 @@ pub struct Needs {
 
 impl Needs {
     /// Nothing.
-    pub const NONE: Self =
-        Self { data: false, exec: false, data_slots: 0, exec_slots: 0, exact_wide: false };
+    pub const NONE: Self = Self {
+        data: false,
+        exec: false,
+        data_slots: 0,
+        exec_slots: 0,
+        exact_wide: false,
+    };
     /// Data traps (one slot).
-    pub const DATA: Self = Self { data: true, data_slots: 1, ..Self::NONE };
+    pub const DATA: Self = Self {
+        data: true,
+        data_slots: 1,
+        ..Self::NONE
+    };
     /// Execute traps (one slot).
-    pub const EXEC: Self = Self { exec: true, exec_slots: 1, ..Self::NONE };
+    pub const EXEC: Self = Self {
+        exec: true,
+        exec_slots: 1,
+        ..Self::NONE
+    };
 
     /// With at least `n` data slots.
     pub const fn data_slots(mut self, n: u8) -> Self {
@@ -137,30 +150,44 @@ impl Ctx<'_> {
 
     /// The pool serving execute breakpoints.
     pub fn exec_pool(&self) -> PoolId {
-        self.reg.pool_of(AccessKind::Execute).unwrap_or(PoolId::FIRST)
+        self.reg
+            .pool_of(AccessKind::Execute)
+            .unwrap_or(PoolId::FIRST)
     }
 
     /// Slots armed in `pool` on this CPU, per the registry.
     pub fn armed_count(&self, pool: PoolId) -> usize {
         let n = self.reg.slot_counts().get(pool);
-        (0..n).filter(|&i| matches!(self.reg.armed_slot(pool, i), Ok(Some(_)))).count()
+        (0..n)
+            .filter(|&i| matches!(self.reg.armed_slot(pool, i), Ok(Some(_))))
+            .count()
     }
 
     /// Armed slots in every pool.
     pub fn armed_total(&self) -> usize {
         self.armed_count(PoolId::FIRST)
-            + if self.reg.pools() > 1 { self.armed_count(PoolId::SECOND) } else { 0 }
+            + if self.reg.pools() > 1 {
+                self.armed_count(PoolId::SECOND)
+            } else {
+                0
+            }
     }
 
     /// Data slots usable for scenarios: the smaller of the registry's count
     /// and what the board says traps.
     pub fn data_slots(&self) -> usize {
-        self.reg.slot_counts().get(self.data_pool()).min(self.board.caps().data_slots)
+        self.reg
+            .slot_counts()
+            .get(self.data_pool())
+            .min(self.board.caps().data_slots)
     }
 
     /// Execute slots usable for scenarios.
     pub fn exec_slots(&self) -> usize {
-        self.reg.slot_counts().get(self.exec_pool()).min(self.board.caps().exec_slots)
+        self.reg
+            .slot_counts()
+            .get(self.exec_pool())
+            .min(self.board.caps().exec_slots)
     }
 
     /// Whether data and execute share one pool (x86).
@@ -185,7 +212,10 @@ pub struct Guard<'a> {
 impl<'a> Guard<'a> {
     /// An empty guard.
     pub fn new(reg: &'a dyn Api) -> Self {
-        Self { reg, handles: [None; 16] }
+        Self {
+            reg,
+            handles: [None; 16],
+        }
     }
 
     /// Keeps `h` for unregistering at drop; returns it.
@@ -294,7 +324,10 @@ impl Write for Console<'_> {
 /// Every scenario this build has: the arch-neutral ones, then those of the
 /// architecture compiled for.
 pub fn tables() -> impl Iterator<Item = &'static Scenario> {
-    scenarios::ALL.iter().flat_map(|t| t.iter()).chain(arch::SCENARIOS.iter())
+    scenarios::ALL
+        .iter()
+        .flat_map(|t| t.iter())
+        .chain(arch::SCENARIOS.iter())
 }
 
 /// Runs every scenario and prints their lines, without the summary line.
@@ -352,7 +385,11 @@ pub fn check(cond: bool, why: &'static str) -> Outcome {
 }
 
 /// Fails with `why` unless `r` is the error `kind`.
-pub fn expect_err<T>(r: Result<T, hwbreak::Error>, kind: hwbreak::ErrorKind, why: &'static str) -> Outcome {
+pub fn expect_err<T>(
+    r: Result<T, hwbreak::Error>,
+    kind: hwbreak::ErrorKind,
+    why: &'static str,
+) -> Outcome {
     match r {
         Err(e) if e.kind() == kind => Ok(()),
         _ => Err(why),

@@ -84,7 +84,10 @@ unsafe impl Sync for HandleCell {}
 impl HandleCell {
     /// Empty.
     pub const fn new() -> Self {
-        Self { index: AtomicU64::new(0), handle: core::cell::UnsafeCell::new(None) }
+        Self {
+            index: AtomicU64::new(0),
+            handle: core::cell::UnsafeCell::new(None),
+        }
     }
 
     /// Stores `h`.

@@ -41,14 +41,14 @@ pub fn r8(off: usize) -> u8 {
 
 /// Stores an 8-byte word (`off` 8-aligned).
 pub fn w64(off: usize, v: u64) {
-    assert!(off % 8 == 0 && off + 8 <= AREA);
+    assert!(off.is_multiple_of(8) && off + 8 <= AREA);
     // SAFETY: aligned, in bounds.
     unsafe { write_volatile(ptr(off).cast::<u64>(), v) }
 }
 
 /// Loads an 8-byte word (`off` 8-aligned).
 pub fn r64(off: usize) -> u64 {
-    assert!(off % 8 == 0 && off + 8 <= AREA);
+    assert!(off.is_multiple_of(8) && off + 8 <= AREA);
     // SAFETY: aligned, in bounds.
     unsafe { read_volatile(ptr(off).cast::<u64>()) }
 }

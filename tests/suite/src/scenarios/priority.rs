@@ -8,9 +8,21 @@ use crate::{check, record, Ctx, Guard, Needs, Outcome, Scenario};
 use hwbreak::{Priority, State};
 
 pub(crate) static SCENARIOS: &[Scenario] = &[
-    Scenario { name: "pinned_displaces_lower_flexible", needs: Needs::DATA, run: displacement },
-    Scenario { name: "flexible_waits_then_arms", needs: Needs::DATA, run: waits },
-    Scenario { name: "equal_priority_does_not_displace", needs: Needs::DATA, run: equal },
+    Scenario {
+        name: "pinned_displaces_lower_flexible",
+        needs: Needs::DATA,
+        run: displacement,
+    },
+    Scenario {
+        name: "flexible_waits_then_arms",
+        needs: Needs::DATA,
+        run: waits,
+    },
+    Scenario {
+        name: "equal_priority_does_not_displace",
+        needs: Needs::DATA,
+        run: equal,
+    },
 ];
 
 /// Fills the data pool with flexible low-priority watches (counters
@@ -24,7 +36,10 @@ fn fill_flexible(ctx: &Ctx, g: &mut Guard, prio: Priority) -> Result<usize, &'st
         let h = g
             .register(&write(i * 8, 8, i).flexible().priority(prio))
             .map_err(|_| "flexible register refused")?;
-        check(ctx.reg.state(h) == Ok(State::Armed), "flexible not armed while room")?;
+        check(
+            ctx.reg.state(h) == Ok(State::Armed),
+            "flexible not armed while room",
+        )?;
     }
     Ok(n)
 }
@@ -35,7 +50,9 @@ fn displacement(ctx: &Ctx) -> Outcome {
     let pinned = g
         .register(&write(256, 8, 7).priority(Priority::NORMAL))
         .map_err(|_| "pinned higher-priority register refused")?;
-    let loser = (0..n).find(|&i| record::displaced(i) == 1).ok_or("nobody told Displaced")?;
+    let loser = (0..n)
+        .find(|&i| record::displaced(i) == 1)
+        .ok_or("nobody told Displaced")?;
     let told: u32 = (0..n).map(record::displaced).sum();
     check(told == 1, "more than one displaced")?;
     w64(loser * 8, 1);
@@ -44,10 +61,16 @@ fn displacement(ctx: &Ctx) -> Outcome {
     check(record::hits(7) == 1, "pinned watch does not trap")?;
     for i in (0..n).filter(|&i| i != loser) {
         w64(i * 8, 1);
-        check(record::hits(i) == 1, "a surviving flexible watch stopped trapping")?;
+        check(
+            record::hits(i) == 1,
+            "a surviving flexible watch stopped trapping",
+        )?;
     }
     g.unregister(pinned).map_err(|_| "unregister refused")?;
-    check(record::reinstated(loser) == 1, "displaced watch not told Reinstated")?;
+    check(
+        record::reinstated(loser) == 1,
+        "displaced watch not told Reinstated",
+    )?;
     w64(loser * 8, 2);
     check(record::hits(loser) == 1, "reinstated watch does not trap")
 }
@@ -59,15 +82,26 @@ fn waits(ctx: &Ctx) -> Outcome {
     let mut g = Guard::new(ctx.reg);
     let mut first = None;
     for i in 0..n {
-        let h = g.register(&write(i * 8, 8, i)).map_err(|_| "pinned register refused")?;
+        let h = g
+            .register(&write(i * 8, 8, i))
+            .map_err(|_| "pinned register refused")?;
         first.get_or_insert(h);
     }
-    let flex = g.register(&write(256, 8, 7).flexible()).map_err(|_| "flexible refused")?;
-    check(ctx.reg.state(flex) == Ok(State::Waiting), "flexible not waiting")?;
+    let flex = g
+        .register(&write(256, 8, 7).flexible())
+        .map_err(|_| "flexible refused")?;
+    check(
+        ctx.reg.state(flex) == Ok(State::Waiting),
+        "flexible not waiting",
+    )?;
     w64(256, 1);
     check(record::hits(7) == 0, "waiting watch traps")?;
-    g.unregister(first.ok_or("none")?).map_err(|_| "unregister refused")?;
-    check(ctx.reg.state(flex) == Ok(State::Armed), "flexible not armed when room returned")?;
+    g.unregister(first.ok_or("none")?)
+        .map_err(|_| "unregister refused")?;
+    check(
+        ctx.reg.state(flex) == Ok(State::Armed),
+        "flexible not armed when room returned",
+    )?;
     check(record::reinstated(7) == 1, "flexible not told Reinstated")?;
     w64(256, 2);
     check(record::hits(7) == 1, "armed flexible watch does not trap")
