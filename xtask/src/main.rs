@@ -3,8 +3,10 @@
 //! Each command installs what it is missing (through [`setup`]) before it
 //! starts, so the README's first two commands work on a fresh machine.
 
+mod demo;
 mod qemu;
 mod setup;
+mod test;
 mod util;
 
 use std::process::ExitCode;
@@ -13,7 +15,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup              install rustup targets/components, QEMU, linkers (idempotent)
+  setup [--for demo|test|bench]
+                     install rustup targets/components, QEMU, packages (idempotent)
   demo               build and boot every board in QEMU, print what trapped
   test               every check: fmt, clippy, docs, host tests, QEMU suites
   qemu <board>       build one board kernel and run its scenario suite
@@ -32,6 +35,8 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "setup" => setup::run(rest),
+        "demo" => demo::run(rest),
+        "test" => test::run(rest),
         "qemu" => qemu::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

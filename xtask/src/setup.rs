@@ -115,6 +115,7 @@ struct BoardFile {
 
 #[derive(Deserialize)]
 struct BoardVariant {
+    name: String,
     target: String,
     #[serde(default = "stable")]
     toolchain: String,
@@ -239,6 +240,14 @@ fn boards(root: &Path) -> Result<Vec<(PathBuf, BoardFile)>, String> {
             Ok((p, b))
         })
         .collect()
+}
+
+/// Names of every board variant, in the order `cargo xtask qemu all` runs them.
+pub fn variant_names() -> Result<Vec<String>, String> {
+    Ok(boards(&util::root())?
+        .into_iter()
+        .flat_map(|(_, b)| b.variant.into_iter().map(|v| v.name))
+        .collect())
 }
 
 fn rel(root: &Path, p: &Path) -> String {
