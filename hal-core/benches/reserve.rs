@@ -1,0 +1,638 @@
+//! Slot reservation cost against the number of task breakpoints held and
+//! the number of CPUs, for the core's reservation layer
+//! ([`Reservations`] + [`Ledger`], what the registry calls) and for a
+//! baseline written here from the description of the pre-2022 upstream
+//! algorithm: one global list of task breakpoints, walked for every CPU on
+//! every reserve and release.
+//!
+//! Before anything is timed, both are driven with the same random
+//! reserve/release sequences on small machines and must accept and refuse
+//! exactly the same requests (and agree on every CPU's load); the run fails
+//! otherwise.
+//!
+//! Prints `bench: reserve_speedup_vs_baseline`, `bench: reserve_flatness`
+//! and `bench-detail:` lines; writes the plot to the path in
+//! `HWBREAK_BENCH_SVG` when it is set.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
+use hwbreak_core::reserve::{Change, Ledger, Reservations};
+use hwbreak_core::{CpuId, PoolId, Registry, Request, Scope, Space, TaskId, MAX_POOLS};
+use support::{detail, metric, ns_per_op, with_big_stack, Rng};
+
+/// Capacity of the context table in the timed runs (room for 100 000
+/// breakpoints spread over contexts, plus the targets).
+const CONTEXTS: usize = 131_072;
+/// Contexts the timed reserve+release cycles through: they hold nothing,
+/// and are the same whatever the number of breakpoints held, so every run
+/// touches the same memory of the context table.
+const TARGETS: usize = 64;
+/// Slots per pool in the timed runs (x86: one pool of 4).
+const SLOTS: [u32; MAX_POOLS] = [4, 0];
+const POOL: PoolId = PoolId::FIRST;
+
+// ---------------------------------------------------------------------------
+// The baseline
+// ---------------------------------------------------------------------------
+
+const ANY_CPU: u32 = u32::MAX;
+
+#[derive(Copy, Clone)]
+struct ListEntry {
+    task: u32,
+    /// `ANY_CPU`, or the one CPU the breakpoint is bound to.
+    cpu: u32,
+    pool: u8,
+}
+
+/// Pre-2022 style reservation: per-CPU pinned counts, and every task
+/// breakpoint in one list. A CPU's load is its pinned count plus the
+/// largest number of breakpoints any one task has there, found by walking
+/// the whole list; reserve and release compute it for every CPU.
+struct Baseline {
+    slots: [u32; MAX_POOLS],
+    cpus: u32,
+    all_cpus: [u32; MAX_POOLS],
+    pinned: Vec<[u32; MAX_POOLS]>,
+    list: Vec<ListEntry>,
+    /// Per-task counters for one walk (zeroed again after it).
+    scratch: Vec<u32>,
+    /// The largest load last computed, per pool.
+    published: [u32; MAX_POOLS],
+}
+
+impl Baseline {
+    fn new(cpus: u32, contexts: usize, slots: [u32; MAX_POOLS]) -> Self {
+        Self {
+            slots,
+            cpus,
+            all_cpus: [0; MAX_POOLS],
+            pinned: vec![[0; MAX_POOLS]; cpus as usize],
+            list: Vec::new(),
+            scratch: vec![0; contexts],
+            published: [0; MAX_POOLS],
+        }
+    }
+
+    /// Largest count of any one task's breakpoints that can run on `cpu`:
+    /// one walk of the whole list counting per task, one walk to reset.
+    fn max_task_on(&mut self, cpu: u32, pool: u8) -> u32 {
+        let Self { list, scratch, .. } = self;
+        let mut max = 0;
+        for e in list.iter() {
+            if e.pool == pool && (e.cpu == ANY_CPU || e.cpu == cpu) {
+                let c = &mut scratch[e.task as usize];
+                *c += 1;
+                max = max.max(*c);
+            }
+        }
+        for e in list.iter() {
+            scratch[e.task as usize] = 0;
+        }
+        max
+    }
+
+    /// The largest load over every CPU.
+    fn max_load(&mut self, pool: PoolId) -> u32 {
+        let p = pool.index();
+        let mut max = 0;
+        for cpu in 0..self.cpus {
+            let load =
+                self.all_cpus[p] + self.pinned[cpu as usize][p] + self.max_task_on(cpu, p as u8);
+            max = max.max(load);
+        }
+        max
+    }
+
+    fn load(&mut self, pool: PoolId, cpu: u32) -> u32 {
+        let p = pool.index();
+        self.all_cpus[p] + self.pinned[cpu as usize][p] + self.max_task_on(cpu, p as u8)
+    }
+
+    /// Adds (`n > 0`) or removes (`n < 0`) breakpoints without any check.
+    fn apply(&mut self, pool: PoolId, scope: Scope, n: i32) {
+        let p = pool.index();
+        match scope {
+            Scope::AllCpus => self.all_cpus[p] = self.all_cpus[p].wrapping_add_signed(n),
+            Scope::Cpu(c) => {
+                let v = &mut self.pinned[c.0 as usize][p];
+                *v = v.wrapping_add_signed(n);
+            }
+            Scope::Task(t) | Scope::TaskOnCpu(t, _) => {
+                let cpu = scope.cpu().map_or(ANY_CPU, |c| c.0);
+                let entry = ListEntry {
+                    task: t.0,
+                    cpu,
+                    pool: p as u8,
+                };
+                if n > 0 {
+                    for _ in 0..n {
+                        self.list.push(entry);
+                    }
+                } else {
+                    for _ in 0..-n {
+                        let at = self
+                            .list
+                            .iter()
+                            .position(|e| e.task == t.0 && e.cpu == cpu && e.pool == p as u8)
+                            .expect("baseline: release of a breakpoint not held");
+                        self.list.swap_remove(at);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reserve(&mut self, pool: PoolId, scope: Scope, n: u32) -> bool {
+        self.apply(pool, scope, n as i32);
+        let load = self.max_load(pool);
+        if load > self.slots[pool.index()] {
+            self.apply(pool, scope, -(n as i32));
+            return false;
+        }
+        self.published[pool.index()] = load;
+        true
+    }
+
+    fn release(&mut self, pool: PoolId, scope: Scope, n: u32) {
+        self.apply(pool, scope, -(n as i32));
+        self.published[pool.index()] = self.max_load(pool);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Same decisions on random sequences
+// ---------------------------------------------------------------------------
+
+/// Drives the core and the baseline with the same random operations on
+/// small machines; panics at the first disagreement. Returns the number of
+/// operations compared and how many of them were refusals.
+fn check_equivalence() -> (u64, u64) {
+    const CPUS: usize = 4;
+    const CTX: usize = 6;
+    let mut rng = Rng::new(0x6877_6272_6b21);
+    let mut ops = 0;
+    let mut refused = 0;
+    for round in 0..200 {
+        let cpus = 1 + rng.below(CPUS as u64) as u32;
+        let slots = [1 + rng.below(4) as u32, rng.below(5) as u32];
+        let mut ours = Box::new(Reservations::<CPUS, CTX>::new());
+        ours.init(cpus, slots).unwrap();
+        let ledger = Ledger::new();
+        let mut base = Baseline::new(cpus, CTX, slots);
+        // What is held, as (pool, scope, n) reservations.
+        let mut held: Vec<(PoolId, Scope, u32)> = Vec::new();
+        for step in 0..2_000 {
+            ops += 1;
+            let release = !held.is_empty() && rng.below(100) < 45;
+            if release {
+                let (pool, scope, n) = held.swap_remove(rng.below(held.len() as u64) as usize);
+                let r = ours.adjust(
+                    &ledger,
+                    &[Change {
+                        pool,
+                        scope,
+                        delta: -(n as i32),
+                    }],
+                );
+                assert!(
+                    r.is_ok(),
+                    "round {round} step {step}: core refused a release"
+                );
+                base.release(pool, scope, n);
+            } else {
+                let pool = PoolId::ALL[rng.below(2) as usize];
+                let t = TaskId(rng.below(CTX as u64) as u32);
+                let c = CpuId(rng.below(u64::from(cpus)) as u32);
+                let mut scope = match rng.below(10) {
+                    0 => Scope::AllCpus,
+                    1 | 2 => Scope::Cpu(c),
+                    3..=6 => Scope::Task(t),
+                    _ => Scope::TaskOnCpu(t, c),
+                };
+                if let Scope::TaskOnCpu(t, c) = scope {
+                    // The core keeps at most MAX_BOUND (CPU, pool) bindings
+                    // per context (a capacity, refused as TableFull, not a
+                    // reservation decision): stay within it.
+                    let mut bindings: Vec<(u32, PoolId)> = held
+                        .iter()
+                        .filter_map(|&(p, s, _)| match s {
+                            Scope::TaskOnCpu(u, d) if u == t => Some((d.0, p)),
+                            _ => None,
+                        })
+                        .collect();
+                    bindings.sort_by_key(|&(d, p)| (d, p.index()));
+                    bindings.dedup();
+                    if bindings.len() >= hwbreak_core::reserve::MAX_BOUND
+                        && !bindings.contains(&(c.0, pool))
+                    {
+                        scope = Scope::Task(t);
+                    }
+                }
+                let n = 1 + rng.below(2) as u32;
+                let a = ours
+                    .adjust(
+                        &ledger,
+                        &[Change {
+                            pool,
+                            scope,
+                            delta: n as i32,
+                        }],
+                    )
+                    .is_ok();
+                let b = base.reserve(pool, scope, n);
+                assert_eq!(
+                    a, b,
+                    "round {round} step {step}: reserve {n} of {pool:?} for {scope:?} on {cpus} \
+                     CPUs with slots {slots:?}: core says {a}, baseline says {b}"
+                );
+                if a {
+                    held.push((pool, scope, n));
+                } else {
+                    refused += 1;
+                }
+            }
+            for pool in PoolId::ALL {
+                assert_eq!(
+                    ours.max_load(pool),
+                    base.max_load(pool),
+                    "round {round} step {step}: largest load of {pool:?}"
+                );
+                assert_eq!(ledger.load(pool), ours.max_load(pool), "ledger");
+                for cpu in 0..cpus {
+                    assert_eq!(
+                        ours.load(pool, CpuId(cpu)),
+                        base.load(pool, cpu),
+                        "round {round} step {step}: load of CPU {cpu} in {pool:?}"
+                    );
+                }
+            }
+        }
+    }
+    (ops, refused)
+}
+
+// ---------------------------------------------------------------------------
+// Timing
+// ---------------------------------------------------------------------------
+
+/// One measurement: nanoseconds per reserve+release.
+#[derive(Copy, Clone, Debug)]
+struct Point {
+    cpus: usize,
+    held: usize,
+    ours_ns: f64,
+    baseline_ns: f64,
+}
+
+/// Grows the same population of task breakpoints in both implementations
+/// (each context holds 1 to 3, drawn at random) and times a reserve+release
+/// of one task breakpoint (any CPU) at each count of `checkpoints`.
+fn measure<const CPUS: usize>(checkpoints: &[usize], seed: u64) -> Vec<Point> {
+    let slots = SLOTS;
+    let mut ours = Box::new(Reservations::<CPUS, CONTEXTS>::new());
+    ours.init(CPUS as u32, slots).unwrap();
+    let ledger = Ledger::new();
+    let mut base = Baseline::new(CPUS as u32, CONTEXTS, slots);
+    let targets: Vec<TaskId> = (0..TARGETS)
+        .map(|i| TaskId((CONTEXTS - TARGETS + i) as u32))
+        .collect();
+    let mut rng = Rng::new(seed);
+    let mut held = 0usize;
+    let mut next_context = 0u32;
+    let mut out = Vec::new();
+    for &want in checkpoints {
+        while held < want {
+            let n = (1 + rng.below(3) as usize).min(want - held) as u32;
+            let t = TaskId(next_context);
+            next_context += 1;
+            assert!((next_context as usize) < CONTEXTS - TARGETS);
+            ours.reserve(&ledger, POOL, Scope::Task(t), n)
+                .expect("population fits");
+            // Populating the baseline through its own reserve would cost
+            // O(CPUS * N) per breakpoint; these are known to fit.
+            base.apply(POOL, Scope::Task(t), n as i32);
+            held += n as usize;
+        }
+        base.published[0] = base.max_load(POOL);
+        let mut i = 0usize;
+        let ours_ns = ns_per_op(
+            || {
+                let t = Scope::Task(targets[i % TARGETS]);
+                i += 1;
+                let r = ours.reserve(&ledger, POOL, black_box(t), 1);
+                debug_assert!(r.is_ok());
+                black_box(r).ok();
+                ours.release(&ledger, POOL, t, 1);
+            },
+            Duration::from_millis(20),
+            15,
+        );
+        let mut j = 0usize;
+        let target = if CPUS * want > 1_000_000 { 10 } else { 30 };
+        let baseline_ns = ns_per_op(
+            || {
+                let t = Scope::Task(targets[j % TARGETS]);
+                j += 1;
+                let ok = base.reserve(POOL, black_box(t), 1);
+                assert!(ok);
+                base.release(POOL, t, 1);
+                black_box(base.published);
+            },
+            Duration::from_millis(target),
+            3,
+        );
+        out.push(Point {
+            cpus: CPUS,
+            held: want,
+            ours_ns,
+            baseline_ns,
+        });
+    }
+    out
+}
+
+/// Reserve+release on contexts that already hold breakpoints, drawn at
+/// random over the whole table (cache misses included).
+fn measure_random_holders(held: usize) -> f64 {
+    const CPUS: usize = 256;
+    let mut ours = Box::new(Reservations::<CPUS, CONTEXTS>::new());
+    ours.init(CPUS as u32, SLOTS).unwrap();
+    let ledger = Ledger::new();
+    let mut rng = Rng::new(0x5eed);
+    let mut count = 0;
+    let mut contexts = 0u32;
+    while count < held {
+        let n = (1 + rng.below(3) as usize).min(held - count) as u32;
+        ours.reserve(&ledger, POOL, Scope::Task(TaskId(contexts)), n)
+            .unwrap();
+        contexts += 1;
+        count += n as usize;
+    }
+    let picks: Vec<Scope> = (0..65_536)
+        .map(|_| Scope::Task(TaskId(rng.below(u64::from(contexts)) as u32)))
+        .collect();
+    let mut i = 0usize;
+    ns_per_op(
+        || {
+            let s = picks[i % picks.len()];
+            i += 1;
+            if ours.reserve(&ledger, POOL, black_box(s), 1).is_ok() {
+                ours.release(&ledger, POOL, s, 1);
+            }
+        },
+        Duration::from_millis(20),
+        7,
+    )
+}
+
+/// The full registry path: `register` + `unregister` of a task breakpoint
+/// on the model machine, 256 CPUs, with `held` task breakpoints registered.
+fn measure_registry(held: usize) -> f64 {
+    const CPUS: usize = 256;
+    const BPS: usize = 10_240;
+    const TASKS: usize = 5_200;
+    type Reg = Registry<ModelArch, ModelPlatform, BPS, CPUS, TASKS>;
+    let machine = Machine::new(Config::x86_like(CPUS as u32));
+    let reg: Box<Reg> = Box::new(Registry::new(
+        ModelArch::new(machine.clone()),
+        ModelPlatform::new(machine.clone()),
+    ));
+    reg.init().unwrap();
+    for cpu in 0..CPUS as u32 {
+        hwbreak_core::model::on_cpu(cpu, || reg.cpu_online().unwrap());
+    }
+    const BASE: u64 = 0xffff_8000_0100_0000;
+    for i in 0..held {
+        // Two per context, each at its own address.
+        let req = Request::write(BASE + 8 * i as u64, 8)
+            .space(Space::Kernel)
+            .scope(Scope::Task(TaskId((i / 2) as u32)));
+        reg.register(&req).expect("population fits");
+    }
+    machine.clear_log();
+    let targets: Vec<Request> = (0..TARGETS)
+        .map(|k| {
+            Request::write(0xffff_8000_0200_0000 + 8 * k as u64, 8)
+                .scope(Scope::Task(TaskId((TASKS - TARGETS + k) as u32)))
+        })
+        .collect();
+    let mut i = 0usize;
+    let ns = ns_per_op(
+        || {
+            let req = &targets[i % TARGETS];
+            i += 1;
+            let h = reg.register(black_box(req)).unwrap();
+            reg.unregister(h).unwrap();
+        },
+        Duration::from_millis(30),
+        5,
+    );
+    assert_eq!(
+        machine.register_writes(),
+        0,
+        "no CPU runs the target contexts"
+    );
+    ns
+}
+
+// ---------------------------------------------------------------------------
+// The plot
+// ---------------------------------------------------------------------------
+
+fn svg(points: &[Point]) -> String {
+    let (w, h) = (720.0, 440.0);
+    let (left, right, top, bottom) = (80.0, 170.0, 40.0, 60.0);
+    let xmin = 0.0f64; // log10(1)
+    let xmax = 5.0f64; // log10(100 000)
+    let ys: Vec<f64> = points
+        .iter()
+        .flat_map(|p| [p.ours_ns, p.baseline_ns])
+        .collect();
+    let ymin = ys.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
+    let ymax = ys.iter().cloned().fold(0.0, f64::max).log10().ceil();
+    let px = |x: f64| left + (x.log10() - xmin) / (xmax - xmin) * (w - left - right);
+    let py = |y: f64| top + (ymax - y.log10()) / (ymax - ymin) * (h - top - bottom);
+    let mut s = String::new();
+    s += &format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    );
+    s += &format!("<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n");
+    s += &format!(
+        "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">Reserve + release of \
+         one task breakpoint, 256 CPUs (log-log)</text>\n",
+        (left + w - right) / 2.0
+    );
+    // Grid and axes.
+    for d in 0..=5 {
+        let x = px(10f64.powi(d));
+        s += &format!(
+            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n",
+            h - bottom
+        );
+        s += &format!(
+            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            h - bottom + 18.0,
+            10u64.pow(d as u32)
+        );
+    }
+    let mut e = ymin as i32;
+    while e <= ymax as i32 {
+        let y = py(10f64.powi(e));
+        s += &format!(
+            "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n",
+            w - right
+        );
+        let label = match e {
+            e if e < 3 => format!("{} ns", 10u64.pow(e.max(0) as u32)),
+            e if e < 6 => format!("{} µs", 10u64.pow((e - 3) as u32)),
+            e if e < 9 => format!("{} ms", 10u64.pow((e - 6) as u32)),
+            e => format!("{} s", 10u64.pow((e - 9) as u32)),
+        };
+        s += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n",
+            left - 6.0,
+            y + 4.0
+        );
+        e += 1;
+    }
+    s += &format!(
+        "<rect x=\"{left}\" y=\"{top}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" \
+         stroke=\"#333\"/>\n",
+        w - left - right,
+        h - top - bottom
+    );
+    s += &format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">task breakpoints already held</text>\n",
+        (left + w - right) / 2.0,
+        h - 18.0
+    );
+    s += &format!(
+        "<text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">time per \
+         reserve + release</text>\n",
+        (top + h - bottom) / 2.0
+    );
+    let series: [(&str, fn(&Point) -> f64); 2] =
+        [("#1f77b4", |p| p.ours_ns), ("#d62728", |p| p.baseline_ns)];
+    for (color, pick) in series {
+        let pts: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", px(p.held as f64), py(pick(p))))
+            .collect();
+        s += &format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>\n",
+            pts.join(" ")
+        );
+        for p in points {
+            s += &format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{color}\"><title>{} held: \
+                 {:.0} ns</title></circle>\n",
+                px(p.held as f64),
+                py(pick(p)),
+                p.held,
+                pick(p)
+            );
+        }
+    }
+    // Legend.
+    let lx = w - right + 12.0;
+    for (k, (name, color)) in [
+        ("hwbreak core", "#1f77b4"),
+        ("baseline: one global", "#d62728"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let ly = top + 20.0 + 40.0 * k as f64;
+        s += &format!(
+            "<line x1=\"{lx}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" \
+             stroke-width=\"2\"/>\n",
+            lx + 22.0
+        );
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\">{name}</text>\n",
+            lx + 28.0,
+            ly + 4.0
+        );
+        if k == 1 {
+            s += &format!(
+                "<text x=\"{}\" y=\"{}\">list, walked per CPU</text>\n",
+                lx + 28.0,
+                ly + 18.0
+            );
+        }
+    }
+    s += "</svg>\n";
+    s
+}
+
+fn main() {
+    let (ops, refused) = check_equivalence();
+    detail("reserve_equivalence_ops", ops as f64, "ops (same decisions)");
+    detail("reserve_equivalence_refusals", refused as f64, "ops refused by both");
+
+    let curve = with_big_stack(|| {
+        measure::<256>(&[1, 10, 100, 1_000, 10_000, 100_000], 256)
+    });
+    let small = with_big_stack(|| measure::<4>(&[1, 100, 10_000, 100_000], 4));
+    let mid = with_big_stack(|| measure::<64>(&[1, 100, 10_000, 100_000], 64));
+    for p in small.iter().chain(&mid).chain(&curve) {
+        detail(
+            &format!("reserve_release_ns{{cpus={},task_bps={}}}", p.cpus, p.held),
+            p.ours_ns,
+            "ns",
+        );
+        detail(
+            &format!(
+                "baseline_reserve_release_ns{{cpus={},task_bps={}}}",
+                p.cpus, p.held
+            ),
+            p.baseline_ns,
+            "ns",
+        );
+    }
+    let at = |n: usize| curve.iter().find(|p| p.held == n).copied().unwrap();
+    let random = with_big_stack(|| measure_random_holders(100_000));
+    detail(
+        "reserve_release_ns{cpus=256,task_bps=100000,random_holder}",
+        random,
+        "ns",
+    );
+    let reg1 = with_big_stack(|| measure_registry(1));
+    let reg10k = with_big_stack(|| measure_registry(10_000));
+    detail(
+        "registry_register_unregister_ns{cpus=256,task_bps=1}",
+        reg1,
+        "ns",
+    );
+    detail(
+        "registry_register_unregister_ns{cpus=256,task_bps=10000}",
+        reg10k,
+        "ns",
+    );
+    detail(
+        "registry_speedup_vs_baseline{cpus=256,task_bps=10000}",
+        at(10_000).baseline_ns / reg10k,
+        "x",
+    );
+    detail(
+        "registry_flatness{task_bps=10000/1}",
+        reg10k / reg1,
+        "x",
+    );
+    if let Ok(path) = std::env::var("HWBREAK_BENCH_SVG") {
+        std::fs::write(&path, svg(&curve)).expect("write the plot");
+        eprintln!("reserve: plot written to {path}");
+    }
+    metric(
+        "reserve_speedup_vs_baseline",
+        at(10_000).baseline_ns / at(10_000).ours_ns,
+    );
+    metric("reserve_flatness", at(100_000).ours_ns / at(1).ours_ns);
+}
