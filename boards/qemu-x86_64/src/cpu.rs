@@ -112,6 +112,11 @@ pub static IDT: BootCell<[Gate; 32]> = BootCell(UnsafeCell::new([Gate::EMPTY; 32
 #[repr(C)]
 #[derive(Debug)]
 pub struct Frame {
+    /// Alignment pad.
+    pub _pad: u64,
+    /// DR7 as it was when the exception was taken (the entry then cleared
+    /// it).
+    pub dr7: u64,
     /// General registers, in the order the entry pushed them (r15 last).
     pub r15: u64,
     pub r14: u64,
@@ -195,15 +200,24 @@ global_asm!(
     pop %rax
     .endm
 
-    /* #DB: IST1 (16-byte aligned). The CPU pushed 5 words, we push 15:
-       rsp is 16-byte aligned at the call. */
+    /* #DB: IST1 (16-byte aligned). The CPU pushed 5 words; we push the
+       15 general registers, DR7 as found, and a pad word, so rsp is
+       16-byte aligned at the call. DR7 is cleared before any Rust code
+       runs: nothing the handler touches can trap again on this stack
+       (the registry, or the smoke handler, writes DR7 back). */
     .global db_entry
     .p2align 4
 db_entry:
     PUSH_GPRS
+    mov %dr7, %rax
+    push %rax
+    mov $0x400, %eax
+    mov %rax, %dr7
+    sub $8, %rsp
     mov %rsp, %rdi
     cld
     call db_rust
+    add $16, %rsp
     POP_GPRS
     iretq
 

@@ -34,17 +34,27 @@ const BACKEND: X86 = unsafe { X86::with_io_breakpoints() };
 /// anything is registered.
 static REG: Reg = Registry::new(BACKEND, BoardPlatform);
 
-/// Whether #DB goes to the smoke checks' raw handler instead of the registry.
-static RAW_MODE: AtomicBool = AtomicBool::new(false);
-/// Debug exceptions the registry called spurious.
-static SPURIOUS: AtomicU32 = AtomicU32::new(0);
+/// What the #DB path reads and writes besides the registry: a
+/// no-breakpoint zone.
+struct DbState {
+    /// #DB goes to the smoke checks' raw handler instead of the registry.
+    raw_mode: AtomicBool,
+    /// Debug exceptions the registry called spurious.
+    spurious: AtomicU32,
+}
+static DB_STATE: DbState = DbState {
+    raw_mode: AtomicBool::new(false),
+    spurious: AtomicU32::new(0),
+};
+static RAW_MODE: &AtomicBool = &DB_STATE.raw_mode;
+static SPURIOUS: &AtomicU32 = &DB_STATE.spurious;
 
 /// Ranges no breakpoint may touch, filled in once at boot.
-struct Zones(UnsafeCell<[Zone; 5]>);
+struct Zones(UnsafeCell<[Zone; 7]>);
 // SAFETY: written once in `kmain` before the registry is initialised, then
 // only read.
 unsafe impl Sync for Zones {}
-static ZONES: Zones = Zones(UnsafeCell::new([Zone::new(0, 0); 5]));
+static ZONES: Zones = Zones(UnsafeCell::new([Zone::new(0, 0); 7]));
 
 /// The platform: one CPU, 47-bit user half, the exception machinery as
 /// no-breakpoint zones.
@@ -181,6 +191,9 @@ extern "C" fn kmain() -> ! {
         z[3] = Zone::new(a, b);
         let (a, b) = cpu::idt_range();
         z[4] = Zone::new(a, b);
+        let tss = cpu::TSS.get() as u64;
+        z[5] = Zone::new(tss, tss + core::mem::size_of::<cpu::Tss>() as u64);
+        z[6] = Zone::of(&DB_STATE);
     }
     let board = QemuX86;
     let _ = writeln!(

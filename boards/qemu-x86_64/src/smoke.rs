@@ -66,22 +66,17 @@ impl SlotView for Live {
 /// The raw #DB handler (RAW_MODE): DR7 off, decode, count, RF for execute
 /// hits, DR6 reset, DR7 back.
 pub fn on_debug(frame: &mut Frame) {
-    // SAFETY: ring 0, inside #DB: read status, then disable every slot so
-    // nothing nests while we look.
-    let (status, control, drs) = unsafe {
-        let status = regs::read_dr6();
-        let control = regs::read_dr7();
-        regs::write_dr7(dr7::RESET);
-        (
-            status,
-            control,
-            [
-                regs::read_dr(0),
-                regs::read_dr(1),
-                regs::read_dr(2),
-                regs::read_dr(3),
-            ],
-        )
+    // The entry saved DR7 and cleared it: nothing nests while we look.
+    let control = frame.dr7;
+    // SAFETY: ring 0, inside #DB: reading status and address registers.
+    let (status, drs) = unsafe {
+        let drs = [
+            regs::read_dr(0),
+            regs::read_dr(1),
+            regs::read_dr(2),
+            regs::read_dr(3),
+        ];
+        (regs::read_dr6(), drs)
     };
     let d = X86::new().decode(&Trap::new(status), &Live { dr7: control, drs });
     let n = HITS.fetch_add(1, Ordering::SeqCst) + 1;

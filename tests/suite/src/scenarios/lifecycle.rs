@@ -54,6 +54,11 @@ pub(crate) static SCENARIOS: &[Scenario] = &[
         run: exception_stack,
     },
     Scenario {
+        name: "every_platform_zone_refused",
+        needs: Needs::DATA,
+        run: zones,
+    },
+    Scenario {
         name: "pool_exhaustion_arms_nothing",
         needs: Needs::DATA,
         run: exhaustion,
@@ -87,21 +92,37 @@ fn unregister_stops(ctx: &Ctx) -> Outcome {
     check(record::hits(0) == 2, "trapping does not work any more")
 }
 
+/// The armed slots of `pool` on this CPU, by index.
+fn slots(ctx: &Ctx, pool: hwbreak::PoolId) -> [Option<hwbreak::SlotImage>; 16] {
+    let mut s = [None; 16];
+    let n = ctx.reg.slot_counts().get(pool).min(16);
+    for (k, v) in s.iter_mut().enumerate().take(n) {
+        *v = ctx.reg.armed_slot(pool, k).ok().flatten();
+    }
+    s
+}
+
 fn modify_moves(ctx: &Ctx) -> Outcome {
+    let pool = ctx.data_pool();
     let mut g = Guard::new(ctx.reg);
     let h = g
         .register(&write(0, 8, 0))
         .map_err(|_| "register refused")?;
     w64(0, 1);
     check(record::hits(0) == 1, "no hit at the old place")?;
-    let before = ctx.armed_count(ctx.data_pool());
+    let before = slots(ctx, pool);
     ctx.reg
         .modify(h, &write(64, 8, 0))
         .map_err(|_| "modify refused")?;
-    check(
-        ctx.armed_count(ctx.data_pool()) == before,
-        "slot count changed",
-    )?;
+    let after = slots(ctx, pool);
+    // The same slot holds the new watch: nothing was released and retaken
+    // elsewhere.
+    let same_slots = before
+        .iter()
+        .zip(&after)
+        .all(|(b, a)| b.is_some() == a.is_some());
+    check(same_slots, "modify moved the watch to another slot")?;
+    check(before != after, "the slot's image did not change")?;
     w64(0, 2);
     check(record::hits(0) == 1, "old place still traps")?;
     w64(64, 2);
@@ -309,6 +330,33 @@ fn exception_stack(ctx: &Ctx) -> Outcome {
         "registry state watched",
     )?;
     check(ctx.armed_total() == 0, "refused request armed something")?;
+    let mut g = Guard::new(ctx.reg);
+    g.register(&write(0, 8, 0))
+        .map_err(|_| "valid request refused")?;
+    w64(0, 1);
+    check(
+        record::hits(0) == 1,
+        "trapping does not work after refusals",
+    )
+}
+
+/// Each zone the platform declares refuses a watch on its first and last
+/// byte; then a normal watch still traps.
+fn zones(ctx: &Ctx) -> Outcome {
+    let mut tried = 0;
+    for z in ctx.reg.zones().iter().filter(|z| z.end > z.start) {
+        for a in [z.start, z.end - 1] {
+            let r = Request::write(a, 1).handler(record::handler, 0);
+            expect_err(
+                ctx.reg.register(&r),
+                ErrorKind::NoBreakpointZone,
+                "zone watched",
+            )?;
+            tried += 1;
+        }
+    }
+    check(tried > 0, "the platform declares no zone")?;
+    check(ctx.armed_total() == 0, "a refused request armed something")?;
     let mut g = Guard::new(ctx.reg);
     g.register(&write(0, 8, 0))
         .map_err(|_| "valid request refused")?;
