@@ -170,7 +170,7 @@ const VECTORS: [u64; 21] = [
 pub unsafe fn install_vectors() {
     let (start, end) = (
         core::ptr::addr_of!(hwb_vec_template) as *const u32,
-        core::ptr::addr_of!(hwb_vec_template_end) as *const u32,
+        core::ptr::addr_of!(hwb_vec_template_end),
     );
     // SAFETY: both point into the same text section.
     let words = unsafe { end.offset_from(start) } as usize;

@@ -128,7 +128,12 @@ impl Of {
         let mut buf = [0u32; 1];
         let [len] = self.call::<1>(
             c"getprop",
-            &[ph, name.as_ptr() as usize as u32, buf.as_mut_ptr() as usize as u32, 4],
+            &[
+                ph,
+                name.as_ptr() as usize as u32,
+                buf.as_mut_ptr() as usize as u32,
+                4,
+            ],
         )?;
         (len == 4).then_some(buf[0])
     }
@@ -146,12 +151,21 @@ impl Of {
         let [ih] = self.call::<1>(c"open", &[c"/rtas".as_ptr() as usize as u32])?;
         let [catch, entry] = self.call::<2>(
             c"call-method",
-            &[c"instantiate-rtas".as_ptr() as usize as u32, ih, base as u32],
+            &[
+                c"instantiate-rtas".as_ptr() as usize as u32,
+                ih,
+                base as u32,
+            ],
         )?;
         if catch != 0 {
             return None;
         }
-        Some(Rtas { entry: u64::from(entry), base, power_off, os_term })
+        Some(Rtas {
+            entry: u64::from(entry),
+            base,
+            power_off,
+            os_term,
+        })
     }
 }
 
@@ -228,7 +242,10 @@ pub fn power_off() -> ! {
 /// Terminates the OS with a message: with `-action panic=exit-failure`
 /// QEMU exits with status 1.
 pub fn os_term(msg: &CStr) -> ! {
-    rtas_call(RTAS_OS_TERM.load(Ordering::Relaxed), &[msg.as_ptr() as usize as u32]);
+    rtas_call(
+        RTAS_OS_TERM.load(Ordering::Relaxed),
+        &[msg.as_ptr() as usize as u32],
+    );
     halt()
 }
 

@@ -37,7 +37,11 @@ fn reload_all(from_table: bool) {
     let counts = arch.slot_counts();
     for pool in [PoolId::FIRST, PoolId::SECOND] {
         for i in 0..counts.get(pool) {
-            let image = if from_table { REGISTRY.armed_slot(pool, i).ok().flatten() } else { None };
+            let image = if from_table {
+                REGISTRY.armed_slot(pool, i).ok().flatten()
+            } else {
+                None
+            };
             // SAFETY: this CPU; images come from the registry's table.
             unsafe { arch.write_slot(pool, i, image) };
         }

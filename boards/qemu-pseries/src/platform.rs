@@ -2,7 +2,7 @@
 
 use core::cell::UnsafeCell;
 
-use hwbreak::{CpuId, Platform, Zone};
+use hwbreak::{CpuId, MemoryType, Platform, Zone};
 
 /// MSR\[EE\], ISA bit 48 (shift 15): external interrupts enabled.
 const MSR_EE: u64 = 1 << 15;
@@ -10,6 +10,10 @@ const MSR_EE: u64 = 1 << 15;
 /// This kernel has no user space: addresses below 2 MiB (vectors,
 /// firmware) stand in for user space, the image at 4 MiB is kernel space.
 pub const USER_LIMIT: u64 = 0x20_0000;
+
+/// A page this kernel declares cache-inhibited (never accessed), so
+/// scenarios can check the POWER9 DAWR rule through the registry.
+pub const CACHE_INHIBITED: Zone = Zone::new(0x1000_0000, 0x1000_1000);
 
 /// Size of the boot stack below `__stack_top` (see linker.ld).
 const STACK_SIZE: u64 = 0x10000;
@@ -30,7 +34,9 @@ unsafe impl Sync for Pseries {}
 impl Pseries {
     /// The platform, zones not yet known.
     pub const fn new() -> Self {
-        Self { zones: UnsafeCell::new([Zone::new(0, 0x1000), Zone::new(0, 0)]) }
+        Self {
+            zones: UnsafeCell::new([Zone::new(0, 0x1000), Zone::new(0, 0)]),
+        }
     }
 
     /// Declares the vectors and the stack exceptions run on as
@@ -67,6 +73,14 @@ impl Platform for Pseries {
 
     fn user_limit(&self) -> u64 {
         USER_LIMIT
+    }
+
+    fn memory_type(&self, start: u64, end: u64) -> MemoryType {
+        if CACHE_INHIBITED.overlaps(start, end) {
+            MemoryType::CacheInhibited
+        } else {
+            MemoryType::Normal
+        }
     }
 
     fn no_breakpoint_zones(&self) -> &[Zone] {

@@ -19,7 +19,6 @@ pub const FAMILY_NAME: &str = match Family::NATIVE {
     Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
 };
 
-
 static HITS: AtomicU32 = AtomicU32::new(0);
 static STEPS: AtomicU32 = AtomicU32::new(0);
 static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);
@@ -59,7 +58,10 @@ fn record(trap: &Trap) {
     LAST_VECTOR.store(trap.vector, Ordering::SeqCst);
     LAST_SRR0.store(trap.srr0, Ordering::SeqCst);
     LAST_DAR.store(trap.access.map_or(trap.dar, |a| a.ea), Ordering::SeqCst);
-    LAST_LEN.store(trap.access.map_or(0, |a| u32::from(a.len)), Ordering::SeqCst);
+    LAST_LEN.store(
+        trap.access.map_or(0, |a| u32::from(a.len)),
+        Ordering::SeqCst,
+    );
 }
 
 /// Records the hit and disarms everything: the access then simply runs.
@@ -97,14 +99,22 @@ fn reset() {
 }
 
 fn data_piece(addr: u64, len: u64, kind: AccessKind) -> Piece {
-    Piece { addr, len, kind, space: Space::Kernel, memory: MemoryType::Normal }
+    Piece {
+        addr,
+        len,
+        kind,
+        space: Space::Kernel,
+        memory: MemoryType::Normal,
+    }
 }
 
 fn dawr0_write() -> Result<(), &'static str> {
     crate::trap::set_hook(capture);
     reset();
     let addr = target_addr(1);
-    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    let image = ARCH
+        .encode(&data_piece(addr, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
     // SAFETY: this CPU; image from `encode`.
     unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
     if hwbreak::native::last_status() != route::H_SUCCESS {
@@ -128,7 +138,9 @@ fn dawr0_step_over() -> Result<(), &'static str> {
     crate::trap::set_hook(step_over);
     reset();
     let addr = target_addr(2);
-    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    let image = ARCH
+        .encode(&data_piece(addr, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
     REARM_VALUE.store(image.value, Ordering::SeqCst);
     REARM_CONTROL.store(image.control, Ordering::SeqCst);
     // SAFETY: this CPU; image from `encode`.
@@ -166,7 +178,13 @@ fn ciabr_execute() -> Result<(), &'static str> {
     crate::trap::set_hook(capture);
     reset();
     let pc = code_address(exec_target);
-    let piece = Piece { addr: pc, len: 1, kind: AccessKind::Execute, space: Space::Kernel, memory: MemoryType::Normal };
+    let piece = Piece {
+        addr: pc,
+        len: 1,
+        kind: AccessKind::Execute,
+        space: Space::Kernel,
+        memory: MemoryType::Normal,
+    };
     let image = ARCH.encode(&piece).map_err(|_| "encode")?;
     // SAFETY: this CPU; image from `encode`.
     unsafe { ARCH.write_slot(CODE_POOL, 0, Some(image)) };
@@ -191,7 +209,9 @@ fn dabr_hcall() -> Result<(), &'static str> {
     crate::trap::set_hook(capture);
     reset();
     let addr = target_addr(0);
-    let image = ARCH.encode(&data_piece(addr, 8, AccessKind::Write)).map_err(|_| "encode")?;
+    let image = ARCH
+        .encode(&data_piece(addr, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
     // SAFETY: this CPU; image from `encode`.
     unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
     let status = hwbreak::native::last_status();
@@ -219,7 +239,11 @@ pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
     ];
     let mut s = Summary::default();
     for (name, f, applies) in checks {
-        let result = if applies { Ok(f()) } else { Err("not this register family") };
+        let result = if applies {
+            Ok(f())
+        } else {
+            Err("not this register family")
+        };
         s.report(board, name, result);
     }
     crate::trap::set_hook(capture);

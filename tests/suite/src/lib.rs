@@ -38,7 +38,10 @@ mod arch;
 #[cfg(target_arch = "aarch64")]
 #[path = "arch_aarch64.rs"]
 mod arch;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(target_arch = "powerpc64")]
+#[path = "arch_ppc64.rs"]
+mod arch;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64")))]
 mod arch {
     /// No arch-only scenarios for this architecture.
     pub(crate) static SCENARIOS: &[crate::Scenario] = &[];
