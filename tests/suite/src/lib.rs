@@ -41,7 +41,11 @@ mod arch;
 #[cfg(target_arch = "powerpc64")]
 #[path = "arch_ppc64.rs"]
 mod arch;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "powerpc64"
+)))]
 mod arch {
     /// No arch-only scenarios for this architecture.
     pub(crate) static SCENARIOS: &[crate::Scenario] = &[];
