@@ -122,7 +122,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut v = Vec::new();
 
     let mut fmt = util::cargo();
-    fmt.args(["fmt", "--all", "--check"]);
+    fmt.args(["fmt", "--all", "--check", "--", "--color", "never"]);
     v.push(("fmt", fmt, Parse::Step, None));
 
     let mut clippy = util::cargo();
@@ -144,8 +144,15 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
 
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
+    // `--no-fail-fast`: one failing test binary must not hide the others.
     let mut host = util::cargo();
-    host.args(["test", "--workspace", "--features", "hwbreak-core/model"]);
+    host.args([
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--features",
+        "hwbreak-core/model",
+    ]);
     v.push(("host tests", host, Parse::CargoTests, None));
 
     // loom swaps the core's atomics under `--cfg loom`; its own target
