@@ -89,6 +89,38 @@ pub fn ns_per_op(mut op: impl FnMut(), target: Duration, batches: usize) -> f64 
     black_box(samples[0])
 }
 
+/// Nanoseconds per call of each of `ops`, measured in alternation: each
+/// round times one batch (about `target` long) of every op in turn, and
+/// each op keeps its fastest batch. Comparing ops measured this way is
+/// immune to the machine getting busier or quieter during the run.
+pub fn interleaved(ops: &mut [&mut dyn FnMut()], target: Duration, rounds: usize) -> Vec<f64> {
+    let iters: Vec<u64> = ops
+        .iter_mut()
+        .map(|op| {
+            op();
+            let probe = 1_000;
+            let start = Instant::now();
+            for _ in 0..probe {
+                op();
+            }
+            let per = start.elapsed().as_nanos() as f64 / probe as f64;
+            ((target.as_nanos() as f64 / per.max(0.1)) as u64).clamp(1, 50_000_000)
+        })
+        .collect();
+    let mut best = vec![f64::MAX; ops.len()];
+    for _ in 0..rounds {
+        for (k, op) in ops.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..iters[k] {
+                op();
+            }
+            let per = start.elapsed().as_nanos() as f64 / iters[k] as f64;
+            best[k] = best[k].min(per);
+        }
+    }
+    black_box(best)
+}
+
 /// Runs `f` on a thread with a large stack: the benchmarks build tables of
 /// hundreds of thousands of entries, constructed by value.
 pub fn with_big_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
