@@ -147,8 +147,14 @@ pub struct Event {
 }
 
 /// A handler function: called from the debug exception (for hits) or from
-/// the registering call (for displacement and reinstatement). It must not
-/// call back into the registry's updating operations from a hit.
+/// the registering call, after its lock is released (for displacement and
+/// reinstatement).
+///
+/// A hit handler may call the registry's updating operations (for example
+/// unregister its own breakpoint) only where the platform's
+/// [`run_on_each_cpu`](crate::Platform::run_on_each_cpu) may be called from
+/// the debug exception; the registry suspends the CPU's slots again after
+/// each handler, so the update cannot re-arm them inside the exception.
 pub type HandlerFn = fn(&Event);
 
 /// A handler and the context word passed back to it.

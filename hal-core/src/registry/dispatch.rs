@@ -121,6 +121,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                     Some(Some(calls)) => {
                         out.delivered += calls;
                         armed_hits[p] |= 1 << k;
+                        // A handler may have updated the registry (say, removed
+                        // itself), which reloads this CPU and re-enables its
+                        // slots: suspend them again until the exception
+                        // returns.
+                        // SAFETY: still inside the current CPU's debug
+                        // exception handler.
+                        unsafe { self.arch.suspend() };
                     }
                 }
             }

@@ -301,7 +301,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             return Err(ErrorKind::ZeroLength.into());
         }
         let end = req.end().ok_or(ErrorKind::AddressOverflow)?;
-        if req.space == crate::Space::User && end > self.platform.user_limit() {
+        // I/O port numbers are not memory addresses: the memory rules (user
+        // limit, zones) do not apply; the backend bounds the port range.
+        let memory = req.kind != crate::AccessKind::Io;
+        if memory && req.space == crate::Space::User && end > self.platform.user_limit() {
             return Err(ErrorKind::KernelAddressFromUser.into());
         }
         self.arch.check_range(req.addr, end, req.space)?;
@@ -312,7 +315,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             .iter()
             .chain(core::iter::once(&own))
         {
-            if zone.overlaps(req.addr, end) {
+            if memory && zone.overlaps(req.addr, end) {
                 return Err(ErrorKind::NoBreakpointZone.into());
             }
         }
