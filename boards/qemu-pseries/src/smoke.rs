@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use hwbreak::native::{route, Family, Ppc64, Trap, CODE_POOL, DATA_POOL};
+use hwbreak::native::{route, Dsisr, Family, Ppc64, Srr1, Trap, CODE_POOL, DATA_POOL};
 use hwbreak::{AccessKind, Arch, MemoryType, Piece, Resume, Space};
 
 use hwbreak_suite::Summary;
@@ -25,6 +25,10 @@ static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);
 static LAST_SRR0: AtomicU64 = AtomicU64::new(0);
 static LAST_DAR: AtomicU64 = AtomicU64::new(0);
 static LAST_LEN: AtomicU32 = AtomicU32::new(0);
+static LAST_RAW_DAR: AtomicU64 = AtomicU64::new(0);
+static LAST_DSISR: AtomicU64 = AtomicU64::new(0);
+static LAST_SRR1: AtomicU64 = AtomicU64::new(0);
+static LAST_STORE: AtomicU32 = AtomicU32::new(0);
 static REARM_VALUE: AtomicU64 = AtomicU64::new(0);
 static REARM_CONTROL: AtomicU64 = AtomicU64::new(0);
 
@@ -60,6 +64,13 @@ fn record(trap: &Trap) {
     LAST_DAR.store(trap.access.map_or(trap.dar, |a| a.ea), Ordering::SeqCst);
     LAST_LEN.store(
         trap.access.map_or(0, |a| u32::from(a.len)),
+        Ordering::SeqCst,
+    );
+    LAST_RAW_DAR.store(trap.dar, Ordering::SeqCst);
+    LAST_DSISR.store(trap.dsisr, Ordering::SeqCst);
+    LAST_SRR1.store(trap.srr1, Ordering::SeqCst);
+    LAST_STORE.store(
+        u32::from(trap.access.is_some_and(|a| a.store)),
         Ordering::SeqCst,
     );
 }
@@ -130,6 +141,96 @@ fn dawr0_write() -> Result<(), &'static str> {
     }
     if LAST_DAR.load(Ordering::SeqCst) != addr || LAST_LEN.load(Ordering::SeqCst) != 8 {
         return Err("wrong address or length");
+    }
+    if LAST_STORE.load(Ordering::SeqCst) != 1 {
+        return Err("the decoded access is not a store");
+    }
+    Ok(())
+}
+
+/// QEMU deviation: DSISR of a watchpoint DSI never has the store bit
+/// (ISA bit 38), so it cannot tell a load from a store; the decoded
+/// instruction can.
+fn dsisr_store_bit_missing() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let addr = target_addr(1);
+    let image = ARCH
+        .encode(&data_piece(addr, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+    write_target(1, 0x66);
+    disarm_all();
+    let dsisr = Dsisr(LAST_DSISR.load(Ordering::SeqCst));
+    if HITS.load(Ordering::SeqCst) != 1 || !dsisr.watchpoint_match() {
+        return Err("no watchpoint DSI");
+    }
+    if dsisr.store() {
+        return Err("QEMU deviation gone: DSISR says store (update docs)");
+    }
+    if LAST_STORE.load(Ordering::SeqCst) != 1 {
+        return Err("the decoder did not recover the store");
+    }
+    Ok(())
+}
+
+/// Stores a word at a possibly unaligned address with one `stw`.
+fn stw(addr: u64, v: u32) {
+    // SAFETY: `addr` points into our own static target area; `stw` is
+    // allowed unaligned in big-endian mode.
+    unsafe {
+        core::arch::asm!("stw {v}, 0({a})", v = in(reg) u64::from(v), a = in(reg_nonzero) addr, options(nostack))
+    };
+}
+
+/// QEMU deviation: an access starting below the watched doubleword reports
+/// DAR = the watched doubleword's start, not the access's address; the
+/// decoded instruction gives the real address and length.
+fn dar_partial_overlap() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let watched = target_addr(2);
+    let image = ARCH
+        .encode(&data_piece(watched, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode`.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
+    stw(watched - 2, 0x1122_3344);
+    disarm_all();
+    if HITS.load(Ordering::SeqCst) != 1 {
+        return Err("a straddling store did not trap");
+    }
+    if LAST_DAR.load(Ordering::SeqCst) != watched - 2 || LAST_LEN.load(Ordering::SeqCst) != 4 {
+        return Err("the decoded access is not the 4-byte store at watched - 2");
+    }
+    if LAST_RAW_DAR.load(Ordering::SeqCst) != watched {
+        return Err("QEMU deviation gone: DAR is not the watched start (update docs)");
+    }
+    Ok(())
+}
+
+/// QEMU deviation: H_SET_MODE accepts DAWR1 before POWER10 (and POWER7
+/// accepts H_SET_XDABR) although nothing traps: success is not arming.
+fn dawr1_accepted_never_traps() -> Result<(), &'static str> {
+    crate::trap::set_hook(capture);
+    reset();
+    let p10 = Ppc64::new(Family::Dawr2);
+    let addr = target_addr(3);
+    let image = p10
+        .encode(&data_piece(addr, 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
+    // SAFETY: this CPU; image from `encode` (DAWR1 layout = DAWR0 layout).
+    unsafe { p10.write_slot(DATA_POOL, 1, Some(image)) };
+    let status = hwbreak::native::last_status();
+    write_target(3, 9);
+    // SAFETY: as above.
+    unsafe { p10.write_slot(DATA_POOL, 1, None) };
+    if status != route::H_SUCCESS {
+        return Err("QEMU deviation gone: H_SET_MODE(DAWR1) refused (update docs)");
+    }
+    if HITS.load(Ordering::SeqCst) != 0 {
+        return Err("DAWR1 trapped before POWER10 (update docs and caps)");
     }
     Ok(())
 }
@@ -202,6 +303,9 @@ fn ciabr_execute() -> Result<(), &'static str> {
     if LAST_SRR0.load(Ordering::SeqCst) != pc {
         return Err("SRR0 is not the target");
     }
+    if !Srr1(LAST_SRR1.load(Ordering::SeqCst)).ciabr_match() {
+        return Err("SRR1[33] (CIABR match) not set");
+    }
     Ok(())
 }
 
@@ -231,8 +335,20 @@ type Check = (&'static str, fn() -> Result<(), &'static str>, bool);
 /// Runs the checks this family supports (lines only, no summary line).
 pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
     let dawr = ARCH.family() != Family::Dabr;
-    let checks: [Check; 4] = [
+    let p9 = ARCH.family() == Family::Dawr;
+    let checks: [Check; 7] = [
         ("ppc64_smoke_dawr0_write_traps", dawr0_write, dawr),
+        (
+            "ppc64_qemu_dsisr_store_bit_missing",
+            dsisr_store_bit_missing,
+            dawr,
+        ),
+        ("ppc64_qemu_dar_partial_overlap", dar_partial_overlap, dawr),
+        (
+            "ppc64_qemu_dawr1_hcall_accepted_never_traps",
+            dawr1_accepted_never_traps,
+            p9,
+        ),
         ("ppc64_smoke_dawr0_step_over", dawr0_step_over, dawr),
         ("ppc64_smoke_ciabr_execute_traps", ciabr_execute, dawr),
         ("ppc64_smoke_dabr_hcall_accepted", dabr_hcall, !dawr),
