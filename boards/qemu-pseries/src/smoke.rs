@@ -319,8 +319,17 @@ fn dabr_hcall() -> Result<(), &'static str> {
     // SAFETY: this CPU; image from `encode`.
     unsafe { ARCH.write_slot(DATA_POOL, 0, Some(image)) };
     let status = hwbreak::native::last_status();
+    let (dabr, dabrx): (u64, u64);
+    // SAFETY: reading DABR/DABRX has no side effect (privileged state may
+    // read them on POWER7).
+    unsafe {
+        core::arch::asm!("mfspr {0}, 1013", "mfspr {1}, 1015", out(reg) dabr, out(reg) dabrx, options(nomem, nostack))
+    };
     write_target(0, 7);
     disarm_all();
+    if (dabr, dabrx) != (image.value, image.control) {
+        return Err("DABR/DABRX do not hold the encoded image");
+    }
     if status != route::H_SUCCESS {
         return Err("H_SET_XDABR refused");
     }
@@ -351,7 +360,11 @@ pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
         ),
         ("ppc64_smoke_dawr0_step_over", dawr0_step_over, dawr),
         ("ppc64_smoke_ciabr_execute_traps", ciabr_execute, dawr),
-        ("ppc64_smoke_dabr_hcall_accepted", dabr_hcall, !dawr),
+        (
+            "ppc64_smoke_dabr_hcall_stores_exact_image",
+            dabr_hcall,
+            !dawr,
+        ),
     ];
     let mut s = Summary::default();
     for (name, f, applies) in checks {
