@@ -23,7 +23,7 @@ use std::time::Duration;
 use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
 use hwbreak_core::reserve::{Change, Ledger, Reservations};
 use hwbreak_core::{CpuId, PoolId, Registry, Request, Scope, Space, TaskId, MAX_POOLS};
-use support::{detail, metric, ns_per_op, with_big_stack, Rng};
+use support::{detail, ratio, ns_per_op, with_big_stack, Rng};
 
 /// Capacity of the context table in the timed runs (room for 100 000
 /// breakpoints spread over contexts, plus the targets).
@@ -372,7 +372,8 @@ fn flatness_pair(many: usize) -> (f64, f64) {
         let (mut count, mut ctx) = (0, 0u32);
         while count < held {
             let n = (1 + rng.below(3) as usize).min(held - count) as u32;
-            r.reserve(&ledger, POOL, Scope::Task(TaskId(ctx)), n).unwrap();
+            r.reserve(&ledger, POOL, Scope::Task(TaskId(ctx)), n)
+                .unwrap();
             ctx += 1;
             count += n as usize;
         }
@@ -393,7 +394,11 @@ fn flatness_pair(many: usize) -> (f64, f64) {
         black_box(lots.reserve(&lots_ledger, POOL, black_box(t), 1)).ok();
         lots.release(&lots_ledger, POOL, t, 1);
     };
-    let best = support::interleaved(&mut [&mut op_one, &mut op_lots], Duration::from_millis(5), 41);
+    let best = support::interleaved(
+        &mut [&mut op_one, &mut op_lots],
+        Duration::from_millis(5),
+        41,
+    );
     (best[0], best[1])
 }
 
@@ -613,12 +618,18 @@ fn svg(points: &[Point]) -> String {
 
 fn main() {
     let (ops, refused) = check_equivalence();
-    detail("reserve_equivalence_ops", ops as f64, "ops (same decisions)");
-    detail("reserve_equivalence_refusals", refused as f64, "ops refused by both");
+    detail(
+        "reserve_equivalence_ops",
+        ops as f64,
+        "ops (same decisions)",
+    );
+    detail(
+        "reserve_equivalence_refusals",
+        refused as f64,
+        "ops refused by both",
+    );
 
-    let curve = with_big_stack(|| {
-        measure::<256>(&[1, 10, 100, 1_000, 10_000, 100_000], 256)
-    });
+    let curve = with_big_stack(|| measure::<256>(&[1, 10, 100, 1_000, 10_000, 100_000], 256));
     let small = with_big_stack(|| measure::<4>(&[1, 100, 10_000, 100_000], 4));
     let mid = with_big_stack(|| measure::<64>(&[1, 100, 10_000, 100_000], 64));
     for p in small.iter().chain(&mid).chain(&curve) {
@@ -664,16 +675,12 @@ fn main() {
         at(10_000).baseline_ns / reg10k,
         "x",
     );
-    detail(
-        "registry_flatness{task_bps=10000/1}",
-        reg10k / reg1,
-        "x",
-    );
+    detail("registry_flatness{task_bps=10000/1}", reg10k / reg1, "x");
     if let Ok(path) = std::env::var("HWBREAK_BENCH_SVG") {
         std::fs::write(&path, svg(&curve)).expect("write the plot");
         eprintln!("reserve: plot written to {path}");
     }
-    metric(
+    ratio(
         "reserve_speedup_vs_baseline",
         at(10_000).baseline_ns / at(10_000).ours_ns,
     );
@@ -688,5 +695,5 @@ fn main() {
         lots,
         "ns",
     );
-    metric("reserve_flatness", lots / one);
+    ratio("reserve_flatness", lots / one);
 }

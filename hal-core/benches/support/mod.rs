@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use hwbreak_core::{
-    AccessKind, Arch, CpuId, Decoded, PoolId, Resume, Result, SlotCounts, SlotImage, SlotView,
+    AccessKind, Arch, CpuId, Decoded, PoolId, Result, Resume, SlotCounts, SlotImage, SlotView,
     Space, MAX_SLOTS,
 };
 
@@ -39,6 +39,15 @@ impl Rng {
 /// Prints one headline metric in the form `cargo xtask bench` collects.
 pub fn metric(name: &str, value: f64) {
     println!("bench: {name} = {}", fmt_num(value));
+}
+
+/// Prints one headline ratio, always with decimals (`1.000`, not `1`).
+pub fn ratio(name: &str, value: f64) {
+    if value.abs() >= 100.0 {
+        println!("bench: {name} = {value:.1}");
+    } else {
+        println!("bench: {name} = {value:.3}");
+    }
 }
 
 /// Prints one supporting measurement.
