@@ -2,6 +2,7 @@
 //! or a real absence of one followed by a trap.
 
 mod data;
+mod demo;
 mod exec;
 mod lifecycle;
 mod priority;
@@ -17,6 +18,7 @@ pub(crate) static ALL: &[&[Scenario]] = &[
     lifecycle::SCENARIOS,
     priority::SCENARIOS,
     tasks::SCENARIOS,
+    demo::SCENARIOS,
 ];
 
 /// A kernel, all-CPU, pinned request of `kind` over `len` bytes at byte
