@@ -29,6 +29,14 @@
 //! OS marks with [`Trap::stepping`]) re-arms them and ends with
 //! [`Resume::EndSingleStep`].
 //!
+//! ## Handlers and nesting
+//! POWER has no single switch that stops every watch while a debug
+//! interrupt is handled, and `Arch::suspend` is given no slot images to
+//! restore afterwards. An OS therefore disarms every slot around
+//! `Registry::on_debug_exception` itself (`write_slot(pool, i, None)`) and
+//! rewrites them from `Registry::armed_slot` afterwards; the `qemu-pseries`
+//! board shows how. Without it a handler touching the watched data nests.
+//!
 //! ## Writing the registers
 //! Under a hypervisor ([`Mode::Guest`]) registers are set with PAPR hcalls
 //! (H_SET_MODE, H_SET_XDABR); in hypervisor state ([`Mode::Hypervisor`])
