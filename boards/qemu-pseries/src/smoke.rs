@@ -371,7 +371,7 @@ pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
         let result = if applies {
             Ok(f())
         } else {
-            Err("not this register family")
+            Err("not this register family or CPU model")
         };
         s.report(board, name, result);
     }
