@@ -3,6 +3,7 @@
 //! Each command installs what it is missing (through [`setup`]) before it
 //! starts, so the README's first two commands work on a fresh machine.
 
+mod bench;
 mod demo;
 mod qemu;
 mod setup;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "test" => test::run(rest),
         "qemu" => qemu::run(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,754 @@
+//! `cargo xtask bench`: every benchmark of BENCHMARKS.md in one run.
+//!
+//! 1. The timed and counted benchmarks of the core (`hal-core/benches/*`,
+//!    release build, model backend): reservation against a global-list
+//!    baseline (and the plot `docs/bench-reserve.svg`), context-switch
+//!    register writes, enable flatness, per-CPU footprint.
+//! 2. Instructions per debug exception, counted with
+//!    `valgrind --tool=callgrind` on the `dispatch` bench binary.
+//! 3. Bytes of code the core plus each backend add to a freestanding
+//!    kernel: a probe kernel is built for each architecture with and
+//!    without a registry exercising the whole API, and the `.text` sizes of
+//!    the two ELF files are compared.
+//!
+//! It rewrites the results section of BENCHMARKS.md and ends by printing
+//! one `bench: <name> = <number>` line per metric.
+
+use crate::setup;
+use crate::util::{self, Stream};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The headline metrics, in the order they are printed, with their goals.
+const METRICS: &[(&str, Goal)] = &[
+    ("reserve_speedup_vs_baseline", Goal::AtLeast(1000.0)),
+    ("reserve_flatness", Goal::AtMost(1.5)),
+    ("switch_writes_over_minimum", Goal::AtMost(1.0)),
+    ("switch_writes_vs_naive", Goal::AtLeast(2.0)),
+    ("dispatch_instructions", Goal::AtMost(100.0)),
+    ("enable_flatness", Goal::AtMost(1.5)),
+    ("text_bytes_x86_64", Goal::AtMost(16384.0)),
+    ("text_bytes_aarch64", Goal::AtMost(16384.0)),
+    ("text_bytes_ppc64", Goal::AtMost(16384.0)),
+    ("percpu_state_bytes", Goal::AtMost(256.0)),
+];
+
+#[derive(Clone, Copy)]
+enum Goal {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+impl Goal {
+    fn met(self, v: f64) -> bool {
+        match self {
+            Goal::AtLeast(g) => v >= g,
+            Goal::AtMost(g) => v <= g,
+        }
+    }
+
+    fn show(self) -> String {
+        match self {
+            Goal::AtLeast(g) => format!(">= {}", num(g)),
+            Goal::AtMost(g) => format!("<= {}", num(g)),
+        }
+    }
+}
+
+fn num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Collected results: headline values (as printed) and supporting lines.
+#[derive(Default)]
+struct Results {
+    metrics: BTreeMap<String, String>,
+    details: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Results {
+    fn metric(&mut self, name: &str, value: String) {
+        self.metrics.insert(name.to_string(), value);
+    }
+
+    fn detail(&mut self, line: String) {
+        println!("bench-detail: {line}");
+        self.details.push(line);
+    }
+}
+
+/// Entry point: `cargo xtask bench` (no arguments).
+pub fn run(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask bench".into());
+    }
+    setup::ensure(setup::Purpose::Bench)?;
+    let root = util::root();
+    let mut results = Results::default();
+    core_benches(&root, &mut results)?;
+    dispatch_instructions(&root, &mut results)?;
+    text_sizes(&root, &mut results)?;
+    write_doc(&root, &results)?;
+
+    println!();
+    for note in &results.notes {
+        println!("bench-note: {note}");
+    }
+    for (name, goal) in METRICS {
+        let v = results.metrics.get(*name).and_then(|s| s.parse::<f64>().ok());
+        match v {
+            Some(v) if goal.met(v) => println!("bench-goal: {name} {} met", goal.show()),
+            Some(_) => println!("bench-goal: {name} {} MISSED", goal.show()),
+            None => println!("bench-goal: {name} not measured"),
+        }
+    }
+    for (name, _) in METRICS {
+        match results.metrics.get(*name) {
+            Some(v) => println!("bench: {name} = {v}"),
+            None => return Err(format!("metric {name} was not measured")),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 1. The core's benchmarks
+// ---------------------------------------------------------------------------
+
+const BENCHES: &[&str] = &["reserve", "switch", "enable", "dispatch", "footprint"];
+
+fn bench_command() -> Command {
+    let mut cmd = util::cargo();
+    cmd.args(["bench", "-p", "hwbreak-core", "--features", "model"]);
+    for b in BENCHES {
+        cmd.args(["--bench", b]);
+    }
+    cmd
+}
+
+fn core_benches(root: &Path, results: &mut Results) -> Result<(), String> {
+    let docs = root.join("docs");
+    std::fs::create_dir_all(&docs).map_err(|e| format!("create {}: {e}", docs.display()))?;
+    let svg = docs.join("bench-reserve.svg");
+    let mut cmd = bench_command();
+    cmd.env("HWBREAK_BENCH_SVG", &svg);
+    eprintln!("+ {}", util::show(&cmd));
+    let (ok, lines) = util::run_lines(&mut cmd, |s, l| match s {
+        Stream::Out => println!("{l}"),
+        Stream::Err => eprintln!("{l}"),
+    })?;
+    if !ok {
+        return Err("the core's benchmarks failed (see above)".into());
+    }
+    for (s, l) in lines {
+        if s != Stream::Out {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("bench: ") {
+            if let Some((name, value)) = rest.split_once(" = ") {
+                results.metric(name.trim(), value.trim().to_string());
+            }
+        } else if let Some(rest) = l.strip_prefix("bench-detail: ") {
+            results.details.push(rest.to_string());
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// 2. Instructions per dispatch (callgrind)
+// ---------------------------------------------------------------------------
+
+/// Dispatches per counted run: large enough that the loop's entry and exit
+/// vanish in the division, small enough for valgrind to be quick.
+const DISPATCHES: u64 = 2_000;
+
+fn dispatch_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let exe = bench_executable("dispatch")?;
+    let out_dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let mut per = BTreeMap::new();
+    for config in [
+        "core-1",
+        "core-16",
+        "core-16-contexts",
+        "model-1",
+        "model-16",
+    ] {
+        let empty = callgrind(&exe, config, 0, &out_dir)?;
+        let full = callgrind(&exe, config, DISPATCHES, &out_dir)?;
+        let n = (full.saturating_sub(empty)) as f64 / DISPATCHES as f64;
+        results.detail(format!(
+            "dispatch_instructions{{{config}}} = {} instructions ({full} - {empty} over {DISPATCHES} dispatches)",
+            num(n)
+        ));
+        per.insert(config, n);
+    }
+    let worst = per["core-1"].max(per["core-16"]);
+    results.metric("dispatch_instructions", num(worst));
+    results.notes.push(format!(
+        "dispatch_instructions is the core alone (a backend whose decode copies the status word \
+         and whose register writes are empty), worst of 1 and 16 breakpoints; the model backend \
+         adds {} (locks and logging of a test double, not a real backend)",
+        num(per["model-16"] - per["core-16"])
+    ));
+    Ok(())
+}
+
+/// Path of a bench binary of hwbreak-core, built if needed.
+fn bench_executable(name: &str) -> Result<PathBuf, String> {
+    let mut cmd = bench_command();
+    cmd.args(["--no-run", "--message-format=json"]);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", util::show(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` failed:\n{}",
+            util::show(&cmd),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == name {
+            if let Some(exe) = v["executable"].as_str() {
+                return Ok(PathBuf::from(exe));
+            }
+        }
+    }
+    Err(format!("no executable for bench `{name}`"))
+}
+
+/// Instructions executed inside `dispatch_loop` for `n` dispatches.
+fn callgrind(exe: &Path, config: &str, n: u64, out_dir: &Path) -> Result<u64, String> {
+    let file = out_dir.join(format!("callgrind.{config}.{n}"));
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg("--toggle-collect=*dispatch_loop*")
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(exe)
+        .args(["--probe", config, &n.to_string()]);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", util::show(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` failed:\n{}",
+            util::show(&cmd),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| format!("read {}: {e}", file.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .and_then(|v| v.trim().split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no instruction total in {}", file.display()))
+}
+
+// ---------------------------------------------------------------------------
+// 3. Code size in a freestanding kernel
+// ---------------------------------------------------------------------------
+
+struct SizeTarget {
+    /// Metric suffix.
+    name: &'static str,
+    triple: &'static str,
+    /// Cargo feature of the probe selecting the backend.
+    feature: &'static str,
+    rustflags: &'static [&'static str],
+}
+
+/// Same targets and code generation flags as the board kernels.
+const SIZE_TARGETS: &[SizeTarget] = &[
+    SizeTarget {
+        name: "x86_64",
+        triple: "x86_64-unknown-none",
+        feature: "x86_64",
+        rustflags: &["-C", "relocation-model=static"],
+    },
+    SizeTarget {
+        name: "aarch64",
+        triple: "aarch64-unknown-none",
+        feature: "aarch64",
+        rustflags: &["-C", "relocation-model=static"],
+    },
+    SizeTarget {
+        name: "ppc64",
+        triple: "powerpc64-unknown-linux-gnu",
+        feature: "ppc64",
+        rustflags: &[
+            "-C",
+            "linker=powerpc64-linux-gnu-ld",
+            "-C",
+            "linker-flavor=ld",
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "target-feature=-altivec,-vsx",
+        ],
+    },
+];
+
+const PROBE_MANIFEST: &str = r#"[package]
+name = "hwbreak-size-probe"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+# Generated by `cargo xtask bench`: a freestanding kernel with and without
+# a registry, to measure the code the registry adds.
+[workspace]
+
+[features]
+registry = []
+x86_64 = ["dep:hwbreak-x86"]
+aarch64 = ["dep:hwbreak-aarch64"]
+ppc64 = ["dep:hwbreak-ppc64"]
+
+[dependencies]
+hwbreak-core = { path = "@ROOT@/hal-core" }
+hwbreak-x86 = { path = "@ROOT@/arch-x86", optional = true }
+hwbreak-aarch64 = { path = "@ROOT@/arch-aarch64", optional = true }
+hwbreak-ppc64 = { path = "@ROOT@/arch-ppc64", optional = true, features = ["dawr"] }
+critical-section = "1.2"
+
+[[bin]]
+name = "probe"
+path = "main.rs"
+test = false
+bench = false
+
+# As the board kernels.
+[profile.release]
+panic = "abort"
+opt-level = 2
+codegen-units = 1
+debug = false
+"#;
+
+const PROBE_MAIN: &str = r#"//! Generated by `cargo xtask bench`. Without the `registry` feature this
+//! kernel does nothing; with it, it owns a registry and calls every public
+//! operation on inputs the compiler cannot see, so all of it is linked.
+#![no_std]
+#![no_main]
+
+use core::ptr::{read_volatile, write_volatile};
+
+static mut INPUT: [u64; 8] = [0; 8];
+static mut SINK: u64 = 0;
+
+fn v(i: usize) -> u64 {
+    // SAFETY: a plain static read through its address; nothing writes it.
+    unsafe { read_volatile(core::ptr::addr_of!(INPUT).cast::<u64>().add(i)) }
+}
+
+fn sink(x: u64) {
+    // SAFETY: a plain static written through its address; one CPU.
+    unsafe { write_volatile(core::ptr::addr_of_mut!(SINK), x) }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+struct Cs;
+critical_section::set_impl!(Cs);
+// SAFETY: one CPU and no interrupts in this probe.
+unsafe impl critical_section::Impl for Cs {
+    unsafe fn acquire() -> critical_section::RawRestoreState {}
+    unsafe fn release(_: critical_section::RawRestoreState) {}
+}
+
+/// The memory routines `core` calls: the powerpc64 Linux target expects
+/// them from a C library, as the pseries board provides them. Both
+/// variants link them (see `_start`), so they do not count as added code.
+#[cfg(target_arch = "powerpc64")]
+mod mem {
+    use core::ptr::{read_volatile, write_volatile};
+
+    #[no_mangle]
+    pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
+        let mut i = 0;
+        while i < n {
+            write_volatile(d.add(i), read_volatile(s.add(i)));
+            i += 1;
+        }
+        d
+    }
+
+    #[no_mangle]
+    pub unsafe extern "C" fn memmove(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
+        if (d as usize) <= (s as usize) {
+            return memcpy(d, s, n);
+        }
+        let mut i = n;
+        while i > 0 {
+            i -= 1;
+            write_volatile(d.add(i), read_volatile(s.add(i)));
+        }
+        d
+    }
+
+    #[no_mangle]
+    pub unsafe extern "C" fn memset(d: *mut u8, c: i32, n: usize) -> *mut u8 {
+        let mut i = 0;
+        while i < n {
+            write_volatile(d.add(i), c as u8);
+            i += 1;
+        }
+        d
+    }
+
+    #[no_mangle]
+    pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        let mut i = 0;
+        while i < n {
+            let (x, y) = (read_volatile(a.add(i)), read_volatile(b.add(i)));
+            if x != y {
+                return i32::from(x) - i32::from(y);
+            }
+            i += 1;
+        }
+        0
+    }
+
+    #[no_mangle]
+    pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        memcmp(a, b, n)
+    }
+
+    pub fn keep() -> u64 {
+        (memcpy as usize ^ memmove as usize ^ memset as usize ^ memcmp as usize ^ bcmp as usize)
+            as u64
+    }
+}
+
+#[cfg(feature = "registry")]
+mod with {
+    use super::{sink, v};
+    use hwbreak_core::*;
+
+    struct Board;
+
+    impl Platform for Board {
+        fn cpu_count(&self) -> u32 {
+            4
+        }
+        fn current_cpu(&self) -> CpuId {
+            CpuId(v(7) as u32)
+        }
+        fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) {
+            f()
+        }
+        fn user_limit(&self) -> u64 {
+            0x0000_8000_0000_0000
+        }
+    }
+
+    #[cfg(feature = "x86_64")]
+    mod native {
+        pub type A = hwbreak_x86::X86;
+        pub const ARCH: A = hwbreak_x86::X86::new();
+        pub fn trap() -> hwbreak_x86::Trap {
+            hwbreak_x86::Trap::new(super::v(0))
+        }
+    }
+    #[cfg(feature = "aarch64")]
+    mod native {
+        pub type A = hwbreak_aarch64::Aarch64;
+        pub const ARCH: A = hwbreak_aarch64::Aarch64::new();
+        pub fn trap() -> hwbreak_aarch64::Trap {
+            hwbreak_aarch64::Trap::new(super::v(0), super::v(1), super::v(2))
+        }
+    }
+    #[cfg(feature = "ppc64")]
+    mod native {
+        pub type A = hwbreak_ppc64::Ppc64;
+        pub const ARCH: A = hwbreak_ppc64::Ppc64::new(hwbreak_ppc64::Family::Dawr);
+        pub fn trap() -> hwbreak_ppc64::Trap {
+            hwbreak_ppc64::Trap {
+                vector: super::v(0),
+                srr0: super::v(1),
+                srr1: super::v(2),
+                dar: super::v(3),
+                dsisr: super::v(4),
+                access: None,
+                stepping: super::v(5) != 0,
+            }
+        }
+    }
+
+    static REG: Registry<native::A, Board, 64, 4, 64> = Registry::new(native::ARCH, Board);
+
+    fn hit(e: &Event) {
+        sink(e.address.unwrap_or(0));
+    }
+
+    pub fn exercise() {
+        let _ = REG.init();
+        let _ = REG.cpu_online();
+        let kind = match v(0) {
+            0 => AccessKind::Execute,
+            1 => AccessKind::Write,
+            2 => AccessKind::Read,
+            3 => AccessKind::ReadWrite,
+            _ => AccessKind::Io,
+        };
+        let space = if v(1) == 0 { Space::Kernel } else { Space::User };
+        let (t, c) = (TaskId(v(3) as u32), CpuId(v(4) as u32));
+        let scope = match v(2) {
+            0 => Scope::AllCpus,
+            1 => Scope::Cpu(c),
+            2 => Scope::Task(t),
+            _ => Scope::TaskOnCpu(t, c),
+        };
+        let mut req = Request::new(v(5), v(6), kind)
+            .space(space)
+            .scope(scope)
+            .priority(Priority(v(7) as u8))
+            .handler(hit, 0);
+        if v(1) == 2 {
+            req = req.flexible();
+        }
+        if let Ok(h) = REG.register(&req) {
+            let _ = REG.modify(h, &req);
+            let _ = REG.disable(h);
+            let _ = REG.enable(h);
+            sink(REG.state(h).is_ok() as u64);
+            let _ = REG.unregister(h);
+        }
+        let _ = REG.switch_task(Some(t));
+        REG.refresh();
+        if let Ok(d) = REG.debugger_install(&req) {
+            let _ = REG.debugger_remove(d);
+        }
+        if let Ok(Some(image)) = REG.armed_slot(PoolId::FIRST, v(4) as usize) {
+            sink(image.value);
+        }
+        let out = REG.on_debug_exception(&native::trap());
+        sink(u64::from(out.delivered) + out.resume as u64);
+        sink(u64::from(REG.pool_usage(PoolId::SECOND).0));
+        let _ = REG.cpu_offline();
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn _start() -> ! {
+    #[cfg(target_arch = "powerpc64")]
+    sink(mem::keep());
+    #[cfg(feature = "registry")]
+    with::exercise();
+    loop {
+        sink(v(0));
+    }
+}
+"#;
+
+fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
+    let dir = root.join("target").join("bench").join("size-probe");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let root_str = root.to_string_lossy();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok::<_, String>(())
+    };
+    write("Cargo.toml", &PROBE_MANIFEST.replace("@ROOT@", &root_str))?;
+    write("main.rs", PROBE_MAIN)?;
+    // Same dependency versions as the project.
+    if !dir.join("Cargo.lock").exists() {
+        let _ = std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"));
+    }
+    for t in SIZE_TARGETS {
+        let measure = |with: bool| -> Result<(u64, u64), String> {
+            let mut cmd = util::cargo();
+            cmd.current_dir(&dir)
+                .args(["build", "--release", "--target", t.triple])
+                .arg("--features")
+                .arg(if with {
+                    format!("{},registry", t.feature)
+                } else {
+                    t.feature.to_string()
+                })
+                .env("CARGO_TARGET_DIR", dir.join("target"))
+                .env("CARGO_ENCODED_RUSTFLAGS", t.rustflags.join("\x1f"))
+                .env_remove("RUSTFLAGS");
+            util::run(&mut cmd)?;
+            let elf = dir
+                .join("target")
+                .join(t.triple)
+                .join("release")
+                .join("probe");
+            let bytes =
+                std::fs::read(&elf).map_err(|e| format!("read {}: {e}", elf.display()))?;
+            let sections = elf_sections(&bytes)
+                .ok_or_else(|| format!("{}: not a 64-bit ELF file", elf.display()))?;
+            let sum = |prefix: &str| {
+                sections
+                    .iter()
+                    .filter(|(n, _)| n == prefix || n.starts_with(&format!("{prefix}.")))
+                    .map(|(_, s)| s)
+                    .sum::<u64>()
+            };
+            Ok((sum(".text"), sum(".rodata")))
+        };
+        match measure(false).and_then(|without| Ok((without, measure(true)?))) {
+            Ok(((text0, ro0), (text1, ro1))) => {
+                let added = text1.saturating_sub(text0);
+                results.detail(format!(
+                    "text_bytes_{} = {added} bytes (.text {text1} with the registry, {text0} without)",
+                    t.name
+                ));
+                results.detail(format!(
+                    "rodata_bytes_{} = {} bytes (.rodata {ro1} with, {ro0} without)",
+                    t.name,
+                    ro1.saturating_sub(ro0)
+                ));
+                results.metric(&format!("text_bytes_{}", t.name), added.to_string());
+            }
+            Err(e) => {
+                results
+                    .notes
+                    .push(format!("text_bytes_{}: the probe kernel did not build: {e}", t.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Section names and sizes of a 64-bit ELF file of either byte order.
+fn elf_sections(b: &[u8]) -> Option<Vec<(String, u64)>> {
+    if b.get(..4)? != b"\x7fELF" || *b.get(4)? != 2 {
+        return None;
+    }
+    let big = *b.get(5)? == 2;
+    let u16_at = |o: usize| -> Option<u64> {
+        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
+        Some(u64::from(if big {
+            u16::from_be_bytes(s)
+        } else {
+            u16::from_le_bytes(s)
+        }))
+    };
+    let u32_at = |o: usize| -> Option<u64> {
+        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
+        Some(u64::from(if big {
+            u32::from_be_bytes(s)
+        } else {
+            u32::from_le_bytes(s)
+        }))
+    };
+    let u64_at = |o: usize| -> Option<u64> {
+        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
+        Some(if big {
+            u64::from_be_bytes(s)
+        } else {
+            u64::from_le_bytes(s)
+        })
+    };
+    // ELF64 header: e_shoff at 0x28, e_shentsize 0x3a, e_shnum 0x3c,
+    // e_shstrndx 0x3e. Section header: sh_name at 0, sh_offset 0x18,
+    // sh_size 0x20.
+    let shoff = u64_at(0x28)? as usize;
+    let shentsize = u16_at(0x3a)? as usize;
+    let shnum = u16_at(0x3c)? as usize;
+    let shstrndx = u16_at(0x3e)? as usize;
+    let header = |i: usize| shoff + i * shentsize;
+    let strtab = u64_at(header(shstrndx) + 0x18)? as usize;
+    let mut out = Vec::new();
+    for i in 0..shnum {
+        let h = header(i);
+        let name_at = strtab + u32_at(h)? as usize;
+        let end = b.get(name_at..)?.iter().position(|&c| c == 0)?;
+        let name = String::from_utf8_lossy(&b[name_at..name_at + end]).into_owned();
+        out.push((name, u64_at(h + 0x20)?));
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------
+// BENCHMARKS.md
+// ---------------------------------------------------------------------------
+
+const BEGIN: &str = "<!-- bench-results:begin (written by `cargo xtask bench`) -->";
+const END: &str = "<!-- bench-results:end -->";
+
+fn write_doc(root: &Path, results: &Results) -> Result<(), String> {
+    let path = root.join("BENCHMARKS.md");
+    let doc = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+        return Err(format!("{}: no results markers", path.display()));
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "{BEGIN}\n");
+    let _ = writeln!(s, "Machine: {}.\n", machine());
+    let _ = writeln!(s, "| metric | goal | result | |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for (name, goal) in METRICS {
+        let value = results.metrics.get(*name);
+        let mark = match value.and_then(|v| v.parse::<f64>().ok()) {
+            Some(v) if goal.met(v) => "met",
+            Some(_) => "**missed**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            s,
+            "| `{name}` | {} | {} | {mark} |",
+            goal.show(),
+            value.map_or("-", String::as_str)
+        );
+    }
+    let _ = writeln!(s, "\nSupporting measurements:\n\n```text");
+    for d in &results.details {
+        let _ = writeln!(s, "{d}");
+    }
+    let _ = writeln!(s, "```");
+    for n in &results.notes {
+        let _ = writeln!(s, "\nNote: {n}");
+    }
+    s.push('\n');
+    let new = format!("{}{}{}", &doc[..b], s, &doc[e..]);
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What the numbers were measured on.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let version = |prog: &str| {
+        Command::new(prog)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| format!("{prog} (unknown version)"))
+    };
+    format!(
+        "{cpu}, {cores} cores, {}; {}",
+        version("rustc"),
+        version("valgrind")
+    )
+}
