@@ -5,6 +5,8 @@
 
 mod bench;
 mod demo;
+mod fuzz;
+mod miri;
 mod qemu;
 mod setup;
 mod test;
@@ -40,6 +42,8 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "qemu" => qemu::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "miri" => miri::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
