@@ -163,7 +163,13 @@ fn main() {
         probe(config, n);
         return;
     }
-    for config in ["core-1", "core-16", "core-16-contexts", "model-1", "model-16"] {
+    for config in [
+        "core-1",
+        "core-16",
+        "core-16-contexts",
+        "model-1",
+        "model-16",
+    ] {
         detail(&format!("dispatch_ns{{{config}}}"), time(config), "ns");
     }
 }

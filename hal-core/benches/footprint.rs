@@ -27,8 +27,16 @@ fn main() {
     // alignment does not blur the figure.
     let per_cpu = (size_of::<Reg<65>>() - size_of::<Reg<1>>()) / 64;
     let counts = (size_of::<Reservations<65, 16>>() - size_of::<Reservations<1, 16>>()) / 64;
-    detail("registry_bytes{bps=64,cpus=1,tasks=16}", size_of::<Reg<1>>() as f64, "bytes");
-    detail("registry_bytes{bps=64,cpus=256,tasks=16}", size_of::<Reg<256>>() as f64, "bytes");
+    detail(
+        "registry_bytes{bps=64,cpus=1,tasks=16}",
+        size_of::<Reg<1>>() as f64,
+        "bytes",
+    );
+    detail(
+        "registry_bytes{bps=64,cpus=256,tasks=16}",
+        size_of::<Reg<256>>() as f64,
+        "bytes",
+    );
     detail("percpu_reservation_counts_bytes", counts as f64, "bytes");
     detail(
         "percpu_loaded_state_and_bound_list_bytes",

@@ -23,7 +23,7 @@ use std::time::Duration;
 use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
 use hwbreak_core::reserve::{Change, Ledger, Reservations};
 use hwbreak_core::{CpuId, PoolId, Registry, Request, Scope, Space, TaskId, MAX_POOLS};
-use support::{detail, ratio, ns_per_op, with_big_stack, Rng};
+use support::{detail, ns_per_op, ratio, with_big_stack, Rng};
 
 /// Capacity of the context table in the timed runs (room for 100 000
 /// breakpoints spread over contexts, plus the targets).
@@ -562,8 +562,8 @@ fn svg(points: &[Point]) -> String {
          reserve + release</text>\n",
         (top + h - bottom) / 2.0
     );
-    let series: [(&str, fn(&Point) -> f64); 2] =
-        [("#1f77b4", |p| p.ours_ns), ("#d62728", |p| p.baseline_ns)];
+    type Pick = fn(&Point) -> f64;
+    let series: [(&str, Pick); 2] = [("#1f77b4", |p| p.ours_ns), ("#d62728", |p| p.baseline_ns)];
     for (color, pick) in series {
         let pts: Vec<String> = points
             .iter()

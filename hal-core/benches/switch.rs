@@ -143,7 +143,13 @@ fn main() {
     machine.clear_log();
     // The simulated register content of every CPU, from the real one.
     let mut sim: Vec<Vec<SlotImage>> = (0..CPUS)
-        .map(|c| machine.regs(c).slots[0][..SLOTS].iter().flatten().copied().collect())
+        .map(|c| {
+            machine.regs(c).slots[0][..SLOTS]
+                .iter()
+                .flatten()
+                .copied()
+                .collect()
+        })
         .collect();
     let (mut least, mut reinstall, mut idle_switches) = (0u64, 0u64, 0u64);
     let mut writes_seen = 0usize;
