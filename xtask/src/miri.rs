@@ -7,8 +7,11 @@
 //! property tests (files using `proptest`: hundreds of generated cases,
 //! thousands of times slower under the interpreter, over the same code
 //! paths the example-based tests reach) and the loom tests (loom is its own
-//! model checker and needs `--cfg loom`). Isolation is disabled because
-//! proptest and the model read the clock and the environment.
+//! model checker and needs `--cfg loom`). The bad-input catalogue runs
+//! every fourth row under miri (`cfg!(miri)` in `tests/bad_input.rs`:
+//! each row builds two registries and takes seconds interpreted).
+//! Isolation is disabled because proptest and the model read the clock and
+//! the environment.
 
 use crate::util;
 
