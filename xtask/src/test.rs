@@ -113,7 +113,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     println!("test: whole run {:.0} s", start.elapsed().as_secs_f64());
     if missing > 0 {
-        println!("{} passed, {} failed, {missing} skipped", total.passed, total.failed);
+        println!(
+            "{} passed, {} failed, {missing} skipped",
+            total.passed, total.failed
+        );
     } else {
         println!("{} passed, {} failed", total.passed, total.failed);
     }
