@@ -358,7 +358,11 @@ impl Harness {
     /// kinds and scopes, so registries fill up and trap), the rest wild.
     fn request(&self, b: &mut Bytes<'_>, context: usize) -> Option<Request> {
         let mode = b.byte()?;
-        let req = if mode % 4 == 0 {
+        let req = if mode % 8 == 1 && !self.live.is_empty() {
+            // The same watch as a live one: identical requests share slots.
+            let l = &self.live[usize::from(mode >> 3) % self.live.len()];
+            return Some(l.req.handler(record, context));
+        } else if mode % 4 == 0 {
             self.wild_request(b)?
         } else {
             self.tame_request(b)?
