@@ -291,7 +291,9 @@ fn rust(plan: &Plan) -> Result<(), String> {
             .filter(|t| !have.contains(t.as_str()))
             .collect();
         let what = format!("`{tc}` targets {}", list(&wants.targets));
-        if missing.is_empty() {
+        if wants.targets.is_empty() {
+            // Nothing asked of this toolchain's targets.
+        } else if missing.is_empty() {
             step(&what, None);
         } else {
             step(&what, Some(&format!("adding {}", list(&missing))));
@@ -434,7 +436,8 @@ fn system(plan: &Plan) -> Result<(), String> {
         }
     }
     // Check the result rather than trusting apt.
-    for bin in &plan.qemu {
+    let qemu_installed = !qemu_pkgs.is_empty();
+    for bin in plan.qemu.iter().filter(|_| qemu_installed) {
         match qemu_version(bin) {
             Some(v) if v >= MIN_QEMU => step(&format!("{bin} now {}.{}", v.0, v.1), None),
             Some(v) => {
