@@ -843,7 +843,6 @@ fn catalogue_on_the_model_machine() {
 }
 
 #[test]
-#[ignore = "core bug: cpu_offline on a CPU past Platform::cpu_count is not refused with BadCpu"]
 fn catalogue_rows_the_core_fails() {
     run_rows(core_bug_rows(), 1);
 }
@@ -944,7 +943,6 @@ fn the_neighbours_of_bad_inputs_are_accepted() {
 /// unregistering h0 then hands h0's reservation to that dead entry instead
 /// of releasing it.
 #[test]
-#[ignore = "core bug: modify of a sharer leaves its next_sharer link; the owner's reservation leaks"]
 fn modifying_a_sharer_leaks_no_reservation() {
     let machine = Machine::new(Config::arm_like(1));
     let reg = Box::new(Registry::new(

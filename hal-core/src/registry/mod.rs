@@ -946,6 +946,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             }
             at = next as usize - 1;
         }
+        // It leaves the chain entirely: its own link must not keep pointing
+        // into the owner's chain, or it would look like an owner with
+        // sharers and take their reservation on its way out.
+        self.shared[index].next_sharer.store(0, Ordering::Release);
         inner.entries[index].root = None;
     }
 
@@ -1130,9 +1134,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// and [`Registry::cpu_online`] restores them.
     pub fn cpu_offline(&self) -> Result<()> {
         self.ready()?;
-        let Some((_, state)) = self.cpu_state() else {
+        let Some((cpu, state)) = self.cpu_state() else {
             return Err(ErrorKind::BadCpu.into());
         };
+        if cpu as u32 >= self.cpu_limit.load(Ordering::Relaxed) {
+            return Err(ErrorKind::BadCpu.into());
+        }
         state.online.store(false, Ordering::Release);
         for p in 0..A::POOLS {
             let n = self.slot_counts().0[p] as usize;
