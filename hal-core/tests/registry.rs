@@ -450,16 +450,20 @@ fn disable_keeps_the_reservation_and_enable_cannot_fail() {
 fn removing_a_breakpoint_inside_its_own_handler_is_survived() {
     use std::sync::Mutex;
     static TARGET: Mutex<Option<(usize, hwbreak_core::Handle)>> = Mutex::new(None);
-    static REG: Mutex<usize> = Mutex::new(0);
+    static REG: std::sync::atomic::AtomicPtr<Reg> =
+        std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
     fn remove_self(e: &hwbreak_core::Event) {
-        let reg = *REG.lock().unwrap() as *const Reg;
+        let reg = REG.load(std::sync::atomic::Ordering::Acquire).cast_const();
         // SAFETY: the test keeps the registry alive while accesses run.
         let reg = unsafe { &*reg };
         reg.unregister(e.handle).unwrap();
         *TARGET.lock().unwrap() = Some((e.context, e.handle));
     }
     let r = rig(Config::x86_like(1));
-    *REG.lock().unwrap() = &*r.reg as *const Reg as usize;
+    REG.store(
+        (&*r.reg as *const Reg).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
     r.reg
         .register(&Request::write(A, 8).handler(remove_self, 7))
         .unwrap();
