@@ -48,6 +48,14 @@ impl CpuState {
         Token(self.tokens[pool][slot].load(Ordering::Relaxed))
     }
 
+    /// The debug context loaded here, if any.
+    pub(crate) fn loaded_task(&self) -> Option<crate::request::TaskId> {
+        match self.task.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(crate::request::TaskId(t - 1)),
+        }
+    }
+
     pub(crate) fn installed(&self, pool: usize) -> [Token; MAX_SLOTS] {
         core::array::from_fn(|i| self.token(pool, i))
     }

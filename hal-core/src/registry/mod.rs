@@ -1067,6 +1067,16 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     // Per-CPU loading (no lock)
     // ---------------------------------------------------------------
 
+    /// The current CPU's state, if the platform serves that CPU.
+    fn served_cpu_state(&self) -> Result<(usize, &CpuState)> {
+        match self.cpu_state() {
+            Some((cpu, state)) if (cpu as u32) < self.cpu_limit.load(Ordering::Relaxed) => {
+                Ok((cpu, state))
+            }
+            _ => Err(ErrorKind::BadCpu.into()),
+        }
+    }
+
     fn cpu_state(&self) -> Option<(usize, &CpuState)> {
         let cpu = self.platform.current_cpu().0 as usize;
         self.cpus.get(cpu).map(|s| (cpu, s))
@@ -1115,17 +1125,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// hardware held before.
     pub fn cpu_online(&self) -> Result<()> {
         self.ready()?;
-        let Some((cpu, state)) = self.cpu_state() else {
-            return Err(ErrorKind::BadCpu.into());
-        };
-        if cpu as u32 >= self.cpu_limit.load(Ordering::Relaxed) {
-            return Err(ErrorKind::BadCpu.into());
-        }
+        let (cpu, state) = self.served_cpu_state()?;
         state.online.store(true, Ordering::Release);
-        let task = match state.task.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some(TaskId(t - 1)),
-        };
+        let task = state.loaded_task();
         self.load(cpu, task, true);
         Ok(())
     }
@@ -1134,12 +1136,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// and [`Registry::cpu_online`] restores them.
     pub fn cpu_offline(&self) -> Result<()> {
         self.ready()?;
-        let Some((cpu, state)) = self.cpu_state() else {
-            return Err(ErrorKind::BadCpu.into());
-        };
-        if cpu as u32 >= self.cpu_limit.load(Ordering::Relaxed) {
-            return Err(ErrorKind::BadCpu.into());
-        }
+        let (_, state) = self.served_cpu_state()?;
         state.online.store(false, Ordering::Release);
         for p in 0..A::POOLS {
             let n = self.slot_counts().0[p] as usize;
@@ -1173,10 +1170,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         if !state.online.load(Ordering::Relaxed) {
             return;
         }
-        let task = match state.task.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some(TaskId(t - 1)),
-        };
+        let task = state.loaded_task();
         if !self.up_to_date(cpu, state, task) {
             self.load(cpu, task, false);
         }

@@ -295,14 +295,7 @@ impl ContextRecord {
     /// write (writer side). The caller checked [`ContextRecord::room_replacing`].
     pub(crate) fn replace_entry(&self, index: usize, pool: PoolId, tokens: &[Token], cpu: u32) {
         self.write(|r| {
-            for p in 0..MAX_POOLS {
-                for t in &r.tokens[p] {
-                    let tok = Token(t.load(Ordering::Relaxed));
-                    if !tok.is_empty() && !tok.is_debugger() && tok.index() == index {
-                        t.store(0, Ordering::Relaxed);
-                    }
-                }
-            }
+            r.clear_entry(index);
             let p = pool.index();
             let mut free = r.tokens[p]
                 .iter()
@@ -319,16 +312,17 @@ impl ContextRecord {
 
     /// Removes every token of entry `index` (writer side).
     pub(crate) fn remove_entry(&self, index: usize) {
-        self.write(|r| {
-            for p in 0..MAX_POOLS {
-                for t in &r.tokens[p] {
-                    let tok = Token(t.load(Ordering::Relaxed));
-                    if !tok.is_empty() && !tok.is_debugger() && tok.index() == index {
-                        t.store(0, Ordering::Relaxed);
-                    }
-                }
+        self.write(|r| r.clear_entry(index));
+    }
+
+    /// Empties every token of entry `index`; only inside [`Self::write`].
+    fn clear_entry(&self, index: usize) {
+        for t in self.tokens.iter().flatten() {
+            let tok = Token(t.load(Ordering::Relaxed));
+            if !tok.is_empty() && !tok.is_debugger() && tok.index() == index {
+                t.store(0, Ordering::Relaxed);
             }
-        });
+        }
     }
 
     /// Replaces tokens of entry `from` by the same pieces of entry `to`
