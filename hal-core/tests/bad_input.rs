@@ -18,7 +18,6 @@
 //! never panic on input). All failures are collected and reported together.
 //! Rows run on their own threads (the model's current CPU is thread-local).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hwbreak_core::model::{on_cpu, Config, CpuRegs, Machine, ModelArch, ModelPlatform, ModelTrap};
@@ -39,11 +38,16 @@ const ZONE: Zone = Zone::new(K + 0x10_0000, K + 0x10_1000);
 /// A cache-inhibited range some rows declare.
 const DEVICE: Zone = Zone::new(K + 0x20_0000, K + 0x20_1000);
 
-/// Handler events seen (hits, displacement, reinstatement), all fixtures.
-static EVENTS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Handler events seen (hits, displacement, reinstatement) on this
+    /// thread: each test runs on its own thread and the model delivers
+    /// events on the calling one, so parallel tests cannot disturb a
+    /// snapshot.
+    static EVENTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 fn note(_: &Event) {
-    EVENTS.fetch_add(1, Ordering::SeqCst);
+    EVENTS.with(|e| e.set(e.get() + 1));
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -227,7 +231,7 @@ fn snapshot(fx: &Fx) -> Snapshot {
         usage: PoolId::ALL.map(|p| fx.reg.pool_usage(p)),
         states: fx.handles().iter().map(|&h| fx.reg.state(h)).collect(),
         armed,
-        events: EVENTS.load(Ordering::SeqCst),
+        events: EVENTS.with(std::cell::Cell::get),
     }
 }
 
