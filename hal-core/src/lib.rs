@@ -15,6 +15,8 @@
 pub mod arch;
 pub mod cover;
 pub mod error;
+#[cfg(all(feature = "gdbstub", not(loom)))]
+pub mod gdb;
 pub mod handle;
 #[cfg(feature = "model")]
 pub mod model;
