@@ -194,6 +194,7 @@ pub unsafe fn apply_resume(resume: Resume, spsr: &mut u64) {
 /// decoder used without the registry (a GDB stub or kernel debugger owning
 /// the registers directly, or a self-test).
 #[derive(Copy, Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HardwareSlots {
     /// `(breakpoints, watchpoints)` to look at.
     pub counts: (u8, u8),

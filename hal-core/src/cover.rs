@@ -44,6 +44,14 @@ impl Cover {
     }
 }
 
+// Manual: only the pieces in use, not the unused tail of the array.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Cover {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Cover {{ pieces: {} }}", &self.pieces[..self.len])
+    }
+}
+
 /// Covers `[addr, addr + len)` exactly with at most `limit` pieces (the pool's
 /// slot count, capped at [`MAX_PIECES`]).
 ///

@@ -27,6 +27,7 @@ use crate::{MemoryType, Piece};
 
 /// How the modelled hardware behaves.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Style {
     /// x86-like.
     AfterAccess,
@@ -36,6 +37,7 @@ pub enum Style {
 
 /// Configuration of the modelled machine.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// Behaviour family.
     pub style: Style,
@@ -90,6 +92,7 @@ impl Config {
 
 /// One register write, as recorded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Write {
     /// A slot's registers.
     Slot {
@@ -122,6 +125,7 @@ pub enum Write {
 
 /// Register file of one modelled CPU.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CpuRegs {
     /// Slot images per pool.
     pub slots: [[Option<SlotImage>; MAX_SLOTS]; MAX_POOLS],
@@ -142,6 +146,34 @@ pub struct Machine {
     log: Mutex<Vec<Write>>,
     online: Mutex<Vec<bool>>,
     cache_inhibited: Mutex<Vec<Zone>>,
+}
+
+// Manual impls for the types holding a `Mutex` or an `Arc`: a log gets the
+// configuration, which is what tells two model machines apart.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Machine {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Machine {{ config: {} }}", self.config)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ModelArch {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ModelArch {{ config: {} }}", self.machine.config)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ModelPlatform {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ModelPlatform {{ config: {}, zones: {} }}",
+            self.machine.config,
+            self.zones
+        )
+    }
 }
 
 std::thread_local! {
@@ -331,6 +363,7 @@ impl Machine {
 
 /// What the model's "exception entry" captures.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ModelTrap {
     /// Hit bits per pool.
     pub hits: [u32; MAX_POOLS],

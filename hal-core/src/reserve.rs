@@ -139,6 +139,17 @@ impl Ledger {
     }
 }
 
+// Manual: atomics have no `Format`; this prints one snapshot of each word.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Ledger {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let load: [u32; MAX_POOLS] = core::array::from_fn(|p| self.load(PoolId::ALL[p]));
+        let debugger: [u32; MAX_POOLS] =
+            core::array::from_fn(|p| self.debugger_slots(PoolId::ALL[p]));
+        defmt::write!(f, "Ledger {{ load: {}, debugger: {} }}", load, debugger)
+    }
+}
+
 #[cfg(not(loom))]
 impl Default for Ledger {
     fn default() -> Self {
@@ -199,6 +210,7 @@ impl CpuCounts {
 
 /// One change of a [`Reservations::adjust`] transaction.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Change {
     /// The pool.
     pub pool: PoolId,
@@ -499,6 +511,22 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// Weight of context `t` on `cpu` in `pool` (diagnostics).
     pub fn weight(&self, pool: PoolId, t: TaskId, cpu: CpuId) -> u32 {
         self.held(pool, Scope::Task(t)) + self.held(pool, Scope::TaskOnCpu(t, cpu))
+    }
+}
+
+// Manual: the histograms are large and private; the summary a log needs is
+// the CPUs served, the pool sizes and the busiest CPU's load per pool.
+#[cfg(feature = "defmt")]
+impl<const CPUS: usize, const CONTEXTS: usize> defmt::Format for Reservations<CPUS, CONTEXTS> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let max_load: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+        defmt::write!(
+            f,
+            "Reservations {{ cpus: {=u32}, slots: {}, max_load: {} }}",
+            self.cpus,
+            self.slots,
+            max_load
+        )
     }
 }
 

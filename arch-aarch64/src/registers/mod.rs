@@ -35,6 +35,7 @@ macro_rules! indexed_sysreg {
         /// current CPU.
         #[cfg(target_arch = "aarch64")]
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         pub struct Reg {
             index: u8,
         }
@@ -153,6 +154,7 @@ macro_rules! fixed_sysreg {
         /// The register on the current CPU.
         #[cfg(target_arch = "aarch64")]
         #[derive(Copy, Clone, Debug)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         pub struct Reg;
 
         #[cfg(target_arch = "aarch64")]

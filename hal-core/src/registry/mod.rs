@@ -1324,6 +1324,29 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 }
 
+// Manual: the registry holds atomics, a lock and per-CPU tables. A log
+// line gets what an operator asks first: which backend, whether `init`
+// ran, how many slots each pool has, and how full each pool is (the normal
+// path's busiest CPU and the kernel debugger's slots, from the ledger).
+#[cfg(feature = "defmt")]
+impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize> defmt::Format
+    for Registry<A, P, BPS, CPUS, TASKS>
+{
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let usage: [(u32, u32); MAX_POOLS] =
+            core::array::from_fn(|p| self.pool_usage(PoolId::ALL[p]));
+        defmt::write!(
+            f,
+            "Registry {{ arch: {=str}, initialized: {=bool}, cpus: {=u32}, slots: {}, usage (load, debugger): {} }}",
+            A::NAME,
+            self.id.load(Ordering::Relaxed) != 0,
+            self.cpu_limit.load(Ordering::Relaxed),
+            self.slot_counts(),
+            usage
+        )
+    }
+}
+
 /// Whether breakpoints of scopes `a` and `b` can need slots on the same CPU
 /// at the same time (so releasing one can make room for the other).
 fn competes(a: Scope, b: Scope) -> bool {
