@@ -23,6 +23,8 @@
 
 pub mod api;
 pub mod board;
+#[cfg(feature = "gdb")]
+pub mod gdb;
 pub mod record;
 pub mod target;
 
