@@ -1,9 +1,9 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
-//! Steps, in order: setup, formatting, clippy, docs, host tests, loom
-//! tests, every board's QEMU suite, the bounded fuzz run, miri. Each step's
-//! output is shown as it runs. A step whose command does not exist yet
-//! fails; nothing is skipped silently.
+//! Steps, in order: setup, formatting, clippy, docs, defmt builds, host
+//! tests, loom tests, every board's QEMU suite, the bounded fuzz run, miri.
+//! Each step's output is shown as it runs. A step whose command does not
+//! exist yet fails; nothing is skipped silently.
 //!
 //! The run ends with a table of the steps and exactly one line
 //! `N passed, M failed` over everything: individual tests where a step
@@ -142,6 +142,35 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings");
     v.push(("doc", doc, Parse::Step, None));
+
+    // `defmt::Format` on every public type, built for the host and each
+    // kernel target (libraries only: a logger is needed only to link a
+    // final binary). One family feature satisfies hwbreak-ppc64's
+    // `compile_error!` on powerpc64. The model backend needs `std`, so
+    // `defmt` + `model` is left to clippy's `--all-features` check.
+    let mut defmt = util::cargo();
+    defmt.args(["build", "--features"]).arg(
+        "hwbreak/defmt,hwbreak-core/defmt,hwbreak-x86/defmt,\
+         hwbreak-aarch64/defmt,hwbreak-ppc64/defmt,hwbreak-ppc64/dawr",
+    );
+    for p in [
+        "hwbreak",
+        "hwbreak-core",
+        "hwbreak-x86",
+        "hwbreak-aarch64",
+        "hwbreak-ppc64",
+    ] {
+        defmt.args(["-p", p]);
+    }
+    for t in [
+        "host-tuple",
+        "x86_64-unknown-none",
+        "aarch64-unknown-none",
+        "powerpc64-unknown-linux-gnu",
+    ] {
+        defmt.args(["--target", t]);
+    }
+    v.push(("defmt", defmt, Parse::Step, None));
 
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
