@@ -472,3 +472,25 @@ fn removing_a_breakpoint_inside_its_own_handler_is_survived() {
     assert!(r.access(0, A, 8, AccessKind::Write).is_none());
     assert_eq!(TARGET.lock().unwrap().unwrap().0, 7);
 }
+
+#[test]
+fn reload_cpu_rearms_slots_a_stop_suspended_behind_the_registry() {
+    let r = rig(Config::x86_like(2));
+    let c = counter();
+    r.reg.register(&write_req(A, 8, c)).unwrap();
+    // A debugger stop (or an entry stub) disables CPU 1's slots without
+    // telling the registry.
+    // SAFETY: model backend; "current CPU" is CPU 1 inside `on_cpu`.
+    on_cpu(1, || unsafe { hwbreak_core::Arch::suspend(r.reg.arch()) });
+    assert!(r.access(1, A, 8, AccessKind::Write).is_none());
+    // refresh() sees nothing changed in the registry and writes nothing.
+    on_cpu(1, || r.reg.refresh());
+    assert!(r.access(1, A, 8, AccessKind::Write).is_none());
+    on_cpu(1, || r.reg.reload_cpu());
+    assert!(r.access(1, A, 8, AccessKind::Write).is_some());
+    assert!(
+        r.access(0, A, 8, AccessKind::Write).is_some(),
+        "CPU 0 untouched"
+    );
+    assert_eq!(hits(c), 2);
+}

@@ -145,17 +145,40 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 None => {}
             }
         }
+        self.write_controls(state);
+        // SAFETY: current CPU, inside its debug exception handler.
+        unsafe { self.arch.acknowledge(trap) };
+        out
+    }
+
+    /// Writes the current CPU's control words again, as its table says,
+    /// whatever the hardware holds now.
+    ///
+    /// For stops outside [`on_debug_exception`](Self::on_debug_exception)
+    /// that disabled the CPU's slots: an exception entry that clears the
+    /// control register before any Rust code runs (as the x86 boards do for
+    /// #DB and #BP, so a debugger's reads of watched data cannot nest), or
+    /// a kernel debugger that suspended them while the CPU was stopped.
+    /// Call it last, just before returning to the interrupted code.
+    /// [`refresh`](Self::refresh) would not do: it writes only what changed
+    /// in the registry, and nothing did.
+    pub fn reload_cpu(&self) {
+        if let Some((_, state)) = self.cpu_state() {
+            if state.online.load(Ordering::Relaxed) {
+                self.write_controls(state);
+            }
+        }
+    }
+
+    fn write_controls(&self, state: &CpuState) {
         for p in 0..A::POOLS {
-            // SAFETY: current CPU; restores the control word `suspend`
-            // cleared, as the CPU's table says it must be.
+            // SAFETY: current CPU; writes the control word its table holds,
+            // which is what the registry last loaded there.
             unsafe {
                 self.arch
                     .write_control(PoolId::ALL[p], state.control[p].load(Ordering::Relaxed))
             };
         }
-        // SAFETY: current CPU, inside its debug exception handler.
-        unsafe { self.arch.acknowledge(trap) };
-        out
     }
 
     /// Calls the handlers of the slot holding `tok`. `None`: nothing current
