@@ -5,8 +5,9 @@
 //! Every vector saves the general registers, ELR/SPSR/ESR/FAR and the FP/SIMD
 //! state (q0-q31, FPCR, FPSR: `aarch64-unknown-none` lets Rust code, handlers
 //! included, use them) into a [`Frame`](crate::exceptions::Frame) and calls
-//! `hwbreak_board_exception(frame, kind)`; the frame's ELR and SPSR are
-//! written back before `eret`, so the handler can change them (single step).
+//! `hwbreak_board_exception(frame, kind)`; the frame's ELR, SPSR and SP_EL0
+//! are written back before `eret`, so the handler can change them (single
+//! step; the GDB stub's register writes).
 
 core::arch::global_asm!(
     r#"
@@ -135,6 +136,7 @@ hwbreak_exception_common:
     ldp     q30, q31, [x2, #480]
     ldp     x2, x3, [sp, #288]
     msr     fpsr, x2
+    msr     sp_el0, x3
     ldp     x2, x3, [sp, #272]
     msr     fpcr, x3
     ldp     x2, x3, [sp, #256]

@@ -23,7 +23,8 @@ pub struct Frame {
     pub fpcr: u64,
     /// FPSR.
     pub fpsr: u64,
-    /// SP_EL0 (the interrupted kernel stack), for diagnostics.
+    /// SP_EL0: the interrupted kernel stack (the kernel runs on SP_EL0),
+    /// written back before `eret` (the GDB stub lets GDB change it).
     pub sp_el0: u64,
     /// q0-q31.
     pub q: [u128; 32],
@@ -72,9 +73,25 @@ extern "C" fn hwbreak_board_exception(frame: &mut Frame, kind: u64) {
             // `fn(&Trap) -> Resume`.
             let f: fn(&Trap) -> Resume = unsafe { core::mem::transmute(handler) };
             let resume = f(&trap);
+            // With a GDB session active, the stub reports GDB's stops and
+            // combines its single step with the registry's.
+            #[cfg(feature = "gdb")]
+            // SAFETY: this is the synchronous exception handler and `frame`
+            // is what its `eret` restores.
+            if unsafe { crate::gdb::on_debug(frame, &trap, resume) } {
+                return;
+            }
             // SAFETY: we are in the exception handler whose `eret` restores
             // `frame.spsr`.
             unsafe { cpu::apply_resume(resume, &mut frame.spsr) };
+            return;
+        }
+    }
+    // `brk #imm` (EC 0x3c, the immediate in ISS[15:0]): the GDB stub's stops.
+    #[cfg(feature = "gdb")]
+    if kind == 0 && trap.exception_class() == hwbreak_aarch64::decode::ec::BRK {
+        // SAFETY: as above.
+        if unsafe { crate::gdb::on_brk(frame, (frame.esr & 0xffff) as u16) } {
             return;
         }
     }

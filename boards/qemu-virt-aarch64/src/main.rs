@@ -6,6 +6,11 @@
 //! registry, prints one summary line and exits through semihosting with
 //! status 0 when nothing failed.
 //!
+//! Built with feature `gdb` (variant `aarch64-gdb`) it runs no scenarios:
+//! it stops at boot for GDB, connected to the second PL011 (see `gdb.rs`),
+//! runs `hwbreak_suite::gdb::debuggee`, reports its exit to GDB and exits
+//! with status 0.
+//!
 //! FP/SIMD: `aarch64-unknown-none` (the target the project's toolchain file
 //! installs) lets the compiler use q-registers anywhere, handlers included,
 //! so the vectors save and restore q0-q31, FPCR and FPSR. The soft-float
@@ -16,20 +21,30 @@
 mod boot;
 mod console;
 mod exceptions;
+#[cfg(feature = "gdb")]
+mod gdb;
+#[cfg(feature = "gdb")]
+mod gdb_uart;
 mod platform;
+#[cfg(not(feature = "gdb"))]
 mod smoke;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use hwbreak::{PoolId, Registry, Resume};
-use hwbreak_aarch64::{cpu, Aarch64, Trap};
-use hwbreak_suite::{Board, Caps};
+use hwbreak::{Registry, Resume};
+use hwbreak_aarch64::{Aarch64, Trap};
 use qemu_exit::QEMUExit;
+#[cfg(not(feature = "gdb"))]
+use {
+    hwbreak::PoolId,
+    hwbreak_aarch64::cpu,
+    hwbreak_suite::{Board, Caps},
+};
 
 use platform::VirtPlatform;
 
 /// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
-static REGISTRY: Registry<Aarch64, VirtPlatform, 64, 1, 8> =
+pub(crate) static REGISTRY: Registry<Aarch64, VirtPlatform, 64, 1, 8> =
     Registry::new(Aarch64::new(), VirtPlatform::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -44,8 +59,10 @@ fn registry_debug(trap: &Trap) -> Resume {
 }
 
 /// This board, for the suite.
+#[cfg(not(feature = "gdb"))]
 struct Virt;
 
+#[cfg(not(feature = "gdb"))]
 impl Board for Virt {
     fn print(&self, s: &str) {
         console::print(s);
@@ -106,6 +123,15 @@ extern "C" fn hwbreak_board_main() -> ! {
     kprintln!("hwbreak: qemu-virt-aarch64 test kernel");
     // SAFETY: once, on the boot CPU, before the registry is initialised.
     unsafe { REGISTRY.platform().init_zones() };
+    #[cfg(feature = "gdb")]
+    gdb_session();
+    #[cfg(not(feature = "gdb"))]
+    run_suite();
+}
+
+/// The smoke scenarios, then the shared suite; exits with the verdict.
+#[cfg(not(feature = "gdb"))]
+fn run_suite() -> ! {
     let (passed, failed) = smoke::run();
     let mut summary = hwbreak_suite::Summary {
         passed,
@@ -130,6 +156,42 @@ extern "C" fn hwbreak_board_main() -> ! {
     summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &Virt));
     summary.print(&Virt);
     exit(summary.all_passed())
+}
+
+/// The `gdb` build: a GDB session over `hwbreak_suite::gdb::debuggee`
+/// instead of the scenarios. Exits QEMU with status 0 when the program
+/// has run (GDB judges the stops; `cargo xtask gdb` judges GDB).
+#[cfg(feature = "gdb")]
+fn gdb_session() -> ! {
+    if let Err(e) = REGISTRY.init() {
+        kprintln!("registry init failed: {}", e);
+        exit(false);
+    }
+    exceptions::set_debug_handler(Some(registry_debug));
+    if let Err(e) = REGISTRY.cpu_online() {
+        kprintln!("cpu_online failed: {}", e);
+        exit(false);
+    }
+    gdb::init();
+    // The kernel's code runs with debug exceptions unmasked (as it does
+    // after any registration made outside an exception): GDB's breakpoints
+    // are registered inside the stub, where unmasking does not reach the
+    // interrupted code. With MDSCR_EL1.MDE and KDE clear nothing traps yet.
+    // SAFETY: the vectors hand debug exceptions to the registry (set above).
+    unsafe {
+        core::arch::asm!(
+            "msr daifclr, #8",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    kprintln!("gdb: stopping for GDB (second PL011)");
+    gdb::initial_stop();
+    let result = hwbreak_suite::gdb::debuggee();
+    kprintln!("gdb: debuggee returned {}", result);
+    gdb::final_stop();
+    kprintln!("gdb: session over");
+    exit(true)
 }
 
 #[panic_handler]

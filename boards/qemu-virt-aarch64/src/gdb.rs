@@ -1,0 +1,454 @@
+//! The kernel's GDB stub (feature `gdb`): a gdbstub `Target` over the
+//! exception [`Frame`], GDB's hardware breakpoints and watchpoints through
+//! the registry ([`hwbreak::gdb::GdbBreakpoints`]), and the exception routing
+//! that turns traps into GDB stops.
+//!
+//! The session (gdbstub's state machine, kept between stops) is
+//! [`hwbreak_suite::gdb::Session`]; the wire is [`GdbUart`], the second
+//! PL011.
+//!
+//! Stops:
+//! - `brk #0xf000` ([`initial_stop`]): the session starts, GDB is told
+//!   SIGTRAP;
+//! - a hit of one of GDB's breakpoints or watchpoints: the [`GdbStop`] the
+//!   registry's handler left in the latch;
+//! - the software step GDB asked for: `DoneStep`;
+//! - `brk #0` (what GDB writes for a software `break`): `SwBreak`, PC left
+//!   on the `brk` as GDB expects;
+//! - `brk #0xf001` ([`final_stop`]): GDB is told the program exited (0).
+//!
+//! Debug exceptions are masked while the stub runs: the exception entry
+//! sets PSTATE.D (ARM ARM D1.3.1: every exception taken to EL1 masks D, A,
+//! I and F), so the stub can read GDB's watched variables without trapping
+//! on them. The registry unmasks PSTATE.D of its caller when a registration
+//! arms the first slot (`cpu::enable_debug`), which inside the stub is the
+//! stub itself; [`Hw`] masks it again after every change GDB makes.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use gdbstub::common::Signal;
+use gdbstub::stub::SingleThreadStopReason;
+use gdbstub::target::ext::base::singlethread::{
+    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
+    SingleThreadSingleStepOps,
+};
+use gdbstub::target::ext::base::BaseOps;
+use gdbstub::target::ext::breakpoints::{
+    Breakpoints, BreakpointsOps, HwBreakpointOps, HwWatchpointOps, WatchKind,
+};
+use gdbstub::target::{Target, TargetError, TargetResult};
+use gdbstub_arch::aarch64::reg::AArch64CoreRegs;
+use gdbstub_arch::aarch64::AArch64;
+use hwbreak::gdb::{GdbBreakpoints, GdbStop, StopLatch};
+use hwbreak::Resume;
+use hwbreak_aarch64::decode::ec;
+use hwbreak_aarch64::{cpu, Aarch64, Trap};
+use hwbreak_suite::gdb::{Served, Session};
+
+use crate::exceptions::Frame;
+use crate::gdb_uart::GdbUart;
+use crate::platform::VirtPlatform;
+use crate::REGISTRY;
+
+/// `brk` immediate of the boot stop that starts the session.
+const BRK_START: u16 = 0xf000;
+/// `brk` immediate of the stop that reports the program's exit.
+const BRK_EXIT: u16 = 0xf001;
+/// `brk` immediate GDB writes for a software breakpoint (`break`).
+const BRK_GDB: u16 = 0;
+
+/// RAM of QEMU `virt` (128 MiB from 0x4000_0000, QEMU's default `-m`): the
+/// only memory GDB may read or write. The kernel image lies inside it
+/// (identity-mapped, MMU off); anything else (devices, holes) is refused so
+/// GDB's probes never fault the kernel.
+const RAM_START: u64 = 0x4000_0000;
+const RAM_END: u64 = RAM_START + 128 * 1024 * 1024;
+
+/// GDB's breakpoints: one record per CPU (this board has one).
+static LATCH: StopLatch<1> = StopLatch::new();
+/// The gdbstub session, kept between stops.
+static SESSION: Session<KernelTarget, GdbUart> = Session::new();
+/// Between the first stop and the end of the session: debug exceptions go
+/// through the stub.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The one target, built by [`init`].
+static TARGET: TargetCell = TargetCell(UnsafeCell::new(None));
+
+struct TargetCell(UnsafeCell<Option<KernelTarget>>);
+
+// SAFETY: written once by `init` on the boot CPU before any stop, then only
+// used by the synchronous exception handler of that one CPU, which does not
+// nest (debug exceptions are masked inside it, and nothing else routes here).
+unsafe impl Sync for TargetCell {}
+
+/// The registry's adapter, with PSTATE.D masked again after every change
+/// (see the module documentation). Same method names, so
+/// `gdb_hw_extensions!` forwards to it unchanged.
+pub struct Hw(GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, 1, 8>);
+
+/// Masks debug exceptions at the current level (PSTATE.D).
+fn mask_debug() {
+    // SAFETY: only masks debug exceptions of the current context (the stub,
+    // inside the exception handler); `eret` restores the interrupted
+    // context's PSTATE.D from SPSR_EL1.
+    unsafe {
+        core::arch::asm!(
+            "msr daifset, #8",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
+impl Hw {
+    /// `Z1`.
+    pub fn add_hw_breakpoint(&mut self, addr: u64) -> bool {
+        let ok = self.0.add_hw_breakpoint(addr);
+        mask_debug();
+        ok
+    }
+
+    /// `z1`.
+    pub fn remove_hw_breakpoint(&mut self, addr: u64) -> bool {
+        let ok = self.0.remove_hw_breakpoint(addr);
+        mask_debug();
+        ok
+    }
+
+    /// `Z2`-`Z4`.
+    pub fn add_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
+        let ok = self.0.add_hw_watchpoint(addr, len, kind);
+        mask_debug();
+        ok
+    }
+
+    /// `z2`-`z4`.
+    pub fn remove_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
+        let ok = self.0.remove_hw_watchpoint(addr, len, kind);
+        mask_debug();
+        ok
+    }
+
+    fn take_stop(&self) -> Option<GdbStop> {
+        self.0.take_stop()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+        mask_debug();
+    }
+}
+
+/// The kernel as GDB sees it: one thread, the interrupted context's
+/// registers in the exception frame.
+pub struct KernelTarget {
+    hw: Hw,
+    /// The frame of the stop being served; null while the kernel runs.
+    frame: *mut Frame,
+    /// GDB's last resume was a single step.
+    step: bool,
+}
+
+hwbreak::gdb_hw_extensions!(KernelTarget => hw);
+
+impl KernelTarget {
+    fn frame(&mut self) -> &mut Frame {
+        assert!(!self.frame.is_null(), "the stub runs only at a stop");
+        // SAFETY: `serve` points it at the handler's frame for the duration
+        // of the session call and does not touch the frame itself meanwhile.
+        unsafe { &mut *self.frame }
+    }
+}
+
+impl Target for KernelTarget {
+    type Arch = AArch64;
+    type Error = ();
+
+    fn base_ops(&mut self) -> BaseOps<'_, AArch64, ()> {
+        BaseOps::SingleThread(self)
+    }
+
+    fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
+        Some(self)
+    }
+
+    /// GDB's `break` writes `brk #0` into the kernel's text itself (memory
+    /// writes are allowed and the stub reports `brk #0` as `SwBreak`); the
+    /// stub's own breakpoints are hardware ones.
+    fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
+        true
+    }
+}
+
+impl Breakpoints for KernelTarget {
+    fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+/// NZCV (bits 31:28): the only PSTATE bits GDB may change. Mode, SP
+/// selection, the masks and SS stay the stub's.
+const CPSR_WRITABLE: u64 = 0xf000_0000;
+
+/// Bytes from `addr` (at most `len`) inside RAM.
+fn in_ram(addr: u64, len: usize) -> usize {
+    if (RAM_START..RAM_END).contains(&addr) {
+        len.min((RAM_END - addr) as usize)
+    } else {
+        0
+    }
+}
+
+impl SingleThreadBase for KernelTarget {
+    fn read_registers(&mut self, regs: &mut AArch64CoreRegs) -> TargetResult<(), Self> {
+        let f = self.frame();
+        regs.x = f.x;
+        // The kernel runs on SP_EL0 and every routed exception comes from
+        // there (vector "EL1, SP0"): the vector code saved that SP.
+        regs.sp = f.sp_el0;
+        regs.pc = f.elr;
+        regs.cpsr = f.spsr as u32;
+        regs.v = f.q;
+        regs.fpcr = f.fpcr as u32;
+        regs.fpsr = f.fpsr as u32;
+        Ok(())
+    }
+
+    fn write_registers(&mut self, regs: &AArch64CoreRegs) -> TargetResult<(), Self> {
+        let f = self.frame();
+        f.x = regs.x;
+        // The vector code writes SP_EL0 back before `eret`.
+        f.sp_el0 = regs.sp;
+        f.elr = regs.pc;
+        f.spsr = (f.spsr & !CPSR_WRITABLE) | (u64::from(regs.cpsr) & CPSR_WRITABLE);
+        f.q = regs.v;
+        f.fpcr = u64::from(regs.fpcr);
+        f.fpsr = u64::from(regs.fpsr);
+        Ok(())
+    }
+
+    fn read_addrs(&mut self, start_addr: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+        let n = in_ram(start_addr, data.len());
+        if n == 0 {
+            return Err(TargetError::NonFatal);
+        }
+        for (i, b) in data[..n].iter_mut().enumerate() {
+            // SAFETY: inside RAM, identity-mapped with the MMU off: a byte
+            // read cannot fault (no alignment rule for bytes). Debug
+            // exceptions are masked, so a watched byte does not trap here.
+            *b = unsafe { core::ptr::read_volatile((start_addr + i as u64) as *const u8) };
+        }
+        Ok(n)
+    }
+
+    fn write_addrs(&mut self, start_addr: u64, data: &[u8]) -> TargetResult<(), Self> {
+        if in_ram(start_addr, data.len()) != data.len() {
+            return Err(TargetError::NonFatal);
+        }
+        for (i, &b) in data.iter().enumerate() {
+            // SAFETY: inside RAM, as in `read_addrs`. GDB writes variables
+            // and, for `break`, instructions of the stopped kernel.
+            unsafe { core::ptr::write_volatile((start_addr + i as u64) as *mut u8, b) };
+        }
+        // SAFETY: cache maintenance only: GDB may have written instructions
+        // (a `brk` for `break`), which must be fetched fresh.
+        unsafe {
+            core::arch::asm!(
+                "dsb ish",
+                "ic iallu",
+                "dsb ish",
+                "isb",
+                options(nostack, preserves_flags)
+            )
+        };
+        Ok(())
+    }
+
+    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl SingleThreadResume for KernelTarget {
+    fn resume(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
+        // A kernel has no signals to deliver: a signal GDB passes is dropped.
+        self.step = false;
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl SingleThreadSingleStep for KernelTarget {
+    fn step(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
+        self.step = true;
+        Ok(())
+    }
+}
+
+/// The target. Only the exception handler calls it, after `init`.
+fn target() -> &'static mut KernelTarget {
+    // SAFETY: see `TargetCell`: one CPU, the non-nesting exception handler,
+    // and every caller drops the reference before returning.
+    unsafe { (*TARGET.0.get()).as_mut() }.expect("gdb::init ran")
+}
+
+/// Builds the target: once, on the boot CPU, after the registry's `init`
+/// and `cpu_online`, before [`initial_stop`].
+pub fn init() {
+    let hw = Hw(GdbBreakpoints::new(&REGISTRY, &LATCH));
+    // SAFETY: the boot CPU, before any stop: nothing else uses the cell.
+    unsafe {
+        *TARGET.0.get() = Some(KernelTarget {
+            hw,
+            frame: core::ptr::null_mut(),
+            step: false,
+        })
+    };
+}
+
+/// Stops for GDB: the session starts here.
+pub fn initial_stop() {
+    // SAFETY: the synchronous exception handler takes `brk` (EC 0x3c),
+    // serves GDB and returns past it; GDB may change registers and memory,
+    // which the `asm!` (no `nomem`) lets the compiler assume.
+    unsafe { core::arch::asm!("brk #0xf000", options(nostack)) };
+}
+
+/// Tells GDB the program exited (status 0); the session ends.
+pub fn final_stop() {
+    // SAFETY: as in `initial_stop`.
+    unsafe { core::arch::asm!("brk #0xf001", options(nostack)) };
+}
+
+/// Serves GDB at a stop, then sets the single step both sides want.
+///
+/// # Safety
+/// In the synchronous exception handler, with `frame` the one `eret`
+/// restores.
+unsafe fn serve(frame: &mut Frame, stop: SingleThreadStopReason<u64>, registry_step: bool) {
+    let t = target();
+    t.frame = frame;
+    t.step = false;
+    // SAFETY: the exception handler of the one CPU, not nested (debug
+    // exceptions masked); the target describes the interrupted context.
+    let served = unsafe { SESSION.serve(t, stop, GdbUart::open) };
+    t.frame = core::ptr::null_mut();
+    if served == Served::Detached {
+        // GDB detached, killed or was told the program exited: its
+        // breakpoints go, the kernel runs on without a debugger.
+        ACTIVE.store(false, Ordering::SeqCst);
+        t.hw.clear();
+        t.step = false;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { set_step(frame, registry_step || t.step) };
+}
+
+/// Single step on (the registry's step-over or GDB's `stepi`) or off.
+///
+/// # Safety
+/// As for [`serve`].
+unsafe fn set_step(frame: &mut Frame, on: bool) {
+    if on {
+        // GDB may step before anything armed the debug machinery: a step
+        // needs the OS lock clear and debug exceptions unmasked in the
+        // stepped code (the kernel runs with PSTATE.D clear anyway, see
+        // `main`).
+        if cpu::os_locked() {
+            // SAFETY: current CPU; clearing the lock only lets the armed
+            // slots and the step trap, which all go to the registry.
+            unsafe { cpu::set_os_lock(false) };
+        }
+        frame.spsr &= !cpu::SPSR_D;
+        // SAFETY: in the handler whose `eret` restores `frame.spsr`; the
+        // step trap goes to the registry, then to `on_debug`.
+        unsafe { cpu::begin_single_step(&mut frame.spsr) };
+    } else {
+        // SAFETY: as above.
+        unsafe { cpu::end_single_step(&mut frame.spsr) };
+    }
+}
+
+/// A debug exception the registry has handled (`resume` is what it asked
+/// for). `false` when no session is active: the caller applies `resume` as
+/// without GDB.
+///
+/// # Safety
+/// In the synchronous exception handler, with `frame` the one `eret`
+/// restores.
+pub unsafe fn on_debug(frame: &mut Frame, trap: &Trap, resume: Resume) -> bool {
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return false;
+    }
+    let t = target();
+    let step_trap = matches!(
+        trap.exception_class(),
+        ec::SOFTWARE_STEP_CURRENT | ec::SOFTWARE_STEP_LOWER
+    );
+    let stop: Option<SingleThreadStopReason<u64>> = match t.hw.take_stop() {
+        Some(hit) => Some(hit.into()),
+        None if step_trap && t.step => Some(SingleThreadStopReason::DoneStep),
+        None => None,
+    };
+    let registry_step = resume == Resume::SingleStep;
+    match stop {
+        // SAFETY: forwarded from the caller.
+        Some(stop) => unsafe { serve(frame, stop, registry_step) },
+        // Not GDB's (the end of the registry's step-over, a kernel
+        // breakpoint): no stop; a step GDB asked for goes on.
+        // SAFETY: forwarded from the caller.
+        None => unsafe { set_step(frame, registry_step || t.step) },
+    }
+    true
+}
+
+/// A `brk` (EC 0x3c) with immediate `imm`. `false` when it is not the
+/// stub's: the caller reports an unexpected exception.
+///
+/// # Safety
+/// In the synchronous exception handler, with `frame` the one `eret`
+/// restores.
+pub unsafe fn on_brk(frame: &mut Frame, imm: u16) -> bool {
+    let active = ACTIVE.load(Ordering::SeqCst);
+    match imm {
+        BRK_START if !active => {
+            // Past the `brk` before GDB looks: it sees (and resumes or
+            // steps from) the next instruction.
+            frame.elr += 4;
+            ACTIVE.store(true, Ordering::SeqCst);
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                serve(
+                    frame,
+                    SingleThreadStopReason::Signal(Signal::SIGTRAP),
+                    false,
+                )
+            };
+            true
+        }
+        BRK_EXIT => {
+            frame.elr += 4;
+            if active {
+                // SAFETY: forwarded from the caller.
+                unsafe { serve(frame, SingleThreadStopReason::Exited(0), false) };
+            }
+            true
+        }
+        // GDB's own `brk`: it expects the PC on it and steps over it itself
+        // (removing it first).
+        BRK_GDB if active => {
+            // SAFETY: forwarded from the caller.
+            unsafe { serve(frame, SingleThreadStopReason::SwBreak(()), false) };
+            true
+        }
+        _ => false,
+    }
+}
