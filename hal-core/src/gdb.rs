@@ -311,8 +311,9 @@ impl<
     ///
     /// Defaults suit a whole-kernel stub: kernel space, every CPU, pinned,
     /// [`Priority::HIGHEST`] (a debugger's request displaces flexible
-    /// ones instead of waiting behind them).
-    pub fn new(
+    /// ones instead of waiting behind them). `const`, so a kernel can keep
+    /// its stub's adapter in a `static`.
+    pub const fn new(
         registry: &'r Registry<A, P, BPS, CPUS, TASKS>,
         latch: &'static StopLatch<CPUS>,
     ) -> Self {

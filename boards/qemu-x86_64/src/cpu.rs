@@ -108,7 +108,7 @@ impl Gate {
 /// The IDT (exceptions 0-31 only; no interrupt is ever enabled).
 pub static IDT: BootCell<[Gate; 32]> = BootCell(UnsafeCell::new([Gate::EMPTY; 32]));
 
-/// The register frame the #DB entry builds on the IST stack.
+/// The register frame the #DB and #BP entries build on the IST stack.
 #[repr(C)]
 #[derive(Debug)]
 pub struct Frame {
@@ -200,14 +200,17 @@ global_asm!(
     pop %rax
     .endm
 
-    /* #DB: IST1 (16-byte aligned). The CPU pushed 5 words; we push the
-       15 general registers, DR7 as found, and a pad word, so rsp is
-       16-byte aligned at the call. DR7 is cleared before any Rust code
+    /* #DB and #BP: IST1 (16-byte aligned). The CPU pushed 5 words; we
+       push the 15 general registers, DR7 as found, and a pad word, so rsp
+       is 16-byte aligned at the call. DR7 is cleared before any Rust code
        runs: nothing the handler touches can trap again on this stack
-       (the registry, or the smoke handler, writes DR7 back). */
-    .global db_entry
+       (the registry, the smoke handler or the GDB stub writes DR7
+       back). The two never nest: #DB cannot fire with DR7 clear and TF
+       is cleared on entry. */
+    .macro DEBUG_ENTRY name, handler
+    .global \name
     .p2align 4
-db_entry:
+\name:
     PUSH_GPRS
     mov %dr7, %rax
     push %rax
@@ -216,10 +219,14 @@ db_entry:
     sub $8, %rsp
     mov %rsp, %rdi
     cld
-    call db_rust
+    call \handler
     add $16, %rsp
     POP_GPRS
     iretq
+    .endm
+
+    DEBUG_ENTRY db_entry, db_rust
+    DEBUG_ENTRY bp_entry, bp_rust
 
     .macro FAULT vec, err
     .p2align 4
@@ -290,6 +297,7 @@ extern "C" {
     static gdt: [u64; 5];
     static fault_table: [u64; 32];
     fn db_entry();
+    fn bp_entry();
     static __entry_start: u8;
     static __entry_end: u8;
 }
@@ -354,6 +362,7 @@ pub unsafe fn init() {
             *gate = Gate::interrupt(fault_table[v], ist);
         }
         (*idt)[1] = Gate::interrupt(db_entry as *const () as u64, 1);
+        (*idt)[3] = Gate::interrupt(bp_entry as *const () as u64, 1);
         let ptr = IdtPointer {
             limit: (32 * 16 - 1) as u16,
             base: idt as u64,

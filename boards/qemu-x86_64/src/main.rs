@@ -8,10 +8,18 @@
 //! `isa-debug-exit` (status 3 = every scenario passed).
 #![no_std]
 #![no_main]
+// The `gdb` build runs a GDB session instead of the checks: the suite's
+// board glue stays compiled (it is the same kernel) but goes unused.
+#![cfg_attr(feature = "gdb", allow(dead_code))]
 
 mod boot;
 mod cpu;
+#[cfg(feature = "gdb")]
+mod gdb;
+#[cfg(feature = "defmt-log")]
+mod defmt_log;
 mod serial;
+#[cfg(not(feature = "gdb"))]
 mod smoke;
 
 use core::arch::asm;
@@ -21,7 +29,9 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use hwbreak::native::{regs, Trap, X86};
 use hwbreak::{CpuId, Platform, Registry, Zone};
-use hwbreak_suite::{Board, Caps, Summary};
+#[cfg(not(feature = "gdb"))]
+use hwbreak_suite::Summary;
+use hwbreak_suite::{Board, Caps};
 
 /// Registrations, CPUs, debug contexts.
 type Reg = Registry<hwbreak::ArchImpl, BoardPlatform, 64, 1, 8>;
@@ -140,6 +150,7 @@ impl Board for QemuX86 {
 #[no_mangle]
 #[link_section = ".text.entry"]
 extern "C" fn db_rust(frame: &mut cpu::Frame) {
+    #[cfg(not(feature = "gdb"))]
     if RAW_MODE.load(Ordering::Relaxed) {
         smoke::on_debug(frame);
         return;
@@ -155,6 +166,22 @@ extern "C" fn db_rust(frame: &mut cpu::Frame) {
         hwbreak::Resume::Continue => {}
         // x86 never asks for single steps; nothing else to apply.
         hwbreak::Resume::SingleStep | hwbreak::Resume::EndSingleStep => {}
+    }
+    #[cfg(feature = "gdb")]
+    gdb::on_debug(frame, trap.dr6.single_step());
+}
+
+/// #BP (`int3`), called from `bp_entry` on the IST1 stack: only the GDB
+/// stub's own stops use it.
+#[no_mangle]
+#[link_section = ".text.entry"]
+extern "C" fn bp_rust(frame: &mut cpu::Frame) {
+    #[cfg(feature = "gdb")]
+    gdb::on_breakpoint(frame);
+    #[cfg(not(feature = "gdb"))]
+    {
+        let _ = writeln!(serial::Serial, "\nFATAL: int3 at rip {:#x}", frame.rip);
+        exit(false)
     }
 }
 
@@ -195,23 +222,35 @@ extern "C" fn kmain() -> ! {
         z[5] = Zone::new(tss, tss + core::mem::size_of::<cpu::Tss>() as u64);
         z[6] = Zone::of(&DB_STATE);
     }
-    let board = QemuX86;
     let _ = writeln!(
         serial::Serial,
         "hwbreak qemu-x86_64 board: microvm, PVH boot"
     );
 
+    #[cfg(feature = "gdb")]
+    {
+        // A GDB session instead of the checks: `cargo xtask gdb`.
+        let ready = REG.init().and_then(|()| REG.cpu_online()).is_ok();
+        exit(ready && gdb::run())
+    }
+    #[cfg(not(feature = "gdb"))]
+    run_checks(&QemuX86)
+}
+
+/// The smoke checks, then the scenario suite; exits with the verdict.
+#[cfg(not(feature = "gdb"))]
+fn run_checks(board: &QemuX86) -> ! {
     let mut summary = Summary::default();
     RAW_MODE.store(true, Ordering::SeqCst);
-    summary.add(smoke::run(&board));
+    summary.add(smoke::run(board));
     RAW_MODE.store(false, Ordering::SeqCst);
     // SAFETY: ring 0; hand the registry clean registers.
     unsafe { regs::clear_all() };
 
     match REG.init().and_then(|()| REG.cpu_online()) {
-        Ok(()) => summary.add(hwbreak_suite::run_scenarios(&REG, &board)),
+        Ok(()) => summary.add(hwbreak_suite::run_scenarios(&REG, board)),
         Err(_) => summary.report(
-            &board,
+            board,
             "registry_init",
             Ok(Err("init or cpu_online refused")),
         ),
@@ -220,12 +259,14 @@ extern "C" fn kmain() -> ! {
     let spurious = SPURIOUS.load(Ordering::SeqCst);
     if spurious != 0 {
         summary.report(
-            &board,
+            board,
             "no_spurious_debug_exceptions",
             Ok(Err("spurious #DB seen")),
         );
     }
-    summary.print(&board);
+    #[cfg(feature = "defmt-log")]
+    defmt_log::structured();
+    summary.print(board);
     exit(summary.all_passed())
 }
 

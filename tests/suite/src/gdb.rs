@@ -42,14 +42,17 @@ pub static mut GDB_ACCESS_ME: u64 = 10;
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn gdb_hbreak_target(x: u64) -> u64 {
-    core::hint::black_box(x).wrapping_mul(3).wrapping_add(1)
+    // Plain operators: a library call inlined here would make GDB report
+    // the stop in that inlined frame instead of this function.
+    x * 3 + 1
 }
 
 /// The program GDB debugs: a call, then one write, one read, one write and
 /// one read of the watched variables, in that order. Returns a value
 /// depending on all of them, so nothing is optimised away.
 pub fn debuggee() -> u64 {
-    let a = gdb_hbreak_target(5);
+    // Opaque to the optimiser, so the call stays a call.
+    let a = gdb_hbreak_target(core::hint::black_box(5));
     // SAFETY: the variables are only accessed by this function (and by GDB
     // while the CPU is stopped), through raw pointers, never references.
     unsafe {
