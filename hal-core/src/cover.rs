@@ -13,10 +13,30 @@ use crate::error::{ErrorKind, Result};
 use crate::request::{AccessKind, Space};
 use crate::MemoryType;
 
-/// Most pieces one request may be split into.
+/// Most pieces one request may be split into (a request is also limited to
+/// the slots of its pool).
 pub const MAX_PIECES: usize = 8;
 
-/// The pieces covering one request, in address order.
+/// The pieces covering one request, in address order, as
+/// [`exact_cover`] returns them.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// use hwbreak_core::cover::exact_cover;
+/// use hwbreak_core::model::{Config, Machine, ModelArch};
+/// use hwbreak_core::{AccessKind, MemoryType, Space};
+///
+/// let arch = ModelArch::new(Machine::new(Config::x86_like(1)));
+/// let cover = exact_cover(&arch, 0x1000, 16, AccessKind::Write, Space::Kernel, MemoryType::Normal, 4)
+///     .unwrap();
+/// assert_eq!(cover.len(), 2);
+/// assert!(!cover.is_empty());
+/// let starts: Vec<u64> = cover.pieces().map(|p| p.addr).collect();
+/// assert_eq!(starts, [0x1000, 0x1008]);
+/// # }
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Cover {
     pieces: [Option<Piece>; MAX_PIECES],
@@ -24,7 +44,7 @@ pub struct Cover {
 }
 
 impl Cover {
-    /// The pieces.
+    /// The pieces, in address order. See [`Cover`] for an example.
     pub fn pieces(&self) -> impl ExactSizeIterator<Item = &Piece> + '_ {
         self.pieces[..self.len].iter().map(|p| match p {
             Some(p) => p,
@@ -33,12 +53,13 @@ impl Cover {
         })
     }
 
-    /// Number of pieces (slots needed).
+    /// Number of pieces (slots needed). See [`Cover`] for an example.
     pub const fn len(&self) -> usize {
         self.len
     }
 
     /// Whether there are no pieces (never true for a successful cover).
+    /// See [`Cover`] for an example.
     pub const fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -58,6 +79,36 @@ impl defmt::Format for Cover {
 /// Errors: `ZeroLength`, `AddressOverflow`, whatever the backend's
 /// [`Arch::max_piece`] refuses with, and `NotCoverable` when more than
 /// `limit` pieces would be needed.
+///
+/// The registry calls it for every request; kernels do not need to. It is
+/// public so a backend's `max_piece` can be tested the way the core uses
+/// it.
+///
+/// # Examples
+///
+/// Thirteen bytes from an odd address on x86-like hardware (naturally
+/// aligned 1, 2, 4 or 8 bytes per slot) take three slots:
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// use hwbreak_core::cover::exact_cover;
+/// use hwbreak_core::model::{Config, Machine, ModelArch};
+/// use hwbreak_core::{AccessKind, ErrorKind, MemoryType, Space};
+///
+/// let arch = ModelArch::new(Machine::new(Config::x86_like(1)));
+/// let cover =
+///     exact_cover(&arch, 0x1003, 13, AccessKind::Write, Space::Kernel, MemoryType::Normal, 4)
+///         .unwrap();
+/// let pieces: Vec<(u64, u64)> = cover.pieces().map(|p| (p.addr, p.len)).collect();
+/// assert_eq!(pieces, [(0x1003, 1), (0x1004, 4), (0x1008, 8)]);
+///
+/// // With two slots it cannot be watched exactly, so it is refused rather
+/// // than widened.
+/// let err = exact_cover(&arch, 0x1003, 13, AccessKind::Write, Space::Kernel, MemoryType::Normal, 2)
+///     .unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotCoverable);
+/// # }
+/// ```
 pub fn exact_cover<A: Arch + ?Sized>(
     arch: &A,
     addr: u64,

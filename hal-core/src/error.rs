@@ -1,9 +1,53 @@
 //! The one error type. Every refusal names its precise cause; a call that
 //! returns an error has changed nothing.
+//!
+//! The integration guide (`docs/integration.md`, section "Troubleshooting")
+//! says what each [`ErrorKind`] usually means in a kernel and what to do
+//! about it.
 
 use core::fmt;
 
 /// The cause of a refusal.
+///
+/// Non-exhaustive: match the kinds you handle and keep a fallback arm.
+///
+/// # Examples
+///
+/// A read-only watch on x86-like hardware is refused, and the refusal left
+/// nothing behind (model backend, feature `model`):
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// use hwbreak_core::{ErrorKind, PoolId, Request};
+/// # let machine = Machine::new(Config::x86_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # on_cpu(0, || registry.cpu_online().unwrap());
+///
+/// let addr = 0xffff_8000_0010_0000;
+/// let _watch = match registry.register(&Request::read(addr, 8)) {
+///     Ok(h) => h,
+///     // x86 has no read-only watch: watch reads and writes instead.
+///     Err(e) if e.kind() == ErrorKind::UnsupportedKind => {
+///         assert_eq!(registry.pool_usage(PoolId::FIRST), (0, 0));
+///         registry.register(&Request::read_write(addr, 8)).unwrap()
+///     }
+///     Err(e) => panic!("{e}"),
+/// };
+/// assert_eq!(registry.pool_usage(PoolId::FIRST), (1, 0));
+/// # }
+/// ```
+///
+/// [`ErrorKind::description`] and `Display` give the same short text:
+///
+/// ```
+/// use hwbreak_core::ErrorKind;
+/// assert_eq!(format!("{}", ErrorKind::ZeroLength), "length is zero");
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -64,6 +108,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// A short English description.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::ErrorKind;
+    /// assert_eq!(ErrorKind::NoSlot.description(), "no free slot");
+    /// ```
     pub const fn description(self) -> &'static str {
         match self {
             Self::ZeroLength => "length is zero",
@@ -93,6 +144,22 @@ impl ErrorKind {
 }
 
 /// A refused request. Carry it up; match on [`Error::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::{Error, ErrorKind};
+///
+/// fn arm() -> hwbreak_core::Result<()> {
+///     // `?` converts an `ErrorKind` into an `Error`.
+///     Err(ErrorKind::NoSlot)?
+/// }
+///
+/// let err = arm().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NoSlot);
+/// assert_eq!(err, Error::from(ErrorKind::NoSlot));
+/// assert_eq!(err.to_string(), "no free slot");
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Error {
@@ -101,11 +168,27 @@ pub struct Error {
 
 impl Error {
     /// An error of the given kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{Error, ErrorKind};
+    /// const FULL: Error = Error::new(ErrorKind::TableFull);
+    /// assert_eq!(FULL.kind(), ErrorKind::TableFull);
+    /// ```
     pub const fn new(kind: ErrorKind) -> Self {
         Self { kind }
     }
 
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::StaleHandle);
+    /// assert!(matches!(e.kind(), ErrorKind::StaleHandle | ErrorKind::ForeignHandle));
+    /// ```
     pub const fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -132,4 +215,18 @@ impl fmt::Display for ErrorKind {
 impl core::error::Error for Error {}
 
 /// Shorthand for results of this crate.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::{ErrorKind, Result};
+/// fn slots_needed(len: u64) -> Result<u64> {
+///     if len == 0 {
+///         return Err(ErrorKind::ZeroLength.into());
+///     }
+///     Ok(len.div_ceil(8))
+/// }
+/// assert_eq!(slots_needed(13), Ok(2));
+/// assert_eq!(slots_needed(0).unwrap_err().kind(), ErrorKind::ZeroLength);
+/// ```
 pub type Result<T, E = Error> = core::result::Result<T, E>;

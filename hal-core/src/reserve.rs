@@ -36,7 +36,8 @@ const BUCKETS: usize = MAX_SLOTS + 2;
 const OVER: usize = BUCKETS - 1;
 
 /// Most distinct (CPU, pool) bindings one debug context may have for its
-/// CPU-bound breakpoints.
+/// CPU-bound breakpoints ([`Scope::TaskOnCpu`]); one more is refused with
+/// `TableFull`.
 pub const MAX_BOUND: usize = 4;
 
 fn bucket(v: u32) -> usize {
@@ -62,6 +63,29 @@ fn shift(h: &mut [u32; BUCKETS], from: u32, to: u32) {
 /// The atomic part of the reservation: per pool, the normal path's largest
 /// load and the debugger's slot count, packed in one word so both paths
 /// check-and-commit against each other with one compare-and-swap.
+///
+/// The registry owns one; kernels reach it through
+/// [`Registry::debugger_install`](crate::Registry::debugger_install) and
+/// [`Registry::pool_usage`](crate::Registry::pool_usage).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::reserve::Ledger;
+/// use hwbreak_core::{ErrorKind, PoolId};
+///
+/// let ledger = Ledger::new();
+/// let pool = PoolId::FIRST; // 4 slots
+/// // The busiest CPU of the normal path uses 3.
+/// assert!(ledger.commit_load(pool, 3, 4));
+/// // The debugger takes the fourth; now neither path can grow.
+/// ledger.debugger_take(pool, 4)?;
+/// assert_eq!(ledger.debugger_take(pool, 4).unwrap_err().kind(), ErrorKind::NoSlot);
+/// assert!(!ledger.commit_load(pool, 4, 4));
+/// ledger.debugger_give(pool);
+/// assert!(ledger.commit_load(pool, 4, 4));
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 pub struct Ledger {
     words: [AtomicU32; MAX_POOLS],
 }
@@ -71,6 +95,15 @@ const DEBUGGER_SHIFT: u32 = 16;
 
 impl Ledger {
     /// An empty ledger.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::PoolId;
+    /// static LEDGER: Ledger = Ledger::new();
+    /// assert_eq!((LEDGER.load(PoolId::FIRST), LEDGER.debugger_slots(PoolId::FIRST)), (0, 0));
+    /// ```
     #[cfg(not(loom))]
     pub const fn new() -> Self {
         Self {
@@ -78,7 +111,7 @@ impl Ledger {
         }
     }
 
-    /// An empty ledger.
+    /// An empty ledger (not `const` under loom, whose atomics are not).
     #[cfg(loom)]
     pub fn new() -> Self {
         Self {
@@ -88,7 +121,19 @@ impl Ledger {
 
     /// Normal path: publish `load` as the pool's largest load, provided it
     /// fits beside the debugger's slots in a pool of `slots`. Lowering never
-    /// fails.
+    /// fails. Returns whether the load was published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::PoolId;
+    /// let ledger = Ledger::new();
+    /// assert!(ledger.commit_load(PoolId::SECOND, 2, 2));
+    /// assert!(!ledger.commit_load(PoolId::SECOND, 3, 2)); // more than the pool
+    /// assert!(ledger.commit_load(PoolId::SECOND, 0, 2)); // lowering
+    /// assert_eq!(ledger.load(PoolId::SECOND), 0);
+    /// ```
     pub fn commit_load(&self, pool: PoolId, load: u32, slots: u32) -> bool {
         let word = &self.words[pool.index()];
         let mut cur = word.load(Ordering::Acquire);
@@ -106,6 +151,21 @@ impl Ledger {
     }
 
     /// Debugger path (lockless): take one slot of `pool` on every CPU.
+    /// `NoSlot` when the pool has no room beside the normal path's load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::{ErrorKind, PoolId};
+    /// let ledger = Ledger::new();
+    /// // A single-slot pool (a POWER DABR): the debugger may take it ...
+    /// ledger.debugger_take(PoolId::SECOND, 1)?;
+    /// // ... once.
+    /// let err = ledger.debugger_take(PoolId::SECOND, 1).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NoSlot);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn debugger_take(&self, pool: PoolId, slots: u32) -> Result<()> {
         let word = &self.words[pool.index()];
         let mut cur = word.load(Ordering::Acquire);
@@ -123,17 +183,53 @@ impl Ledger {
     }
 
     /// Debugger path (lockless): give back a slot taken with
-    /// [`Ledger::debugger_take`].
+    /// [`Ledger::debugger_take`]. Giving back a slot that was not taken is
+    /// a caller bug the ledger does not detect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::PoolId;
+    /// let ledger = Ledger::new();
+    /// ledger.debugger_take(PoolId::FIRST, 4)?;
+    /// ledger.debugger_give(PoolId::FIRST);
+    /// assert_eq!(ledger.debugger_slots(PoolId::FIRST), 0);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn debugger_give(&self, pool: PoolId) {
         self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, Ordering::AcqRel);
     }
 
     /// Slots the debugger holds in `pool`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::PoolId;
+    /// let ledger = Ledger::new();
+    /// ledger.debugger_take(PoolId::FIRST, 4)?;
+    /// ledger.debugger_take(PoolId::FIRST, 4)?;
+    /// assert_eq!(ledger.debugger_slots(PoolId::FIRST), 2);
+    /// assert_eq!(ledger.debugger_slots(PoolId::SECOND), 0);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn debugger_slots(&self, pool: PoolId) -> u32 {
         self.words[pool.index()].load(Ordering::Acquire) >> DEBUGGER_SHIFT
     }
 
     /// The normal path's published largest load in `pool`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Ledger;
+    /// use hwbreak_core::PoolId;
+    /// let ledger = Ledger::new();
+    /// ledger.commit_load(PoolId::FIRST, 3, 4);
+    /// assert_eq!(ledger.load(PoolId::FIRST), 3);
+    /// ```
     pub fn load(&self, pool: PoolId) -> u32 {
         self.words[pool.index()].load(Ordering::Acquire) & LOAD_MASK
     }
@@ -209,6 +305,31 @@ impl CpuCounts {
 }
 
 /// One change of a [`Reservations::adjust`] transaction.
+///
+/// # Examples
+///
+/// Moving one slot of debug context 2 from one pool to the other, as one
+/// transaction:
+///
+/// ```
+/// use hwbreak_core::reserve::{Change, Ledger, Reservations};
+/// use hwbreak_core::{PoolId, Scope, TaskId};
+///
+/// let ledger = Ledger::new();
+/// let mut r = Reservations::<1, 4>::new();
+/// r.init(1, [1, 1])?;
+/// let t = Scope::Task(TaskId(2));
+/// r.reserve(&ledger, PoolId::FIRST, t, 1)?;
+/// r.adjust(
+///     &ledger,
+///     &[
+///         Change { pool: PoolId::FIRST, scope: t, delta: -1 },
+///         Change { pool: PoolId::SECOND, scope: t, delta: 1 },
+///     ],
+/// )?;
+/// assert_eq!((r.held(PoolId::FIRST, t), r.held(PoolId::SECOND, t)), (0, 1));
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Change {
@@ -224,6 +345,32 @@ pub struct Change {
 ///
 /// `CPUS` and `CONTEXTS` are capacities; the CPUs actually served are set by
 /// [`Reservations::init`].
+///
+/// The registry keeps one under its lock; it is public so the admission
+/// rule can be checked and measured on its own.
+///
+/// # Examples
+///
+/// Two debug contexts may each use every slot (they never run on one CPU
+/// at the same time), but then nothing system-wide fits:
+///
+/// ```
+/// use hwbreak_core::reserve::{Ledger, Reservations};
+/// use hwbreak_core::{CpuId, ErrorKind, PoolId, Scope, TaskId};
+///
+/// let ledger = Ledger::new();
+/// let mut r = Reservations::<2, 8>::new();
+/// r.init(2, [4, 0])?; // 2 CPUs, one pool of 4 (x86)
+/// let pool = PoolId::FIRST;
+/// r.reserve(&ledger, pool, Scope::Task(TaskId(0)), 4)?;
+/// r.reserve(&ledger, pool, Scope::Task(TaskId(1)), 4)?;
+/// assert_eq!(r.max_load(pool), 4); // the maximum, not the sum
+/// let err = r.reserve(&ledger, pool, Scope::AllCpus, 1).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NoSlot);
+/// // A refusal changed nothing.
+/// assert_eq!(r.load(pool, CpuId(1)), 4);
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
     slots: [u32; MAX_POOLS],
@@ -241,6 +388,15 @@ pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
 
 impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// Empty counts for no CPU; call [`Reservations::init`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Reservations;
+    /// use hwbreak_core::PoolId;
+    /// let r = Reservations::<4, 16>::new();
+    /// assert_eq!(r.slots(PoolId::FIRST), 0);
+    /// ```
     pub const fn new() -> Self {
         Self {
             slots: [0; MAX_POOLS],
@@ -255,7 +411,19 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     }
 
     /// Serve `cpus` CPUs (at most `CPUS`) with `slots[p]` slots per pool.
-    /// Forgets every count.
+    /// Forgets every count. `BadCpu` if `cpus` is 0 or above `CPUS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Reservations;
+    /// use hwbreak_core::{ErrorKind, PoolId};
+    /// let mut r = Reservations::<4, 16>::new();
+    /// r.init(4, [6, 4])?;
+    /// assert_eq!(r.slots(PoolId::SECOND), 4);
+    /// assert_eq!(r.init(5, [6, 4]).unwrap_err().kind(), ErrorKind::BadCpu);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn init(&mut self, cpus: u32, slots: [u32; MAX_POOLS]) -> Result<()> {
         if cpus == 0 || cpus as usize > CPUS {
             return Err(ErrorKind::BadCpu.into());
@@ -279,13 +447,28 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         Ok(())
     }
 
-    /// Slots in `pool`.
+    /// Slots in `pool` (as given to [`Reservations::init`], at most
+    /// [`MAX_SLOTS`]). See [`Reservations::init`] for an example.
     pub fn slots(&self, pool: PoolId) -> u32 {
         self.slots[pool.index()]
     }
 
     /// The largest load over all CPUs of `pool`, computed from the
     /// histograms in `O(MAX_SLOTS)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Ledger, Reservations};
+    /// use hwbreak_core::{CpuId, PoolId, Scope};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<2, 4>::new();
+    /// r.init(2, [4, 0])?;
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::AllCpus, 1)?;
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::Cpu(CpuId(1)), 2)?;
+    /// assert_eq!(r.max_load(PoolId::FIRST), 3); // CPU 1
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn max_load(&self, pool: PoolId) -> u32 {
         let p = pool.index();
         let through_any = highest(&self.pinned_hist[p]) + highest(&self.any_hist[p]);
@@ -294,13 +477,41 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     }
 
     /// The load of one CPU (for tests and diagnostics: `O(MAX_SLOTS)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Ledger, Reservations};
+    /// use hwbreak_core::{CpuId, PoolId, Scope, TaskId};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<2, 4>::new();
+    /// r.init(2, [4, 0])?;
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::TaskOnCpu(TaskId(0), CpuId(1)), 2)?;
+    /// assert_eq!(r.load(PoolId::FIRST, CpuId(0)), 0);
+    /// assert_eq!(r.load(PoolId::FIRST, CpuId(1)), 2);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn load(&self, pool: PoolId, cpu: CpuId) -> u32 {
         let p = pool.index();
         let c = &self.per_cpu[p][cpu.0 as usize];
         self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(highest(&self.any_hist[p]))
     }
 
-    /// Checks that `scope` names CPUs and contexts within capacity.
+    /// Checks that `scope` names CPUs and contexts within capacity
+    /// (`BadCpu`, `BadTask`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::Reservations;
+    /// use hwbreak_core::{CpuId, ErrorKind, Scope, TaskId};
+    /// let mut r = Reservations::<4, 8>::new();
+    /// r.init(2, [4, 0])?; // 2 of 4 possible CPUs served
+    /// assert!(r.check_scope(Scope::Cpu(CpuId(1))).is_ok());
+    /// assert_eq!(r.check_scope(Scope::Cpu(CpuId(2))).unwrap_err().kind(), ErrorKind::BadCpu);
+    /// assert_eq!(r.check_scope(Scope::Task(TaskId(8))).unwrap_err().kind(), ErrorKind::BadTask);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn check_scope(&self, scope: Scope) -> Result<()> {
         if let Some(c) = scope.cpu() {
             if c.0 >= self.cpus {
@@ -317,6 +528,23 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
 
     /// Applies a set of changes all-or-nothing: every count changes and the
     /// ledger accepts the new loads, or nothing changes at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Change, Ledger, Reservations};
+    /// use hwbreak_core::{ErrorKind, PoolId, Scope};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<1, 1>::new();
+    /// r.init(1, [4, 0])?;
+    /// let add = |n| Change { pool: PoolId::FIRST, scope: Scope::AllCpus, delta: n };
+    /// // 3 + 2 do not fit in 4: neither is applied.
+    /// let err = r.adjust(&ledger, &[add(3), add(2)]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NoSlot);
+    /// assert_eq!(r.held(PoolId::FIRST, Scope::AllCpus), 0);
+    /// assert_eq!(ledger.load(PoolId::FIRST), 0);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn adjust(&mut self, ledger: &Ledger, changes: &[Change]) -> Result<()> {
         for ch in changes {
             self.check_scope(ch.scope)?;
@@ -346,7 +574,22 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         result
     }
 
-    /// Reserves `n` slots of `pool` for `scope`.
+    /// Reserves `n` slots of `pool` for `scope` (`NoSlot` if some CPU
+    /// would need more than the pool has).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Ledger, Reservations};
+    /// use hwbreak_core::{PoolId, Scope};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<1, 1>::new();
+    /// r.init(1, [0, 1])?; // one DABR
+    /// // Nothing is held back for flexible requests: a pinned one gets it.
+    /// r.reserve(&ledger, PoolId::SECOND, Scope::AllCpus, 1)?;
+    /// assert!(r.reserve(&ledger, PoolId::SECOND, Scope::AllCpus, 1).is_err());
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn reserve(&mut self, ledger: &Ledger, pool: PoolId, scope: Scope, n: u32) -> Result<()> {
         self.adjust(
             ledger,
@@ -358,7 +601,22 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         )
     }
 
-    /// Gives back `n` slots of `pool` held by `scope`.
+    /// Gives back `n` slots of `pool` held by `scope`. Giving back more
+    /// than is held changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Ledger, Reservations};
+    /// use hwbreak_core::{PoolId, Scope};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<1, 1>::new();
+    /// r.init(1, [4, 0])?;
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::AllCpus, 2)?;
+    /// r.release(&ledger, PoolId::FIRST, Scope::AllCpus, 2);
+    /// assert_eq!((r.max_load(PoolId::FIRST), ledger.load(PoolId::FIRST)), (0, 0));
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn release(&mut self, ledger: &Ledger, pool: PoolId, scope: Scope, n: u32) {
         // Lowering loads is always accepted; a release of counts that are
         // not held is a caller bug the counts refuse without change.
@@ -493,7 +751,9 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         shift(&mut self.combo_hist[p], old_combo, new_combo);
     }
 
-    /// Slots of `pool` held by the scope `scope` exactly (diagnostics).
+    /// Slots of `pool` held by the scope `scope` exactly (diagnostics):
+    /// `Scope::Task(t)` counts only `t`'s any-CPU breakpoints, not those
+    /// bound to a CPU. See [`Change`] for an example.
     pub fn held(&self, pool: PoolId, scope: Scope) -> u32 {
         let p = pool.index();
         match scope {
@@ -508,7 +768,24 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         }
     }
 
-    /// Weight of context `t` on `cpu` in `pool` (diagnostics).
+    /// Weight of context `t` on `cpu` in `pool` (diagnostics): its
+    /// any-CPU breakpoints plus those bound to `cpu`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::reserve::{Ledger, Reservations};
+    /// use hwbreak_core::{CpuId, PoolId, Scope, TaskId};
+    /// let ledger = Ledger::new();
+    /// let mut r = Reservations::<2, 4>::new();
+    /// r.init(2, [4, 0])?;
+    /// let t = TaskId(1);
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::Task(t), 1)?;
+    /// r.reserve(&ledger, PoolId::FIRST, Scope::TaskOnCpu(t, CpuId(0)), 2)?;
+    /// assert_eq!(r.weight(PoolId::FIRST, t, CpuId(0)), 3);
+    /// assert_eq!(r.weight(PoolId::FIRST, t, CpuId(1)), 1);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn weight(&self, pool: PoolId, t: TaskId, cpu: CpuId) -> u32 {
         self.held(pool, Scope::Task(t)) + self.held(pool, Scope::TaskOnCpu(t, cpu))
     }
