@@ -13,8 +13,10 @@
 //! - a hit of one of GDB's breakpoints or watchpoints: the [`GdbStop`] the
 //!   registry's handler left in the latch;
 //! - the software step GDB asked for: `DoneStep`;
-//! - `brk #0` (what GDB writes for a software `break`): `SwBreak`, PC left
-//!   on the `brk` as GDB expects;
+//! - `brk #0` (what GDB writes itself for `break`, `next`'s step-resume
+//!   breakpoints, ...): SIGTRAP, PC left on the `brk`, where GDB finds its
+//!   breakpoint (gdbstub refuses the `SwBreak` stop reason for a target
+//!   without `Z0` support, so GDB is told a plain SIGTRAP);
 //! - `brk #0xf001` ([`final_stop`]): GDB is told the program exited (0).
 //!
 //! Debug exceptions are masked while the stub runs: the exception entry
@@ -174,7 +176,7 @@ impl Target for KernelTarget {
     }
 
     /// GDB's `break` writes `brk #0` into the kernel's text itself (memory
-    /// writes are allowed and the stub reports `brk #0` as `SwBreak`); the
+    /// writes are allowed and the stub reports `brk #0` as SIGTRAP); the
     /// stub's own breakpoints are hardware ones.
     fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
         true
@@ -443,10 +445,17 @@ pub unsafe fn on_brk(frame: &mut Frame, imm: u16) -> bool {
             true
         }
         // GDB's own `brk`: it expects the PC on it and steps over it itself
-        // (removing it first).
+        // (removing it first). Not `SwBreak`: gdbstub ends the session on
+        // that stop reason when the target has no `Z0` support.
         BRK_GDB if active => {
             // SAFETY: forwarded from the caller.
-            unsafe { serve(frame, SingleThreadStopReason::SwBreak(()), false) };
+            unsafe {
+                serve(
+                    frame,
+                    SingleThreadStopReason::Signal(Signal::SIGTRAP),
+                    false,
+                )
+            };
             true
         }
         _ => false,
