@@ -4,6 +4,7 @@
 //! starts, so the README's first two commands work on a fresh machine.
 
 mod bench;
+mod defmt_console;
 mod demo;
 mod fuzz;
 mod miri;

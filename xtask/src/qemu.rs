@@ -16,13 +16,22 @@
 //! pass_status = 3                      # QEMU exit status meaning "all passed"
 //! timeout_secs = 60
 //! needs = []                           # Debian packages the build needs
+//! console = "text"                     # or "defmt": see below
+//! expect = []                          # texts some output line must contain
+//! demo = true                          # false: `cargo xtask demo` leaves it out
 //! ```
 //!
 //! The kernel prints `test <name> ... ok|FAILED (<why>)|skipped (<why>)`
 //! lines and exactly one `N passed, M failed, K skipped` line. A variant
 //! passes when QEMU exits with `pass_status`, the summary line is present,
 //! agrees with the scenario lines, has no failure and at least one pass.
+//!
+//! With `console = "defmt"` the kernel writes defmt frames instead of text:
+//! they are decoded with the kernel ELF's `.defmt` table into the same
+//! lines (see `defmt_console.rs`), judged the same way, and a frame that
+//! fails to decode fails the variant.
 
+use crate::defmt_console;
 use crate::util;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -62,6 +71,16 @@ struct Variant {
     timeout_secs: u64,
     #[serde(default)]
     needs: Vec<String>,
+    /// What the kernel writes on the serial port.
+    #[serde(default)]
+    console: ConsoleKind,
+    /// Texts that some output line (decoded, for defmt) must contain.
+    #[serde(default)]
+    expect: Vec<String>,
+    /// Whether `cargo xtask demo` runs it (read by `setup::variant_names`).
+    #[serde(default = "default_demo")]
+    #[allow(dead_code)]
+    demo: bool,
     /// Set when loading: the board folder.
     #[serde(skip)]
     board: PathBuf,
@@ -73,6 +92,21 @@ fn default_toolchain() -> String {
 
 fn default_timeout() -> u64 {
     60
+}
+
+fn default_demo() -> bool {
+    true
+}
+
+/// A variant's `console`.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum ConsoleKind {
+    /// Lines of text.
+    #[default]
+    Text,
+    /// defmt frames (rzcobs), decoded with the kernel ELF's table.
+    Defmt,
 }
 
 /// Scenario counts of one run.
@@ -201,12 +235,39 @@ fn run_variant(v: &Variant, seen: &mut Counts) -> Result<(), String> {
         .map(|a| a.replace("{kernel}", &kernel_s))
         .collect();
     println!("== {} ({})", v.name, kernel.display());
-    let (status, lines, timed_out) = run_qemu(qemu_bin, &args, v.timeout_secs)?;
+    let mut defmt = match v.console {
+        ConsoleKind::Text => None,
+        ConsoleKind::Defmt => Some(defmt_console::Console::from_elf(&kernel)?),
+    };
+    let (status, lines, timed_out) = run_qemu(qemu_bin, &args, v.timeout_secs, defmt.as_mut())?;
     *seen = count_lines(&lines);
     if timed_out {
         return Err(format!("timed out after {} s", v.timeout_secs));
     }
-    judge(&lines, status.code(), v.pass_status).map(|_| ())
+    let decoded = match defmt.as_mut() {
+        Some(d) => d
+            .result()
+            .map(|frames| println!("{frames} defmt frames decoded")),
+        None => Ok(()),
+    };
+    let judged = judge(&lines, status.code(), v.pass_status);
+    decoded?;
+    judged?;
+    check_expect(&lines, &v.expect)
+}
+
+/// Every text of `expect` must be part of some output line.
+fn check_expect(lines: &[String], expect: &[String]) -> Result<(), String> {
+    let missing: Vec<&str> = expect
+        .iter()
+        .filter(|e| !lines.iter().any(|l| l.contains(e.as_str())))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("no output line contains {missing:?}"))
+    }
 }
 
 /// Counts the scenario lines.
@@ -377,10 +438,12 @@ fn build(v: &Variant) -> Result<PathBuf, String> {
 
 /// Runs QEMU, echoing and collecting its output lines; kills it after
 /// `timeout` seconds (it also runs under coreutils `timeout` when present).
+/// With `defmt`, its standard output is defmt frames, decoded into lines.
 fn run_qemu(
     bin: &str,
     args: &[String],
     timeout: u64,
+    mut defmt: Option<&mut defmt_console::Console>,
 ) -> Result<(ExitStatus, Vec<String>, bool), String> {
     let mut cmd = if command_exists("timeout") {
         let mut c = Command::new("timeout");
@@ -401,7 +464,12 @@ fn run_qemu(
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let tx2 = tx.clone();
-    let t1 = std::thread::spawn(move || forward(stdout, tx));
+    let (raw_tx, raw_rx) = mpsc::channel::<Vec<u8>>();
+    let t1 = if defmt.is_some() {
+        std::thread::spawn(move || forward_raw(stdout, raw_tx))
+    } else {
+        std::thread::spawn(move || forward(stdout, tx))
+    };
     let t2 = std::thread::spawn(move || forward(stderr, tx2));
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let mut lines = Vec::new();
@@ -411,6 +479,7 @@ fn run_qemu(
             println!("{l}");
             lines.push(l);
         }
+        decode_raw(&raw_rx, defmt.as_deref_mut(), &mut lines);
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
         }
@@ -426,6 +495,13 @@ fn run_qemu(
     while let Ok(l) = rx.try_recv() {
         println!("{l}");
         lines.push(l);
+    }
+    decode_raw(&raw_rx, defmt.as_deref_mut(), &mut lines);
+    if let Some(d) = defmt {
+        for l in d.finish() {
+            println!("{l}");
+            lines.push(l);
+        }
     }
     // coreutils `timeout` exits with 124 when it had to stop QEMU.
     if status.code() == Some(124) {
@@ -448,6 +524,36 @@ fn forward(r: impl Read, tx: mpsc::Sender<String>) {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Sends standard output on as it comes, in chunks of bytes.
+fn forward_raw(mut r: impl Read, tx: mpsc::Sender<Vec<u8>>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Decodes the bytes received so far, echoing and collecting the lines.
+fn decode_raw(
+    rx: &mpsc::Receiver<Vec<u8>>,
+    defmt: Option<&mut defmt_console::Console>,
+    lines: &mut Vec<String>,
+) {
+    let Some(d) = defmt else { return };
+    while let Ok(bytes) = rx.try_recv() {
+        for l in d.feed(&bytes) {
+            println!("{l}");
+            lines.push(l);
         }
     }
 }

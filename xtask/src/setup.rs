@@ -125,10 +125,16 @@ struct BoardVariant {
     qemu: Vec<String>,
     #[serde(default)]
     needs: Vec<String>,
+    #[serde(default = "yes")]
+    demo: bool,
 }
 
 fn stable() -> String {
     "stable".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Per toolchain: targets and components wanted.
@@ -242,11 +248,12 @@ fn boards(root: &Path) -> Result<Vec<(PathBuf, BoardFile)>, String> {
         .collect()
 }
 
-/// Names of every board variant, in the order `cargo xtask qemu all` runs them.
+/// Names of the board variants `cargo xtask demo` runs (all but those with
+/// `demo = false`), in the order `cargo xtask qemu all` runs them.
 pub fn variant_names() -> Result<Vec<String>, String> {
     Ok(boards(&util::root())?
         .into_iter()
-        .flat_map(|(_, b)| b.variant.into_iter().map(|v| v.name))
+        .flat_map(|(_, b)| b.variant.into_iter().filter(|v| v.demo).map(|v| v.name))
         .collect())
 }
 
