@@ -74,14 +74,18 @@ static SESSION: Session<KernelTarget, GdbUart> = Session::new();
 /// Between the first stop and the end of the session: debug exceptions go
 /// through the stub.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// The one target, built by [`init`].
-static TARGET: TargetCell = TargetCell(UnsafeCell::new(None));
+/// The one target.
+static TARGET: TargetCell = TargetCell(UnsafeCell::new(KernelTarget {
+    hw: Hw(GdbBreakpoints::new(&REGISTRY, &LATCH)),
+    frame: core::ptr::null_mut(),
+    step: false,
+}));
 
-struct TargetCell(UnsafeCell<Option<KernelTarget>>);
+struct TargetCell(UnsafeCell<KernelTarget>);
 
-// SAFETY: written once by `init` on the boot CPU before any stop, then only
-// used by the synchronous exception handler of that one CPU, which does not
-// nest (debug exceptions are masked inside it, and nothing else routes here).
+// SAFETY: only the synchronous exception handler of the one CPU uses it,
+// and that handler does not nest (debug exceptions are masked inside it,
+// and nothing else routes here).
 unsafe impl Sync for TargetCell {}
 
 /// The registry's adapter, with PSTATE.D masked again after every change
@@ -295,25 +299,11 @@ impl SingleThreadSingleStep for KernelTarget {
     }
 }
 
-/// The target. Only the exception handler calls it, after `init`.
+/// The target. Only the exception handler calls it.
 fn target() -> &'static mut KernelTarget {
     // SAFETY: see `TargetCell`: one CPU, the non-nesting exception handler,
     // and every caller drops the reference before returning.
-    unsafe { (*TARGET.0.get()).as_mut() }.expect("gdb::init ran")
-}
-
-/// Builds the target: once, on the boot CPU, after the registry's `init`
-/// and `cpu_online`, before [`initial_stop`].
-pub fn init() {
-    let hw = Hw(GdbBreakpoints::new(&REGISTRY, &LATCH));
-    // SAFETY: the boot CPU, before any stop: nothing else uses the cell.
-    unsafe {
-        *TARGET.0.get() = Some(KernelTarget {
-            hw,
-            frame: core::ptr::null_mut(),
-            step: false,
-        })
-    };
+    unsafe { &mut *TARGET.0.get() }
 }
 
 /// Stops for GDB: the session starts here.

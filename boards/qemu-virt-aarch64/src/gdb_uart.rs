@@ -19,9 +19,6 @@ const FR_RXFE: u32 = 1 << 4;
 const FR_TXFF: u32 = 1 << 5;
 /// FR.BUSY: still transmitting.
 const FR_BUSY: u32 = 1 << 3;
-/// Line control: FEN (FIFOs on, bit 4), WLEN = 8 bits (bits 6:5).
-const LCR_H: usize = 0x2c;
-const LCR_H_FEN_8BIT: u32 = (1 << 4) | (0b11 << 5);
 /// Control: UARTEN (bit 0), TXE (bit 8), RXE (bit 9).
 const CR: usize = 0x30;
 const CR_ENABLE: u32 = 1 | (1 << 8) | (1 << 9);
@@ -46,12 +43,14 @@ pub struct GdbUart {
 }
 
 impl GdbUart {
-    /// Sets the UART up (FIFOs on, 8N1, no interrupts, enabled) and returns
-    /// the connection. QEMU ignores the baud rate.
+    /// Sets the UART up (no interrupts, enabled) and returns the
+    /// connection. QEMU ignores the baud rate and line format. The FIFOs
+    /// stay as reset left them (off: a one-byte holding register): QEMU
+    /// empties the receive FIFO when LCR_H.FEN changes, which could drop
+    /// the first bytes GDB sent before the kernel got here, and a full
+    /// holding register only makes QEMU hold back the socket's next byte.
     pub fn open() -> Self {
-        write_reg(CR, 0);
         write_reg(IMSC, 0);
-        write_reg(LCR_H, LCR_H_FEN_8BIT);
         write_reg(CR, CR_ENABLE);
         Self { peeked: None }
     }

@@ -172,7 +172,6 @@ fn gdb_session() -> ! {
         kprintln!("cpu_online failed: {}", e);
         exit(false);
     }
-    gdb::init();
     // The kernel's code runs with debug exceptions unmasked (as it does
     // after any registration made outside an exception): GDB's breakpoints
     // are registered inside the stub, where unmasking does not reach the
