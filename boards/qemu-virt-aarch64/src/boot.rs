@@ -13,7 +13,13 @@ core::arch::global_asm!(
     r#"
     .section .text.boot, "ax"
     .global _start
+    // Call frame information for `_start` alone, in .debug_frame (the
+    // linker script drops .eh_frame): its return address is undefined, so
+    // debuggers end backtraces here instead of unwinding garbage.
+    .cfi_sections .debug_frame
 _start:
+    .cfi_startproc
+    .cfi_undefined x30
     // Only the boot CPU runs the kernel.
     mrs     x0, mpidr_el1
     and     x0, x0, #0xff
@@ -42,6 +48,7 @@ _start:
 1:  bl      hwbreak_board_main
 9:  wfe
     b       9b
+    .cfi_endproc
 
     .macro VECTOR kind
     .balign 0x80
