@@ -19,12 +19,14 @@
 //!   without `Z0` support, so GDB is told a plain SIGTRAP);
 //! - `brk #0xf001` ([`final_stop`]): GDB is told the program exited (0).
 //!
-//! Debug exceptions are masked while the stub runs: the exception entry
-//! sets PSTATE.D (ARM ARM D1.3.1: every exception taken to EL1 masks D, A,
-//! I and F), so the stub can read GDB's watched variables without trapping
-//! on them. The registry unmasks PSTATE.D of its caller when a registration
-//! arms the first slot (`cpu::enable_debug`), which inside the stub is the
-//! stub itself; [`Hw`] masks it again after every change GDB makes.
+//! Debug exceptions are masked while the stub runs: taking an exception to
+//! EL1 sets PSTATE.D (with A, I and F), so the stub can read GDB's watched
+//! variables without trapping on them. But the registry unmasks PSTATE.D of
+//! its caller when a registration arms the first slot (`set_armed(true)`,
+//! i.e. `cpu::enable_debug`), and inside the stub that caller is the stub
+//! itself: [`Hw`] masks it again after every change GDB makes. (Seen: with
+//! `set breakpoint always-inserted on`, `awatch V` then `print V` took a
+//! watchpoint exception inside the stub without the re-mask.)
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
