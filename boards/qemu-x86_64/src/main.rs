@@ -14,10 +14,10 @@
 
 mod boot;
 mod cpu;
-#[cfg(feature = "gdb")]
-mod gdb;
 #[cfg(feature = "defmt-log")]
 mod defmt_log;
+#[cfg(feature = "gdb")]
+mod gdb;
 mod serial;
 #[cfg(not(feature = "gdb"))]
 mod smoke;

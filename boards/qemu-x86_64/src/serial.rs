@@ -42,7 +42,7 @@ pub fn init() {
     }
 }
 
-fn put(b: u8) {
+pub(crate) fn put(b: u8) {
     // SAFETY: COM1 line status (0x3fd) and data (0x3f8) registers.
     unsafe {
         let mut spins = 0u32;
@@ -53,9 +53,11 @@ fn put(b: u8) {
     }
 }
 
-/// The console, as a `core::fmt::Write` sink.
+/// The console, as a `core::fmt::Write` sink (defmt frames instead with
+/// the `defmt-log` feature: see `defmt_log.rs`).
 pub struct Serial;
 
+#[cfg(not(feature = "defmt-log"))]
 impl core::fmt::Write for Serial {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         for b in s.bytes() {
