@@ -10,6 +10,32 @@
 //!   any byte run inside an 8-byte granule, read-only watches, hits trap
 //!   before the access and are stepped over, the accessed address is
 //!   reported.
+//!
+//! Everything here needs `std` and is for the host only: the register file
+//! and the current CPU are simulated (a thread-local CPU number, see
+//! [`on_cpu`]), and registry updates run `run_on_each_cpu` by switching that
+//! number on the calling thread.
+//!
+//! # Examples
+//!
+//! ```
+//! use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+//! use hwbreak_core::{AccessKind, Registry, Request, Space};
+//!
+//! let machine = Machine::new(Config::arm_like(2));
+//! let registry = Box::new(Registry::<_, _, 16, 2, 4>::new(
+//!     ModelArch::new(machine.clone()),
+//!     ModelPlatform::new(machine.clone()),
+//! ));
+//! registry.init()?;
+//! for cpu in 0..2 {
+//!     on_cpu(cpu, || registry.cpu_online())?;
+//! }
+//! registry.register(&Request::read(0xffff_8000_0010_0000, 2))?;
+//! assert!(machine.access(1, 0xffff_8000_0010_0001, 1, AccessKind::Read, Space::Kernel).is_some());
+//! assert!(machine.access(1, 0xffff_8000_0010_0001, 1, AccessKind::Write, Space::Kernel).is_none());
+//! # Ok::<(), hwbreak_core::Error>(())
+//! ```
 
 extern crate std;
 
@@ -26,6 +52,14 @@ use crate::request::{AccessKind, CpuId, Space};
 use crate::{MemoryType, Piece};
 
 /// How the modelled hardware behaves.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{Config, Style};
+/// assert_eq!(Config::x86_like(1).style, Style::AfterAccess);
+/// assert_eq!(Config::arm_like(1).style, Style::BeforeAccess);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Style {
@@ -36,6 +70,15 @@ pub enum Style {
 }
 
 /// Configuration of the modelled machine.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{Config, Style};
+/// // A custom machine: 2 code and 2 data slots on 8 CPUs.
+/// let config = Config { slots: [2, 2], cpus: 8, ..Config::arm_like(8) };
+/// assert_eq!(config.style, Style::BeforeAccess);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
@@ -51,7 +94,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// An x86-like machine: one pool of 4 slots.
+    /// An x86-like machine: one pool of 4 slots, user half below 2^47.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::model::Config;
+    /// assert_eq!(Config::x86_like(2).slots, [4, 0]);
+    /// ```
     pub const fn x86_like(cpus: u32) -> Self {
         Self {
             style: Style::AfterAccess,
@@ -61,7 +111,15 @@ impl Config {
         }
     }
 
-    /// An AArch64-like machine: 6 code and 4 data slots.
+    /// An AArch64-like machine: 6 code and 4 data slots, user half below
+    /// 2^48.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::model::Config;
+    /// assert_eq!(Config::arm_like(2).slots, [6, 4]);
+    /// ```
     pub const fn arm_like(cpus: u32) -> Self {
         Self {
             style: Style::BeforeAccess,
@@ -72,6 +130,13 @@ impl Config {
     }
 
     /// A machine with one data slot and no code slot (single DABR).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::model::Config;
+    /// assert_eq!(Config::one_slot(1).slots, [0, 1]);
+    /// ```
     pub const fn one_slot(cpus: u32) -> Self {
         Self {
             style: Style::BeforeAccess,
@@ -90,7 +155,29 @@ impl Config {
     }
 }
 
-/// One register write, as recorded.
+/// One register write, as recorded in [`Machine::log`].
+///
+/// # Examples
+///
+/// ```
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// # let machine = Machine::new(Config::x86_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+/// use hwbreak_core::model::Write;
+/// use hwbreak_core::Request;
+///
+/// machine.clear_log();
+/// registry.register(&Request::write(0xffff_8000_0010_0000, 8))?;
+/// let log = machine.log();
+/// assert!(log.iter().any(|w| matches!(w, Write::Slot { cpu: 0, image: Some(_), .. })));
+/// assert!(log.iter().any(|w| matches!(w, Write::Control { cpu: 0, pool: 0, .. })));
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Write {
@@ -123,7 +210,29 @@ pub enum Write {
     },
 }
 
-/// Register file of one modelled CPU.
+/// Register file of one modelled CPU ([`Machine::regs`]).
+///
+/// # Examples
+///
+/// ```
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// # let machine = Machine::new(Config::x86_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+/// use hwbreak_core::Request;
+///
+/// assert!(!machine.regs(0).armed);
+/// registry.register(&Request::write(0xffff_8000_0010_0000, 8))?;
+/// let regs = machine.regs(0);
+/// assert!(regs.armed);
+/// assert_eq!(regs.slots[0].iter().flatten().count(), 1);
+/// assert_eq!(regs.control[0].count_ones(), 1); // one enable bit
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CpuRegs {
@@ -138,6 +247,15 @@ pub struct CpuRegs {
 }
 
 /// The modelled machine, shared by [`ModelArch`] and [`ModelPlatform`].
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{Config, Machine};
+/// let machine = Machine::new(Config::x86_like(4));
+/// assert_eq!(machine.all_regs().len(), 4);
+/// assert!(machine.log().is_empty());
+/// ```
 #[derive(Debug)]
 pub struct Machine {
     /// Configuration.
@@ -180,7 +298,17 @@ std::thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Runs `f` as if on CPU `cpu` (for the model only).
+/// Runs `f` as if on CPU `cpu` (for the model only). The previous CPU
+/// number is restored afterwards, so calls nest.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{current_cpu, on_cpu};
+/// assert_eq!(current_cpu(), 0);
+/// assert_eq!(on_cpu(3, || on_cpu(1, current_cpu) + current_cpu()), 1 + 3);
+/// assert_eq!(current_cpu(), 0);
+/// ```
 pub fn on_cpu<R>(cpu: u32, f: impl FnOnce() -> R) -> R {
     let saved = CURRENT.with(|c| c.replace(cpu));
     let r = f();
@@ -188,7 +316,15 @@ pub fn on_cpu<R>(cpu: u32, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// The CPU the model thinks it runs on.
+/// The CPU the model thinks it runs on (0 unless inside [`on_cpu`]); what
+/// [`ModelPlatform`]'s `current_cpu` answers.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{current_cpu, on_cpu};
+/// assert_eq!(on_cpu(2, current_cpu), 2);
+/// ```
 pub fn current_cpu() -> u32 {
     CURRENT.with(Cell::get)
 }
@@ -211,6 +347,15 @@ fn kind_code(kind: AccessKind) -> u64 {
 
 impl Machine {
     /// A machine with every CPU online and empty registers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::model::{Config, Machine};
+    /// let machine = Machine::new(Config::one_slot(2));
+    /// assert_eq!(machine.config.cpus, 2);
+    /// assert!(!machine.regs(1).armed);
+    /// ```
     pub fn new(config: Config) -> Arc<Self> {
         let n = config.cpus as usize;
         Arc::new(Self {
@@ -222,27 +367,66 @@ impl Machine {
         })
     }
 
-    /// Register file of `cpu`.
+    /// Register file of `cpu` (a copy). See [`CpuRegs`] for an example.
     pub fn regs(&self, cpu: u32) -> CpuRegs {
         self.regs.lock().unwrap()[cpu as usize]
     }
 
-    /// Every CPU's register file.
+    /// Every CPU's register file (copies), indexed by CPU. See [`Machine`]
+    /// for an example.
     pub fn all_regs(&self) -> Vec<CpuRegs> {
         self.regs.lock().unwrap().clone()
     }
 
     /// Clears `cpu`'s registers, as a CPU losing power would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::Request;
+    /// registry.register(&Request::write(0xffff_8000_0010_0000, 8))?;
+    /// machine.wipe(0);
+    /// assert!(!machine.regs(0).armed);
+    /// registry.cpu_online()?; // restores it
+    /// assert!(machine.regs(0).armed);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn wipe(&self, cpu: u32) {
         self.regs.lock().unwrap()[cpu as usize] = CpuRegs::default();
     }
 
-    /// Recorded writes so far.
+    /// Recorded writes so far (a copy). See [`Write`] for an example.
     pub fn log(&self) -> Vec<Write> {
         self.log.lock().unwrap().clone()
     }
 
-    /// Number of recorded slot and control writes (not armed toggles).
+    /// Number of recorded slot and control writes (not armed toggles): what
+    /// the minimal-write guarantees of context switch and reload are
+    /// measured with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// machine.clear_log();
+    /// registry.refresh(); // nothing changed: nothing written
+    /// assert_eq!(machine.register_writes(), 0);
+    /// ```
     pub fn register_writes(&self) -> usize {
         self.log
             .lock()
@@ -252,17 +436,56 @@ impl Machine {
             .count()
     }
 
-    /// Forgets the log.
+    /// Forgets the log. See [`Machine::register_writes`] for an example.
     pub fn clear_log(&self) {
         self.log.lock().unwrap().clear();
     }
 
-    /// Marks `cpu` online or offline for `run_on_each_cpu`.
+    /// Marks `cpu` online or offline for `run_on_each_cpu` (the platform's
+    /// side of hotplug; the registry's side is
+    /// [`Registry::cpu_offline`](crate::Registry::cpu_offline)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use hwbreak_core::model::{Config, Machine, ModelPlatform};
+    /// use hwbreak_core::Platform;
+    ///
+    /// let machine = Machine::new(Config::x86_like(3));
+    /// let platform = ModelPlatform::new(machine.clone());
+    /// machine.set_online(1, false);
+    /// let ran = AtomicU32::new(0);
+    /// platform.run_on_each_cpu(&|| {
+    ///     ran.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// assert_eq!(ran.into_inner(), 2);
+    /// ```
     pub fn set_online(&self, cpu: u32, online: bool) {
         self.online.lock().unwrap()[cpu as usize] = online;
     }
 
-    /// Declares a cache-inhibited range.
+    /// Declares a cache-inhibited range ([`ModelPlatform`] reports it from
+    /// `memory_type`; [`ModelArch`] refuses to encode it, as POWER9 DAWR
+    /// does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{ErrorKind, Request, Zone};
+    /// let mmio = 0xffff_8000_4000_0000;
+    /// machine.cache_inhibit(Zone::new(mmio, mmio + 0x1000));
+    /// let err = registry.register(&Request::write(mmio, 4)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::CacheInhibited);
+    /// ```
     pub fn cache_inhibit(&self, zone: Zone) {
         self.cache_inhibited.lock().unwrap().push(zone);
     }
@@ -318,7 +541,30 @@ impl Machine {
     }
 
     /// Performs an access on `cpu`; returns the trap the hardware would
-    /// raise, if any.
+    /// raise, if any. Hand the trap to
+    /// [`Registry::on_debug_exception`](crate::Registry::on_debug_exception)
+    /// on the same CPU.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Space};
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 4))?;
+    /// let trap = machine.access(1, k + 2, 2, AccessKind::Write, Space::Kernel).unwrap();
+    /// assert_eq!(on_cpu(1, || registry.on_debug_exception(&trap)).delivered, 1);
+    /// // A load does not match a write watch.
+    /// assert!(machine.access(1, k, 4, AccessKind::Read, Space::Kernel).is_none());
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn access(
         &self,
         cpu: u32,
@@ -361,7 +607,17 @@ impl Machine {
     }
 }
 
-/// What the model's "exception entry" captures.
+/// What the model's "exception entry" captures: [`Machine::access`]
+/// returns one; a test builds one with `step: true` to deliver the
+/// single-step completion a before-access hit asked for.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::ModelTrap;
+/// let step = ModelTrap { step: true, ..ModelTrap::default() };
+/// assert_eq!(step.hits, [0, 0]);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ModelTrap {
@@ -376,13 +632,27 @@ pub struct ModelTrap {
 }
 
 /// The model backend.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{Config, Machine, ModelArch};
+/// use hwbreak_core::{AccessKind, Arch, ErrorKind, PoolId};
+///
+/// let arch = ModelArch::new(Machine::new(Config::x86_like(1)));
+/// assert_eq!(arch.pool_of(AccessKind::Write)?, PoolId::FIRST);
+/// // Like x86: no read-only watch, naturally aligned pieces of up to 8.
+/// assert_eq!(arch.pool_of(AccessKind::Read).unwrap_err().kind(), ErrorKind::UnsupportedKind);
+/// assert_eq!(arch.max_piece(AccessKind::Write, 0x1004, 16)?, 4);
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ModelArch {
     machine: Arc<Machine>,
 }
 
 impl ModelArch {
-    /// The backend for `machine`.
+    /// The backend for `machine`. See [`ModelArch`] for an example.
     pub fn new(machine: Arc<Machine>) -> Self {
         Self { machine }
     }
@@ -510,6 +780,13 @@ impl Arch for ModelArch {
         }
     }
 
+    /// Stores the image in the current model CPU's register file and logs
+    /// a [`Write::Slot`].
+    ///
+    /// # Safety
+    /// Nothing is required: the model writes a simulated register file. The
+    /// function is `unsafe` because [`Arch`] declares it so for real
+    /// hardware.
     unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
         let cpu = current_cpu();
         self.machine.regs.lock().unwrap()[cpu as usize].slots[pool.index()][index] = image;
@@ -521,6 +798,14 @@ impl Arch for ModelArch {
         });
     }
 
+    /// Stores the control word and logs a [`Write::Control`], except when
+    /// it ends a [`suspend`](Arch::suspend) (restoring the word is part of
+    /// the exception protocol, not a table change).
+    ///
+    /// # Safety
+    /// Nothing is required: the model writes a simulated register file. The
+    /// function is `unsafe` because [`Arch`] declares it so for real
+    /// hardware.
     unsafe fn write_control(&self, pool: PoolId, control: u64) {
         let cpu = current_cpu();
         let mut regs = self.machine.regs.lock().unwrap();
@@ -542,21 +827,55 @@ impl Arch for ModelArch {
         }
     }
 
+    /// Turns the model CPU's debug machinery on or off and logs a
+    /// [`Write::Armed`].
+    ///
+    /// # Safety
+    /// Nothing is required: the model writes a simulated register file. The
+    /// function is `unsafe` because [`Arch`] declares it so for real
+    /// hardware.
     unsafe fn set_armed(&self, armed: bool) {
         let cpu = current_cpu();
         self.machine.regs.lock().unwrap()[cpu as usize].armed = armed;
         self.machine.record(Write::Armed { cpu, on: armed });
     }
 
+    /// Marks the model CPU suspended: [`Machine::access`] raises no trap
+    /// until the next control write.
+    ///
+    /// # Safety
+    /// Nothing is required: the model writes a simulated register file. The
+    /// function is `unsafe` because [`Arch`] declares it so for real
+    /// hardware.
     unsafe fn suspend(&self) {
         let cpu = current_cpu();
         self.machine.regs.lock().unwrap()[cpu as usize].suspended = true;
     }
 
+    /// Nothing to clear: the model keeps no sticky status.
+    ///
+    /// # Safety
+    /// Nothing is required: the model writes a simulated register file. The
+    /// function is `unsafe` because [`Arch`] declares it so for real
+    /// hardware.
     unsafe fn acknowledge(&self, _trap: &ModelTrap) {}
 }
 
-/// The model OS platform.
+/// The model OS platform: `machine.config.cpus` CPUs, the configured user
+/// limit, the online set of [`Machine::set_online`], and optional
+/// no-breakpoint zones.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::model::{on_cpu, Config, Machine, ModelPlatform};
+/// use hwbreak_core::{CpuId, Platform};
+///
+/// let platform = ModelPlatform::new(Machine::new(Config::arm_like(2)));
+/// assert_eq!(platform.cpu_count(), 2);
+/// assert_eq!(on_cpu(1, || platform.current_cpu()), CpuId(1));
+/// assert_eq!(platform.user_limit(), 1 << 48);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ModelPlatform {
     machine: Arc<Machine>,
@@ -564,7 +883,8 @@ pub struct ModelPlatform {
 }
 
 impl ModelPlatform {
-    /// The platform of `machine`, with no no-breakpoint zone.
+    /// The platform of `machine`, with no no-breakpoint zone. See
+    /// [`ModelPlatform`] for an example.
     pub fn new(machine: Arc<Machine>) -> Self {
         Self {
             machine,
@@ -574,6 +894,16 @@ impl ModelPlatform {
 
     /// Declares no-breakpoint zones (the list is leaked once: it lives as
     /// long as the platform may).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::model::{Config, Machine, ModelPlatform};
+    /// use hwbreak_core::{Platform, Zone};
+    /// let platform = ModelPlatform::new(Machine::new(Config::x86_like(1)))
+    ///     .with_zones(vec![Zone::new(0x1000, 0x2000)]);
+    /// assert_eq!(platform.no_breakpoint_zones(), [Zone::new(0x1000, 0x2000)]);
+    /// ```
     pub fn with_zones(mut self, zones: Vec<Zone>) -> Self {
         self.zones = Vec::leak(zones);
         self

@@ -14,7 +14,33 @@ use crate::error::{ErrorKind, Result};
 use crate::platform::Platform;
 use crate::request::Request;
 
-/// A slot armed through [`Registry::debugger_install`].
+/// A slot armed through [`Registry::debugger_install`]; give it back with
+/// [`Registry::debugger_remove`]. Events from the slot carry a [`Handle`]
+/// of their own (not one the normal path issued).
+///
+/// [`Handle`]: crate::Handle
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// # let machine = Machine::new(Config::x86_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+/// use hwbreak_core::{PoolId, Request};
+///
+/// let d = registry.debugger_install(&Request::execute(0xffff_8000_0000_1000))?;
+/// assert_eq!(d.pool(), PoolId::FIRST);
+/// // The debugger path takes the highest free slot, the same on every CPU.
+/// assert_eq!(d.slot(), 3);
+/// # }
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DebuggerHandle {
@@ -25,12 +51,13 @@ pub struct DebuggerHandle {
 }
 
 impl DebuggerHandle {
-    /// The pool of the slot.
+    /// The pool of the slot. See [`DebuggerHandle`] for an example.
     pub fn pool(&self) -> PoolId {
         PoolId::ALL[self.pool as usize % MAX_POOLS]
     }
 
-    /// The slot index (the same on every CPU).
+    /// The slot index (the same on every CPU). See [`DebuggerHandle`] for
+    /// an example.
     pub const fn slot(&self) -> usize {
         self.slot as usize
     }
@@ -47,6 +74,50 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// The current CPU is armed at once. Every other CPU must call
     /// [`Registry::refresh`] as it leaves the debugger's stop (kgdb-style
     /// round-up), or it picks the slot up at its next reload.
+    ///
+    /// Use it where the normal path cannot run: with other CPUs stopped
+    /// at arbitrary points (one may hold the registry's lock, or be in the
+    /// middle of an update), from an NMI or the debugger's own exception
+    /// context. The slot is counted in the ledger the normal path checks,
+    /// so neither path can give away a slot the other relies on: the
+    /// debugger gets `NoSlot` when the pool is full of pinned
+    /// breakpoints, and later registrations see the debugger's slot as
+    /// taken. Validation is the same as [`Registry::register`]'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, ErrorKind, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// // The kernel holds three of four slots.
+    /// for i in 0..3 {
+    ///     registry.register(&Request::write(k + 8 * i, 8))?;
+    /// }
+    /// // All CPUs are stopped in the debugger on CPU 0: arm a watch without a lock.
+    /// let d = on_cpu(0, || registry.debugger_install(&Request::write(k + 64, 8)))?;
+    /// assert!(machine.access(0, k + 64, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// // CPU 1 picks it up as it leaves the stop.
+    /// on_cpu(1, || registry.refresh());
+    /// assert!(machine.access(1, k + 64, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// // The pool is full for both paths now.
+    /// let err = registry.register(&Request::write(k + 128, 8)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NoSlot);
+    /// let err = registry.debugger_install(&Request::write(k + 128, 8)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NoSlot);
+    /// on_cpu(0, || registry.debugger_remove(d))?;
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn debugger_install(&self, req: &Request) -> Result<DebuggerHandle> {
         let counts = self.ready()?;
         let prepared = self.prepare(req, counts)?;
@@ -93,6 +164,31 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// Disarms a debugger slot and gives it back, without taking any lock.
+    /// The current CPU is disarmed at once; the others as they
+    /// [`refresh`](Registry::refresh) or reload. `StaleHandle` if the slot
+    /// was already given back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{ErrorKind, PoolId, Request};
+    ///
+    /// let d = registry.debugger_install(&Request::execute(0xffff_8000_0000_1000))?;
+    /// registry.debugger_remove(d)?;
+    /// assert_eq!(registry.pool_usage(PoolId::FIRST), (0, 0));
+    /// assert_eq!(registry.debugger_remove(d).unwrap_err().kind(), ErrorKind::StaleHandle);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn debugger_remove(&self, h: DebuggerHandle) -> Result<()> {
         let counts = self.ready()?;
         if h.registry != self.id.load(Ordering::Relaxed) {

@@ -12,6 +12,40 @@ use crate::platform::Platform;
 use crate::request::{CpuId, Event, EventKind, Handler};
 
 /// What [`Registry::on_debug_exception`] did.
+///
+/// # Examples
+///
+/// A hit the hardware reports beside the requested bytes (it watches a
+/// wider granule) is filtered out; a hit in a slot that holds nothing is
+/// spurious:
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// # use hwbreak_core::model::ModelTrap;
+/// # let machine = Machine::new(Config::arm_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+/// use hwbreak_core::{PoolId, Request};
+///
+/// let k = 0xffff_8000_0010_0000;
+/// registry.register(&Request::write(k + 2, 2))?; // bytes 2 and 3 of a word
+/// let slot = (0..4).find(|&i| registry.armed_slot(PoolId::SECOND, i).unwrap().is_some()).unwrap();
+/// // The hardware names the slot, for a store to byte 6 of the same word.
+/// let beside = ModelTrap { hits: [0, 1 << slot], address: Some(k + 6), access_len: 1, step: false };
+/// let out = on_cpu(0, || registry.on_debug_exception(&beside));
+/// assert_eq!((out.delivered, out.filtered, out.spurious), (0, 1, false));
+/// // A slot that holds nothing.
+/// let empty = (0..4).find(|&i| i != slot).unwrap();
+/// let ghost = ModelTrap { hits: [0, 1 << empty], address: Some(k), access_len: 1, step: false };
+/// assert!(on_cpu(0, || registry.on_debug_exception(&ghost)).spurious);
+/// # }
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Outcome {
@@ -77,6 +111,67 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// Takes no lock and allocates nothing. Handlers run here, with the
     /// CPU's breakpoints suspended, so a handler touching the watched data
     /// does not nest.
+    ///
+    /// Hand it every debug exception the backend understands, including
+    /// the single-step completions it asked for ([`Resume::SingleStep`]);
+    /// an exception no armed slot explains comes back with
+    /// [`Outcome::spurious`] set and [`Resume::Continue`].
+    ///
+    /// # Examples
+    ///
+    /// An execute breakpoint on x86-like hardware faults before the
+    /// instruction, so the return must set the resume flag:
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Resume, Space};
+    ///
+    /// let code = 0xffff_8000_0000_1000;
+    /// registry.register(&Request::execute(code))?;
+    /// let trap = machine.access(0, code, 1, AccessKind::Execute, Space::Kernel).unwrap();
+    /// let out = registry.on_debug_exception(&trap);
+    /// assert_eq!(out.resume, Resume::SetResumeFlag);
+    /// assert_eq!(out.delivered, 1);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
+    ///
+    /// On hardware that traps before the access (AArch64, ppc64) the hit
+    /// asks for a single step, and the step's own exception re-arms the
+    /// slot:
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # use hwbreak_core::model::ModelTrap;
+    /// # let machine = Machine::new(Config::arm_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Resume, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8))?;
+    /// let hit = machine.access(0, k, 8, AccessKind::Write, Space::Kernel).unwrap();
+    /// assert_eq!(registry.on_debug_exception(&hit).resume, Resume::SingleStep);
+    /// // The OS stepped one instruction; the step exception comes back here.
+    /// let step = ModelTrap { step: true, ..ModelTrap::default() };
+    /// assert_eq!(registry.on_debug_exception(&step).resume, Resume::EndSingleStep);
+    /// assert!(machine.access(0, k, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn on_debug_exception(&self, trap: &A::Trap) -> Outcome {
         let mut out = Outcome {
             resume: Resume::Continue,

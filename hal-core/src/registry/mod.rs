@@ -38,7 +38,29 @@ use crate::reserve::{Change, Ledger, Reservations};
 pub use self::debugger::DebuggerHandle;
 pub use self::dispatch::Outcome;
 
-/// The state of a registered breakpoint.
+/// The state of a registered breakpoint ([`Registry::state`]).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// # let machine = Machine::new(Config::x86_like(1));
+/// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+/// #     ModelArch::new(machine.clone()),
+/// #     ModelPlatform::new(machine.clone()),
+/// # ));
+/// # registry.init().unwrap();
+/// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+/// use hwbreak_core::{Request, State};
+///
+/// let h = registry.register(&Request::execute(0xffff_8000_0000_1000))?;
+/// assert_eq!(registry.state(h)?, State::Armed);
+/// registry.disable(h)?;
+/// assert_eq!(registry.state(h)?, State::Disabled);
+/// # }
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum State {
@@ -166,6 +188,63 @@ static NEXT_REGISTRY_ID: AtomicU32 = AtomicU32::new(1);
 ///
 /// Build it in a `static` with [`Registry::new`], then call
 /// [`Registry::init`] once and [`Registry::cpu_online`] on every CPU.
+///
+/// Its methods fall in three groups:
+///
+/// - updating calls, from thread context with interrupts enabled (they
+///   call [`Platform::run_on_each_cpu`]): [`register`](Registry::register),
+///   [`modify`](Registry::modify), [`unregister`](Registry::unregister),
+///   [`enable`](Registry::enable), [`disable`](Registry::disable);
+/// - per-CPU calls, lock-free, on the CPU concerned:
+///   [`cpu_online`](Registry::cpu_online),
+///   [`cpu_offline`](Registry::cpu_offline),
+///   [`switch_task`](Registry::switch_task), [`refresh`](Registry::refresh),
+///   [`on_debug_exception`](Registry::on_debug_exception);
+/// - the kernel debugger's lock-free path:
+///   [`debugger_install`](Registry::debugger_install),
+///   [`debugger_remove`](Registry::debugger_remove).
+///
+/// # Examples
+///
+/// The examples in this module run on the model backend (feature
+/// `model`): a software x86-like machine whose accesses raise the traps
+/// real hardware would. A kernel declares a `static` of its own backend
+/// and platform instead (see `docs/integration.md`).
+///
+/// ```
+/// # #[cfg(feature = "model")] {
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+/// use hwbreak_core::{AccessKind, Event, Registry, Request, Space};
+///
+/// static HITS: AtomicU32 = AtomicU32::new(0);
+/// fn count(_: &Event) {
+///     HITS.fetch_add(1, Ordering::Relaxed);
+/// }
+///
+/// // Two CPUs with four slots each.
+/// let machine = Machine::new(Config::x86_like(2));
+/// // 16 registrations, 2 CPUs, 4 debug contexts.
+/// let registry = Box::new(Registry::<_, _, 16, 2, 4>::new(
+///     ModelArch::new(machine.clone()),
+///     ModelPlatform::new(machine.clone()),
+/// ));
+/// registry.init()?;
+/// for cpu in 0..2 {
+///     on_cpu(cpu, || registry.cpu_online())?;
+/// }
+///
+/// let addr = 0xffff_8000_0010_0000;
+/// let h = registry.register(&Request::write(addr, 8).handler(count, 0))?;
+/// // CPU 1 stores to the watched word; its debug exception goes to the registry.
+/// let trap = machine.access(1, addr, 8, AccessKind::Write, Space::Kernel).unwrap();
+/// let out = on_cpu(1, || registry.on_debug_exception(&trap));
+/// assert_eq!((out.delivered, HITS.load(Ordering::Relaxed)), (1, 1));
+/// registry.unregister(h)?;
+/// assert!(machine.access(1, addr, 8, AccessKind::Write, Space::Kernel).is_none());
+/// # }
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize> {
     arch: A,
     platform: P,
@@ -196,6 +275,28 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// A registry for `arch` on `platform`. Nothing is armed until
     /// [`Registry::init`] and [`Registry::cpu_online`].
+    ///
+    /// `const`, so a kernel builds it in a `static` (the [`Arch`] example
+    /// does). Capacities are checked at compile time: `BPS` must be
+    /// 1..=65535 and `CPUS` at least 1. The size grows linearly with each
+    /// of `BPS`, `CPUS` and `TASKS` (no table is indexed by two of them);
+    /// `core::mem::size_of` tells what a configuration costs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
+    /// use hwbreak_core::{ErrorKind, Registry, Request};
+    ///
+    /// let machine = Machine::new(Config::arm_like(4));
+    /// let registry: Registry<_, _, 64, 4, 32> =
+    ///     Registry::new(ModelArch::new(machine.clone()), ModelPlatform::new(machine));
+    /// // Not usable before `init`.
+    /// let err = registry.register(&Request::execute(0x1000)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotInitialized);
+    /// # }
+    /// ```
     pub const fn new(arch: A, platform: P) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CAPACITY_OK;
@@ -229,6 +330,33 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// changes nothing. Then call [`Registry::cpu_online`] on every CPU
     /// (the boot CPU included): a CPU that was never brought online loads
     /// nothing.
+    ///
+    /// `BadCpu` if the platform's [`Platform::cpu_count`] is 0 or larger
+    /// than `CPUS`. Slot counts above [`MAX_SLOTS`] are clamped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
+    /// use hwbreak_core::{ErrorKind, PoolId, Registry};
+    ///
+    /// let machine = Machine::new(Config::arm_like(2));
+    /// let registry: Registry<_, _, 16, 2, 4> =
+    ///     Registry::new(ModelArch::new(machine.clone()), ModelPlatform::new(machine.clone()));
+    /// assert_eq!(registry.slot_counts().get(PoolId::SECOND), 0);
+    /// registry.init()?;
+    /// assert_eq!(registry.slot_counts().get(PoolId::SECOND), 4);
+    /// registry.init()?; // a second call changes nothing
+    ///
+    /// // A platform with more CPUs than the registry serves is refused.
+    /// let big = Machine::new(Config::arm_like(3));
+    /// let small: Registry<_, _, 16, 2, 4> =
+    ///     Registry::new(ModelArch::new(big.clone()), ModelPlatform::new(big));
+    /// assert_eq!(small.init().unwrap_err().kind(), ErrorKind::BadCpu);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn init(&self) -> Result<()> {
         if self.id.load(Ordering::Acquire) != 0 {
             return Ok(());
@@ -267,17 +395,71 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         Ok(())
     }
 
-    /// The backend.
+    /// The backend (for the OS's own register work around the registry,
+    /// such as the ppc64 boards' disarming of slots in the exception).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Arch, PoolId};
+    /// assert_eq!(registry.arch().pool_of(AccessKind::Execute)?, PoolId::FIRST);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn arch(&self) -> &A {
         &self.arch
     }
 
     /// The platform.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::Platform;
+    /// assert_eq!(registry.platform().cpu_count(), 2);
+    /// # }
+    /// ```
     pub fn platform(&self) -> &P {
         &self.platform
     }
 
     /// Slots per pool (all zero before [`Registry::init`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::SlotCounts;
+    /// // The x86-like model: one pool of four.
+    /// assert_eq!(registry.slot_counts(), SlotCounts([4, 0]));
+    /// # }
+    /// ```
     pub fn slot_counts(&self) -> SlotCounts {
         let c = self.counts.load(Ordering::Relaxed);
         SlotCounts([c as u8, (c >> 8) as u8])
@@ -290,7 +472,29 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         Ok(self.slot_counts())
     }
 
-    /// The zone of the registry's own state: no breakpoint may watch it.
+    /// The zone of the registry's own state: no breakpoint may watch it
+    /// (the debug exception reads it, so a watch there would trap inside
+    /// the handler). Checked on every registration, beside the platform's
+    /// zones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{ErrorKind, Request};
+    /// let zone = registry.own_zone();
+    /// let err = registry.register(&Request::write(zone.start, 8)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NoBreakpointZone);
+    /// # }
+    /// ```
     pub fn own_zone(&self) -> Zone {
         Zone::of(self)
     }
@@ -374,6 +578,43 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// Registers a breakpoint. On success it is armed on every CPU where
     /// its scope runs (or, if flexible and there is no room, waiting); on
     /// error nothing changed.
+    ///
+    /// The request is validated in this order: length and overflow, the
+    /// user limit for [`Space::User`](crate::Space::User), the backend's
+    /// address form, the no-breakpoint zones, the scope's CPU and context
+    /// numbers, the access kind, the exact cover and every piece's
+    /// encoding; then slots are reserved (displacing lower-priority
+    /// flexible breakpoints if needed). Identical requests
+    /// ([`Request::same_watch`]) share slots and all their handlers run.
+    ///
+    /// Updating call: thread context, interrupts enabled (it calls
+    /// [`Platform::run_on_each_cpu`] after releasing its lock).
+    ///
+    /// # Examples
+    ///
+    /// Thirteen unaligned bytes take three x86 slots, covering exactly those
+    /// bytes:
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, PoolId, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k + 3, 13))?;
+    /// assert_eq!(registry.pool_usage(PoolId::FIRST), (3, 0));
+    /// let traps = |a| machine.access(0, a, 1, AccessKind::Write, Space::Kernel).is_some();
+    /// assert!(!traps(k + 2) && traps(k + 3) && traps(k + 15) && !traps(k + 16));
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn register(&self, req: &Request) -> Result<Handle> {
         let counts = self.ready()?;
         let prepared = self.prepare(req, counts)?;
@@ -434,7 +675,39 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// success its slots are reused, never released in between.
     ///
     /// The scope and pinning cannot change (`ScopeChange`); handler,
-    /// priority, range, kind and space can.
+    /// priority, range, kind and space can. Updating call, like
+    /// [`Registry::register`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, CpuId, ErrorKind, Request, Scope, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// let traps = |a| machine.access(0, a, 1, AccessKind::Write, Space::Kernel).is_some();
+    /// let h = registry.register(&Request::write(k, 8))?;
+    /// // Move the watch: the slot is reused, never released in between.
+    /// registry.modify(h, &Request::write(k + 64, 8))?;
+    /// assert!(!traps(k) && traps(k + 64));
+    /// // x86 has no read-only watch: refused, and the old watch stays armed.
+    /// let err = registry.modify(h, &Request::read(k, 8)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::UnsupportedKind);
+    /// assert!(traps(k + 64));
+    /// // The scope is fixed for the life of a registration.
+    /// let err = registry.modify(h, &Request::write(k, 8).scope(Scope::Cpu(CpuId(0))));
+    /// assert_eq!(err.unwrap_err().kind(), ErrorKind::ScopeChange);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn modify(&self, h: Handle, req: &Request) -> Result<()> {
         let counts = self.ready()?;
         let prepared = self.prepare(req, counts)?;
@@ -523,7 +796,32 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Unregisters a breakpoint. A hit already pending for it is survived
     /// and reported spurious. Room it frees re-arms waiting flexible
-    /// breakpoints.
+    /// breakpoints. Updating call, like [`Registry::register`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, ErrorKind, PoolId, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// let h = registry.register(&Request::write(k, 8))?;
+    /// registry.unregister(h)?;
+    /// assert!(machine.access(0, k, 8, AccessKind::Write, Space::Kernel).is_none());
+    /// assert_eq!(registry.pool_usage(PoolId::FIRST), (0, 0));
+    /// // Twice is an error, not a double free.
+    /// assert_eq!(registry.unregister(h).unwrap_err().kind(), ErrorKind::StaleHandle);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn unregister(&self, h: Handle) -> Result<()> {
         self.ready()?;
         let mut notes = Notes::new();
@@ -561,12 +859,61 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// Disarms a breakpoint but keeps its reservation, so
-    /// [`Registry::enable`] cannot fail for lack of room.
+    /// [`Registry::enable`] cannot fail for lack of room. Updating call,
+    /// like [`Registry::register`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, PoolId, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// let h = registry.register(&Request::write(k, 8))?;
+    /// registry.disable(h)?;
+    /// assert!(machine.access(0, k, 8, AccessKind::Write, Space::Kernel).is_none());
+    /// // Still reserved: nobody else can take the slot meanwhile.
+    /// assert_eq!(registry.pool_usage(PoolId::FIRST), (1, 0));
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn disable(&self, h: Handle) -> Result<()> {
         self.set_enabled(h, false)
     }
 
-    /// Re-arms a disabled breakpoint.
+    /// Re-arms a disabled breakpoint. Enabling one that is armed changes
+    /// nothing. Updating call, like [`Registry::register`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// let h = registry.register(&Request::write(k, 8))?;
+    /// registry.disable(h)?;
+    /// registry.enable(h)?;
+    /// assert!(machine.access(0, k, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn enable(&self, h: Handle) -> Result<()> {
         self.set_enabled(h, true)
     }
@@ -587,7 +934,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         Ok(())
     }
 
-    /// The state of a breakpoint.
+    /// The state of a breakpoint: `StaleHandle` or `ForeignHandle` if the
+    /// handle names none. See [`State`] and [`Pinning`] for
+    /// examples.
     pub fn state(&self, h: Handle) -> Result<State> {
         self.ready()?;
         critical_section::with(|cs| {
@@ -1086,6 +1435,38 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// (`None`: a context without breakpoints). Writes nothing when `next`'s
     /// state is what is loaded, and only changed slots and control words
     /// otherwise. Call with interrupts disabled.
+    ///
+    /// Lock-free. On a CPU that is not online it does nothing, and does not
+    /// record `next` either: bring a CPU online with
+    /// [`Registry::cpu_online`] before its first context switch. `BadTask`
+    /// if `next` is not below `TASKS`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{Request, Scope, TaskId};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8).scope(Scope::Task(TaskId(1))))?;
+    /// machine.clear_log();
+    /// registry.switch_task(Some(TaskId(1)))?;
+    /// let first = machine.register_writes();
+    /// assert!(first > 0);
+    /// // Switching to the context that is loaded writes nothing.
+    /// registry.switch_task(Some(TaskId(1)))?;
+    /// assert_eq!(machine.register_writes(), first);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn switch_task(&self, next: Option<TaskId>) -> Result<()> {
         if let Some(t) = next {
             if t.0 as usize >= TASKS {
@@ -1123,6 +1504,36 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// Brings the current CPU online (boot, hotplug, resume from suspend):
     /// writes every slot and control word from the tables, whatever the
     /// hardware held before.
+    ///
+    /// Call it on the CPU itself, after [`Registry::init`], before it can
+    /// take a debug exception from a breakpoint it should hold. The debug
+    /// context loaded before an offline/online cycle stays loaded.
+    ///
+    /// # Examples
+    ///
+    /// A CPU that lost its registers (deep idle, suspend) gets them back:
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8))?;
+    /// machine.wipe(1); // what a power cycle does to CPU 1
+    /// assert!(machine.access(1, k, 8, AccessKind::Write, Space::Kernel).is_none());
+    /// on_cpu(1, || registry.cpu_online())?;
+    /// assert!(machine.access(1, k, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn cpu_online(&self) -> Result<()> {
         self.ready()?;
         let (cpu, state) = self.served_cpu_state()?;
@@ -1134,6 +1545,39 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Takes the current CPU offline: disarms every slot. Its tables stay,
     /// and [`Registry::cpu_online`] restores them.
+    ///
+    /// Call it on the CPU going down, after the platform stopped sending
+    /// it [`Platform::run_on_each_cpu`] work. Breakpoints keep their
+    /// reservations meanwhile: registering never depends on which CPUs are
+    /// online.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8))?;
+    /// machine.set_online(1, false); // the platform's view first
+    /// on_cpu(1, || registry.cpu_offline())?;
+    /// assert!(machine.regs(1).slots[0].iter().all(Option::is_none));
+    /// // Registrations made meanwhile are picked up when it comes back.
+    /// registry.register(&Request::write(k + 8, 8))?;
+    /// machine.set_online(1, true);
+    /// on_cpu(1, || registry.cpu_online())?;
+    /// assert!(machine.access(1, k + 8, 8, AccessKind::Write, Space::Kernel).is_some());
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn cpu_offline(&self) -> Result<()> {
         self.ready()?;
         let (_, state) = self.served_cpu_state()?;
@@ -1163,6 +1607,33 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// Reloads the current CPU if anything it loaded changed. Kernels call
     /// it where a CPU leaves a kernel debugger's stop; the registry calls it
     /// on every CPU after each update.
+    ///
+    /// # Examples
+    ///
+    /// A slot the debugger installed on CPU 0 reaches CPU 1 when CPU 1
+    /// refreshes:
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(2));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 2, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..2 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// let traps = |cpu| machine.access(cpu, k, 8, AccessKind::Write, Space::Kernel).is_some();
+    /// on_cpu(0, || registry.debugger_install(&Request::write(k, 8)))?;
+    /// assert!(traps(0) && !traps(1));
+    /// on_cpu(1, || registry.refresh());
+    /// assert!(traps(1));
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn refresh(&self) {
         let Some((cpu, state)) = self.cpu_state() else {
             return;
@@ -1299,7 +1770,39 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// The image armed in `index` of `pool` on the current CPU, per the
-    /// registry's table.
+    /// registry's table (`None` for an empty slot, or one disarmed while a
+    /// step over its hit is in progress). `SlotOutOfRange` past the pool's
+    /// slots.
+    ///
+    /// For OSes that must rewrite slots themselves (the ppc64 boards disarm
+    /// every slot around the debug exception and restore them from here)
+    /// and for diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{ErrorKind, PoolId, Request};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8))?;
+    /// let armed: Vec<_> =
+    ///     (0..4).filter_map(|i| registry.armed_slot(PoolId::FIRST, i).unwrap()).collect();
+    /// assert_eq!(armed.len(), 1);
+    /// assert_eq!(armed[0].value, k);
+    /// let err = registry.armed_slot(PoolId::FIRST, 4).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::SlotOutOfRange);
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn armed_slot(&self, pool: PoolId, index: usize) -> Result<Option<SlotImage>> {
         let counts = self.ready()?;
         if pool.index() >= A::POOLS {
@@ -1319,6 +1822,28 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Slots of `pool` the busiest CPU uses (normal path) and slots the
     /// kernel debugger holds, as the shared ledger says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{PoolId, Request};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 16))?; // two slots
+    /// registry.debugger_install(&Request::execute(0xffff_8000_0000_1000))?;
+    /// assert_eq!(registry.pool_usage(PoolId::FIRST), (2, 1));
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn pool_usage(&self, pool: PoolId) -> (u32, u32) {
         (self.ledger.load(pool), self.ledger.debugger_slots(pool))
     }
