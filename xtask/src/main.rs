@@ -7,6 +7,7 @@ mod bench;
 mod defmt_console;
 mod demo;
 mod fuzz;
+mod gdb;
 mod miri;
 mod qemu;
 mod setup;
@@ -27,7 +28,7 @@ commands:
   bench              benchmarks (see BENCHMARKS.md)
   fuzz [--ops N]     fuzz API call sequences against the model backend
   miri               the core's tests under miri
-  gdb                end-to-end check with a real gdb-multiarch
+  gdb [variant]      a real gdb-multiarch session against each GDB board variant
 ";
 
 fn main() -> ExitCode {
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "miri" => miri::run(rest),
+        "gdb" => gdb::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

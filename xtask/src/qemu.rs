@@ -52,8 +52,8 @@ struct BoardFile {
 /// One `[[variant]]` of a board.
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct Variant {
-    name: String,
+pub(crate) struct Variant {
+    pub(crate) name: String,
     target: String,
     #[serde(default)]
     features: Vec<String>,
@@ -65,10 +65,10 @@ struct Variant {
     rustflags: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
-    qemu: Vec<String>,
-    pass_status: i32,
+    pub(crate) qemu: Vec<String>,
+    pub(crate) pass_status: i32,
     #[serde(default = "default_timeout")]
-    timeout_secs: u64,
+    pub(crate) timeout_secs: u64,
     #[serde(default)]
     needs: Vec<String>,
     /// What the kernel writes on the serial port.
@@ -81,9 +81,28 @@ struct Variant {
     #[serde(default = "default_demo")]
     #[allow(dead_code)]
     demo: bool,
+    /// What the variant is for: the scenario suite (`cargo xtask qemu`)
+    /// or a GDB session (`cargo xtask gdb`).
+    #[serde(default)]
+    pub(crate) kind: VariantKind,
+    /// GDB sessions: whether a read-only watch (`rwatch`) traps or is
+    /// refused by the backend (x86 has no read-only watchpoints).
+    #[serde(default)]
+    pub(crate) gdb_read_watch: crate::gdb::ReadWatch,
     /// Set when loading: the board folder.
     #[serde(skip)]
-    board: PathBuf,
+    pub(crate) board: PathBuf,
+}
+
+/// What a variant is for.
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum VariantKind {
+    /// Boots the scenario suite; `cargo xtask qemu` runs it.
+    #[default]
+    Suite,
+    /// Waits for GDB on a second serial port; `cargo xtask gdb` runs it.
+    Gdb,
 }
 
 fn default_toolchain() -> String {
@@ -136,8 +155,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             return Ok(());
         }
-        "all" => variants.iter().collect(),
+        "all" => variants
+            .iter()
+            .filter(|v| v.kind == VariantKind::Suite)
+            .collect(),
         name => match variants.iter().find(|v| v.name == name) {
+            Some(v) if v.kind == VariantKind::Gdb => {
+                return Err(format!(
+                    "`{name}` is a GDB session: run `cargo xtask gdb {name}`"
+                ))
+            }
             Some(v) => vec![v],
             None => {
                 return Err(format!(
@@ -182,7 +209,7 @@ fn names(vs: &[Variant]) -> String {
 }
 
 /// Every variant of every `boards/*/board.toml`, in folder order.
-fn load_variants(boards: &Path) -> Result<Vec<Variant>, String> {
+pub(crate) fn load_variants(boards: &Path) -> Result<Vec<Variant>, String> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(boards)
         .map_err(|e| format!("cannot read {}: {e}", boards.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -343,7 +370,7 @@ fn parse_summary(l: &str) -> Option<Counts> {
     it.next().is_none().then_some(c)
 }
 
-fn check_needs(v: &Variant) -> Result<(), String> {
+pub(crate) fn check_needs(v: &Variant) -> Result<(), String> {
     for pkg in &v.needs {
         let ok = Command::new("dpkg")
             .args(["-s", pkg])
@@ -361,7 +388,7 @@ fn check_needs(v: &Variant) -> Result<(), String> {
     Ok(())
 }
 
-fn command_exists(bin: &str) -> bool {
+pub(crate) fn command_exists(bin: &str) -> bool {
     Command::new(bin)
         .arg("--version")
         .stdout(Stdio::null())
@@ -371,7 +398,7 @@ fn command_exists(bin: &str) -> bool {
 }
 
 /// Builds the board for the variant; returns the kernel ELF.
-fn build(v: &Variant) -> Result<PathBuf, String> {
+pub(crate) fn build(v: &Variant) -> Result<PathBuf, String> {
     let mut cmd = Command::new("rustup");
     cmd.args([
         "run",

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
 //! Steps, in order: setup, formatting, clippy, docs, defmt builds, host
-//! tests, loom tests, every board's QEMU suite, the bounded fuzz run, miri.
+//! tests, loom tests, every board's QEMU suite, the GDB sessions, the
+//! bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
 //!
@@ -181,7 +182,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "--workspace",
         "--no-fail-fast",
         "--features",
-        "hwbreak-core/model",
+        "hwbreak-core/model,hwbreak-core/gdbstub",
     ]);
     v.push(("host tests", host, Parse::CargoTests, None));
 
@@ -196,6 +197,12 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut qemu = util::xtask();
     qemu.args(["qemu", "all"]);
     v.push(("qemu", qemu, Parse::Boards, Some("qemu")));
+
+    // A real gdb-multiarch against the boards' GDB stubs; its summary line
+    // has the boards' format.
+    let mut gdb = util::xtask();
+    gdb.arg("gdb");
+    v.push(("gdb", gdb, Parse::Boards, Some("gdb")));
 
     let mut fuzz = util::xtask();
     fuzz.args(["fuzz", "--ops", FUZZ_OPS]);

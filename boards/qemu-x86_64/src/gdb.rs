@@ -168,7 +168,10 @@ fn with_dr7_off<R>(f: impl FnOnce() -> R) -> R {
 
 /// Whether `[start, start + len)` is RAM the stub may touch.
 fn in_ram(start: u64, len: usize) -> bool {
-    start >= RAM.start && start.checked_add(len as u64).is_some_and(|end| end <= RAM.end)
+    start >= RAM.start
+        && start
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= RAM.end)
 }
 
 impl Target for Kernel {
