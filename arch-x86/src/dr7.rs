@@ -21,6 +21,18 @@
 //!   11 four bytes, 10 eight bytes (64-bit mode). Must be 00 for execute.
 //! - Bits 11, 12, 14, 15 and 32-63 are reserved; writing ones to the upper
 //!   half raises #GP. [`Dr7::new`] refuses them.
+//!
+//! # Examples
+//!
+//! ```
+//! use hwbreak_x86::dr7::{Condition, Dr7, Length, SlotControl};
+//! // DR1: write watch of 8 bytes; everything else off.
+//! let w8 = SlotControl::enabled(Condition::Write, Length::Eight);
+//! let dr7 = Dr7::from_slots([None, Some(w8), None, None]);
+//! // G1 (bit 3), LE|GE (bits 8, 9), bit 10, R/W1 = 01 (bits 21:20),
+//! // LEN1 = 10 (bits 23:22).
+//! assert_eq!(dr7.bits(), 0x0090_0708);
+//! ```
 
 /// Number of address registers DR7 controls (DR0-DR3).
 pub const SLOTS: usize = 4;
@@ -39,6 +51,14 @@ pub const RESERVED_ZERO: u64 = 0xffff_ffff_0000_d800;
 pub const RESET: u64 = RESERVED_ONE;
 
 /// Condition field `R/Wn`: what access makes a slot match.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::dr7::Condition;
+/// assert_eq!(Condition::ReadWrite as u8, 0b11);
+/// assert_eq!(Condition::from_bits(0b01), Condition::Write);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
@@ -56,6 +76,13 @@ pub enum Condition {
 impl Condition {
     /// The condition of a two-bit `R/Wn` field value (only the low two bits
     /// are looked at).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Condition;
+    /// assert_eq!(Condition::from_bits(0b110), Condition::Io); // bit 2 ignored
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         match bits & 0b11 {
             0b00 => Self::Execute,
@@ -66,7 +93,16 @@ impl Condition {
     }
 }
 
-/// Length field `LENn`: how many bytes a data slot watches.
+/// Length field `LENn`: how many bytes a data slot watches. Note the
+/// encoding is not in length order: 8 bytes is `10`, 4 bytes `11`.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::dr7::Length;
+/// assert_eq!(Length::Eight as u8, 0b10);
+/// assert_eq!(Length::Four as u8, 0b11);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
@@ -83,6 +119,14 @@ pub enum Length {
 
 impl Length {
     /// The field for a length in bytes, if the hardware has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Length;
+    /// assert_eq!(Length::from_bytes(4), Some(Length::Four));
+    /// assert_eq!(Length::from_bytes(3), None);
+    /// ```
     pub const fn from_bytes(bytes: u64) -> Option<Self> {
         match bytes {
             1 => Some(Self::One),
@@ -95,6 +139,13 @@ impl Length {
 
     /// The length of a two-bit `LENn` field value (only the low two bits are
     /// looked at).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Length;
+    /// assert_eq!(Length::from_bits(0b10), Length::Eight);
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         match bits & 0b11 {
             0b00 => Self::One,
@@ -105,6 +156,13 @@ impl Length {
     }
 
     /// Bytes watched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Length;
+    /// assert_eq!(Length::from_bits(0b11).bytes(), 4);
+    /// ```
     pub const fn bytes(self) -> u64 {
         match self {
             Self::One => 1,
@@ -128,6 +186,18 @@ impl Length {
 ///
 /// [`SlotControl::shifted`] moves it to slot `n`'s position: enables left by
 /// `2n`, condition and length left by `4n`.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::dr7::{Condition, Length, SlotControl};
+/// let c = SlotControl::enabled(Condition::Write, Length::Four);
+/// // G = bit 1, R/W = 01 at 17:16, LEN = 11 at 19:18.
+/// assert_eq!(c.bits(), 0x000d_0002);
+/// assert_eq!((c.condition(), c.length()), (Condition::Write, Length::Four));
+/// // The same fields for DR2: G2 = bit 5, fields at 27:24.
+/// assert_eq!(c.shifted(2), 0x0d00_0020);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SlotControl(u64);
@@ -140,13 +210,30 @@ impl SlotControl {
     /// Every bit this layout uses.
     pub const MASK: u64 = Self::ENABLE_MASK | Self::FIELD_MASK;
 
-    /// A globally enabled slot with the given condition and length.
+    /// A globally enabled slot with the given condition and length. It does
+    /// not check the combination (execute needs [`Length::One`]); the
+    /// backend's `encode` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::{Condition, Length, SlotControl};
+    /// assert_eq!(SlotControl::enabled(Condition::Execute, Length::One).bits(), 0b10);
+    /// ```
     pub const fn enabled(condition: Condition, length: Length) -> Self {
         Self(0b10 | ((condition as u64) << 16) | ((length as u64) << 18))
     }
 
     /// Reads a stored control value; `None` if it has bits outside
     /// [`SlotControl::MASK`] (it did not come from this crate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::SlotControl;
+    /// assert!(SlotControl::from_bits(0x000d_0002).is_some());
+    /// assert!(SlotControl::from_bits(1 << 8).is_none()); // LE is not a slot field
+    /// ```
     pub const fn from_bits(bits: u64) -> Option<Self> {
         if bits & !Self::MASK != 0 {
             None
@@ -155,28 +242,45 @@ impl SlotControl {
         }
     }
 
-    /// The raw bits.
+    /// The raw bits. See [`SlotControl`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }
 
     /// Whether `L` or `G` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::SlotControl;
+    /// assert!(!SlotControl::default().is_enabled());
+    /// assert!(SlotControl::from_bits(0b01).unwrap().is_enabled()); // L alone
+    /// ```
     pub const fn is_enabled(self) -> bool {
         self.0 & Self::ENABLE_MASK != 0
     }
 
-    /// The `R/W` field.
+    /// The `R/W` field. See [`SlotControl`] for an example.
     pub const fn condition(self) -> Condition {
         Condition::from_bits(self.0 >> 16)
     }
 
-    /// The `LEN` field.
+    /// The `LEN` field. See [`SlotControl`] for an example.
     pub const fn length(self) -> Length {
         Length::from_bits(self.0 >> 18)
     }
 
     /// These fields moved to slot `index`'s place in DR7 (`index` below
     /// [`SLOTS`]; anything else yields 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::{Condition, Length, SlotControl};
+    /// let x = SlotControl::enabled(Condition::Execute, Length::One);
+    /// assert_eq!(x.shifted(3), 1 << 7); // G3
+    /// assert_eq!(x.shifted(4), 0);
+    /// ```
     pub const fn shifted(self, index: usize) -> u64 {
         if index >= SLOTS {
             return 0;
@@ -187,16 +291,37 @@ impl SlotControl {
 
 /// A whole DR7 value whose reserved bits are valid (bit 10 one, bits 11,
 /// 12, 14, 15 and 32-63 zero).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::dr7::{Condition, Dr7, Length, SlotControl};
+/// let x = SlotControl::enabled(Condition::Execute, Length::One);
+/// let dr7 = Dr7::from_slots([Some(x), None, None, None]);
+/// assert_eq!(dr7.slot(0), Some(x));
+/// assert!(dr7.any_enabled());
+/// assert_eq!(Dr7::new(dr7.bits()), Some(dr7));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dr7(u64);
 
 impl Dr7 {
-    /// DR7 as after reset: nothing enabled.
+    /// DR7 as after reset: nothing enabled. See [`Dr7::any_enabled`] for an
+    /// example.
     pub const DISABLED: Self = Self(RESET);
 
     /// Checks a raw value: `None` if a must-be-zero bit is set or bit 10 is
     /// clear.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Dr7;
+    /// assert_eq!(Dr7::new(0x400), Some(Dr7::DISABLED));
+    /// assert_eq!(Dr7::new(0), None); // bit 10 reads as one
+    /// assert_eq!(Dr7::new(0x400 | 1 << 32), None); // would raise #GP
+    /// ```
     pub const fn new(bits: u64) -> Option<Self> {
         if bits & RESERVED_ZERO != 0 || bits & RESERVED_ONE == 0 {
             None
@@ -208,6 +333,15 @@ impl Dr7 {
     /// Builds DR7 from up to [`SLOTS`] slot controls (`slots[i]` is DRi;
     /// extra entries are ignored). `LE`/`GE` are set when any slot is
     /// enabled; bit 10 always.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::{Condition, Dr7, Length, SlotControl};
+    /// assert_eq!(Dr7::from_slots([None, None, None, None]), Dr7::DISABLED);
+    /// let rw8 = SlotControl::enabled(Condition::ReadWrite, Length::Eight);
+    /// assert_eq!(Dr7::from_slots([Some(rw8); 4]).bits(), 0xbbbb_07aa);
+    /// ```
     pub fn from_slots(slots: impl IntoIterator<Item = Option<SlotControl>>) -> Self {
         let mut bits = RESET;
         for (i, slot) in slots.into_iter().take(SLOTS).enumerate() {
@@ -221,13 +355,23 @@ impl Dr7 {
         Self(bits)
     }
 
-    /// The raw value.
+    /// The raw value. See [`Dr7`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }
 
     /// Slot `index`'s fields in the slot-independent layout (`None` for an
     /// index past [`SLOTS`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::{Condition, Dr7};
+    /// // A DR7 value as read from a CPU: DR1 watches writes.
+    /// let dr7 = Dr7::new(0x0090_0708).unwrap();
+    /// assert_eq!(dr7.slot(1).map(|s| s.condition()), Some(Condition::Write));
+    /// assert_eq!(dr7.slot(4), None);
+    /// ```
     pub const fn slot(self, index: usize) -> Option<SlotControl> {
         if index >= SLOTS {
             return None;
@@ -238,6 +382,13 @@ impl Dr7 {
     }
 
     /// Whether any slot is enabled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_x86::dr7::Dr7;
+    /// assert!(!Dr7::DISABLED.any_enabled());
+    /// ```
     pub const fn any_enabled(self) -> bool {
         self.0 & 0xff != 0
     }

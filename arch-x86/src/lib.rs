@@ -25,6 +25,39 @@
 //!
 //! The encoders ([`dr7`], [`dr6`]) are pure and tested on any host; only
 //! [`regs`] (x86 targets) touches the hardware.
+//!
+//! A kernel reaches this crate as `hwbreak::native` (and [`X86`] as
+//! `hwbreak::ArchImpl`) when built for x86_64.
+//!
+//! # Examples
+//!
+//! What the backend answers the core, without touching a register:
+//!
+//! ```
+//! use hwbreak_core::{AccessKind, Arch, ErrorKind, MemoryType, Piece, PoolId, Space};
+//! use hwbreak_x86::X86;
+//!
+//! let x86 = X86::new();
+//! assert_eq!(x86.pool_of(AccessKind::Execute)?, PoolId::FIRST);
+//! // No read-only watch on x86: refused, never widened to read-write.
+//! assert_eq!(x86.pool_of(AccessKind::Read).unwrap_err().kind(), ErrorKind::UnsupportedKind);
+//! // 13 bytes from 0x1003: the core takes 1, then 4, then 8.
+//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1003, 13)?, 1);
+//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1004, 12)?, 4);
+//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1008, 8)?, 8);
+//! let piece = Piece {
+//!     addr: 0x1004,
+//!     len: 4,
+//!     kind: AccessKind::Write,
+//!     space: Space::Kernel,
+//!     memory: MemoryType::Normal,
+//! };
+//! let image = x86.encode(&piece)?;
+//! assert_eq!((image.value, image.control), (0x1004, 0x000d_0002));
+//! // The DR7 value with that image in DR0.
+//! assert_eq!(x86.control_word(PoolId::FIRST, &[Some(image), None, None, None]), 0x000d_0702);
+//! # Ok::<(), hwbreak_core::Error>(())
+//! ```
 #![no_std]
 #![warn(missing_docs)]
 
@@ -41,13 +74,24 @@ use hwbreak_core::{
 };
 
 /// Width of linear addresses with 4-level paging: bits 63:47 must all equal
-/// bit 47 (canonical form).
+/// bit 47 (canonical form). 5-level paging (57 bits) is not supported:
+/// its upper-half addresses are refused as non-canonical.
 pub const VIRTUAL_ADDRESS_BITS: u32 = 48;
 
-/// Size of the I/O port space (ports 0-0xffff).
+/// Size of the I/O port space (ports 0-0xffff): an I/O breakpoint's
+/// `addr + len` must not exceed it.
 pub const IO_SPACE: u64 = 0x1_0000;
 
 /// What the #DB entry hands to the registry: DR6 as read on entry.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::{dr6, Trap};
+/// // A #DB for DR0 (what `Trap::capture` would read).
+/// let trap = Trap::new(dr6::RESET | 1);
+/// assert!(trap.dr6.hit(0));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Trap {
@@ -57,7 +101,8 @@ pub struct Trap {
 }
 
 impl Trap {
-    /// A trap with the given DR6 value.
+    /// A trap with the given DR6 value (for tests, or an entry that read DR6
+    /// itself). See [`Trap`] for an example.
     pub const fn new(dr6: u64) -> Self {
         Self {
             dr6: Dr6::from_bits(dr6),
@@ -68,6 +113,32 @@ impl Trap {
     ///
     /// # Safety
     /// Ring 0 only; call it first thing in the #DB handler.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Not run: reading DR6 faults in a user-space test process.
+    /// # use hwbreak_core::{Platform, CpuId, Registry, Resume};
+    /// # struct K;
+    /// # impl Platform for K {
+    /// #     fn cpu_count(&self) -> u32 { 1 }
+    /// #     fn current_cpu(&self) -> CpuId { CpuId(0) }
+    /// #     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) { f() }
+    /// #     fn user_limit(&self) -> u64 { 0x8000_0000_0000 }
+    /// # }
+    /// use hwbreak_x86::{Trap, X86};
+    /// static REGISTRY: Registry<X86, K, 64, 1, 8> = Registry::new(X86::new(), K);
+    ///
+    /// /// Called by the #DB entry stub with the saved RFLAGS.
+    /// fn debug_exception(saved_rflags: &mut u64) {
+    ///     // SAFETY: first thing in the #DB handler, at ring 0.
+    ///     let trap = unsafe { Trap::capture() };
+    ///     if REGISTRY.on_debug_exception(&trap).resume == Resume::SetResumeFlag {
+    ///         *saved_rflags |= 1 << 16; // RFLAGS.RF
+    ///     }
+    /// }
+    /// # debug_exception(&mut 0);
+    /// ```
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     pub unsafe fn capture() -> Self {
         // SAFETY: forwarded to the caller.
@@ -79,6 +150,15 @@ impl Trap {
 ///
 /// # Safety
 /// Ring 0 only.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: reading DR6 faults in a user-space test process.
+/// // SAFETY: ring 0.
+/// let dr6 = hwbreak_x86::dr6::Dr6::from_bits(unsafe { hwbreak_x86::read_dr6() });
+/// # let _ = dr6;
+/// ```
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub unsafe fn read_dr6() -> u64 {
     // SAFETY: forwarded to the caller.
@@ -87,6 +167,28 @@ pub unsafe fn read_dr6() -> u64 {
 
 /// The x86_64 backend. Zero-sized apart from whether I/O breakpoints were
 /// enabled by the OS.
+///
+/// # Examples
+///
+/// A kernel's registry (64 breakpoints, 8 CPUs, 256 debug contexts), built
+/// at compile time:
+///
+/// ```
+/// # use hwbreak_core::{CpuId, Platform};
+/// # struct Kernel;
+/// # impl Platform for Kernel {
+/// #     fn cpu_count(&self) -> u32 { 8 }
+/// #     fn current_cpu(&self) -> CpuId { CpuId(0) }
+/// #     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) { f() }
+/// #     fn user_limit(&self) -> u64 { 0x0000_8000_0000_0000 }
+/// # }
+/// use hwbreak_core::{Arch, Registry};
+/// use hwbreak_x86::X86;
+///
+/// static HWBP: Registry<X86, Kernel, 64, 8, 256> = Registry::new(X86::new(), Kernel);
+/// assert_eq!(<X86 as Arch>::NAME, "x86_64");
+/// assert!(!HWBP.arch().io_breakpoints());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct X86 {
@@ -94,7 +196,8 @@ pub struct X86 {
 }
 
 impl X86 {
-    /// The backend without I/O breakpoints (CR4.DE not assumed).
+    /// The backend without I/O breakpoints (CR4.DE not assumed). See
+    /// [`X86`] for an example.
     pub const fn new() -> Self {
         Self { io: false }
     }
@@ -105,11 +208,33 @@ impl X86 {
     /// CR4.DE must be set on every CPU the registry serves before the first
     /// I/O breakpoint is armed (see [`regs::enable_debugging_extensions`]);
     /// without it R/W = 10 is undefined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{AccessKind, Arch, ErrorKind, PoolId};
+    /// use hwbreak_x86::X86;
+    ///
+    /// assert_eq!(X86::new().pool_of(AccessKind::Io).unwrap_err().kind(), ErrorKind::NotEnabled);
+    /// // SAFETY: this example arms nothing; a kernel sets CR4.DE on every
+    /// // CPU first (`regs::enable_debugging_extensions`).
+    /// let x86 = unsafe { X86::with_io_breakpoints() };
+    /// assert_eq!(x86.pool_of(AccessKind::Io)?, PoolId::FIRST);
+    /// // Ports 0x60-0x63: one 4-byte slot.
+    /// assert_eq!(x86.max_piece(AccessKind::Io, 0x60, 4)?, 4);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub const unsafe fn with_io_breakpoints() -> Self {
         Self { io: true }
     }
 
     /// Whether I/O breakpoints are accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!hwbreak_x86::X86::new().io_breakpoints());
+    /// ```
     pub const fn io_breakpoints(&self) -> bool {
         self.io
     }
@@ -138,6 +263,15 @@ impl X86 {
 
 /// Whether `addr` is canonical with 48-bit linear addresses (bits 63:47
 /// equal).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_x86::is_canonical;
+/// assert!(is_canonical(0x0000_7fff_ffff_ffff));
+/// assert!(is_canonical(0xffff_8000_0000_0000));
+/// assert!(!is_canonical(0x0000_8000_0000_0000)); // in the hole
+/// ```
 pub const fn is_canonical(addr: u64) -> bool {
     let shift = 64 - VIRTUAL_ADDRESS_BITS;
     (((addr << shift) as i64) >> shift) as u64 == addr
@@ -244,6 +378,36 @@ impl Arch for X86 {
     /// hits trap after the access). `BS` means a single step completed.
     /// The address is reported only for a lone execute hit (the instruction
     /// address); DR6 does not say which byte a data access touched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{AccessKind, Arch, MemoryType, Piece, PoolId, Resume, SlotImage, SlotView, Space};
+    /// use hwbreak_x86::{dr6, Trap, X86};
+    ///
+    /// // DR1 holds an execute breakpoint; DR0 is empty.
+    /// struct Armed(SlotImage);
+    /// impl SlotView for Armed {
+    ///     fn slot(&self, _: PoolId, index: usize) -> Option<SlotImage> {
+    ///         (index == 1).then_some(self.0)
+    ///     }
+    /// }
+    /// let x86 = X86::new();
+    /// let exec = Piece {
+    ///     addr: 0xffff_8000_0000_1000,
+    ///     len: 1,
+    ///     kind: AccessKind::Execute,
+    ///     space: Space::Kernel,
+    ///     memory: MemoryType::Normal,
+    /// };
+    /// let armed = Armed(x86.encode(&exec)?);
+    /// // DR6 names B0 and B1; B0's slot is not armed, so only B1 counts.
+    /// let d = x86.decode(&Trap::new(dr6::RESET | 0b11), &armed);
+    /// assert_eq!(d.hits[0], 0b10);
+    /// assert_eq!(d.resume, Some(Resume::SetResumeFlag));
+    /// assert_eq!(d.address, Some(0xffff_8000_0000_1000));
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     fn decode(&self, trap: &Trap, armed: &dyn SlotView) -> Decoded {
         let mut out = Decoded {
             step_complete: trap.dr6.single_step(),
@@ -283,6 +447,12 @@ impl Arch for X86 {
         out
     }
 
+    /// Writes DR`index` (0 to disarm: DR7, written separately, decides
+    /// whether the slot is enabled).
+    ///
+    /// # Safety
+    /// As [`Arch::write_slot`]: the current CPU, at CPL 0 (a debug-register
+    /// access from user mode raises #GP).
     unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
         if pool != PoolId::FIRST || index >= SLOTS {
             return;
@@ -296,6 +466,11 @@ impl Arch for X86 {
         let _ = image;
     }
 
+    /// Writes DR7 (reserved bits forced to their required values).
+    ///
+    /// # Safety
+    /// As [`Arch::write_control`]: the current CPU, at CPL 0 (a debug-register
+    /// access from user mode raises #GP).
     unsafe fn write_control(&self, pool: PoolId, control: u64) {
         if pool != PoolId::FIRST {
             return;
@@ -311,11 +486,18 @@ impl Arch for X86 {
     }
 
     /// Nothing to do: DR7 alone enables slots.
+    ///
+    /// # Safety
+    /// As [`Arch::set_armed`]; this backend touches nothing here.
     unsafe fn set_armed(&self, _armed: bool) {}
 
     /// DR7 = 0: no slot can fire while the registry handles a #DB (its own
     /// accesses to watched data would otherwise nest a #DB on the same IST
     /// stack). The core writes the control word back afterwards.
+    ///
+    /// # Safety
+    /// As [`Arch::suspend`]: inside the current CPU's #DB handler, at CPL 0 (a debug-register
+    /// access from user mode raises #GP).
     unsafe fn suspend(&self) {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: inside the #DB handler at CPL 0 (caller's contract).
@@ -325,6 +507,10 @@ impl Arch for X86 {
     }
 
     /// DR6 = its reset value, so the next #DB does not see stale `Bn` bits.
+    ///
+    /// # Safety
+    /// As [`Arch::acknowledge`]: inside the current CPU's #DB handler, at CPL 0 (a debug-register
+    /// access from user mode raises #GP).
     unsafe fn acknowledge(&self, _trap: &Trap) {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: inside the #DB handler at CPL 0 (caller's contract).
