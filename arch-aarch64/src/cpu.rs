@@ -1,6 +1,43 @@
 //! The only code that touches debug hardware: slot writes, the debug
 //! enables (OS lock, MDSCR_EL1.MDE/KDE, PSTATE.D) and single step. Compiled
 //! only for AArch64.
+//!
+//! A kernel using the registry needs one function from here,
+//! [`apply_resume`], in its debug exception vector; the backend calls the
+//! rest. The others serve code that owns the registers without a registry
+//! (self-tests, a debugger with its own bookkeeping).
+//!
+//! # Examples
+//!
+//! The Rust side of a synchronous-exception vector (the
+//! `qemu-virt-aarch64` board has a complete one):
+//!
+//! ```no_run
+//! // Not run: EL1 system registers; this module exists only on AArch64.
+//! # use hwbreak_core::{CpuId, Platform, Registry};
+//! # struct Kernel;
+//! # impl Platform for Kernel {
+//! #     fn cpu_count(&self) -> u32 { 1 }
+//! #     fn current_cpu(&self) -> CpuId { CpuId(0) }
+//! #     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) { f() }
+//! #     fn user_limit(&self) -> u64 { 1 << 48 }
+//! # }
+//! use hwbreak_aarch64::{cpu, Aarch64, Trap};
+//!
+//! static HWBP: Registry<Aarch64, Kernel, 64, 1, 8> = Registry::new(Aarch64::new(), Kernel);
+//!
+//! /// Called by the vector code with the registers it saved.
+//! fn sync_exception(esr: u64, far: u64, elr: u64, saved_spsr: &mut u64) {
+//!     let trap = Trap::new(esr, far, elr);
+//!     if trap.is_debug() {
+//!         let out = HWBP.on_debug_exception(&trap);
+//!         // SAFETY: in the exception handler whose `eret` restores `saved_spsr`.
+//!         unsafe { cpu::apply_resume(out.resume, saved_spsr) };
+//!     }
+//! }
+//! # let mut spsr = 0;
+//! # sync_exception(0, 0, 0, &mut spsr);
+//! ```
 
 use aarch64_cpu::registers::{
     ReadWriteable, Readable, Writeable, ID_AA64DFR0_EL1, MDSCR_EL1, OSLAR_EL1,
@@ -10,13 +47,22 @@ use hwbreak_core::{PoolId, Resume, SlotImage};
 use crate::registers::{dbgbcr_el1, dbgbvr_el1, dbgwcr_el1, dbgwvr_el1, OSLSR_EL1};
 
 /// SPSR_ELx.SS, bit 21: the software step state restored into PSTATE.SS by
-/// the exception return.
+/// the exception return. Set by [`begin_single_step`].
 pub const SPSR_SS: u64 = 1 << 21;
-/// SPSR_ELx.D, bit 9: debug exceptions masked after the return.
+/// SPSR_ELx.D, bit 9: debug exceptions masked after the return. Clear it
+/// in a saved SPSR whose context should take debug exceptions.
 pub const SPSR_D: u64 = 1 << 9;
 
 /// Breakpoint and watchpoint pairs this CPU implements, from
 /// ID_AA64DFR0_EL1.BRPs\[15:12\] and WRPs\[23:20\] (each "number minus one").
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// let (breakpoints, watchpoints) = hwbreak_aarch64::cpu::implemented_pairs();
+/// assert!((2..=16).contains(&breakpoints) && (2..=16).contains(&watchpoints));
+/// ```
 pub fn implemented_pairs() -> (u8, u8) {
     let brps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::BRPs) as u8 + 1;
     let wrps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::WRPs) as u8 + 1;
@@ -44,6 +90,26 @@ fn isb() {
 /// Current CPU; the image must come from this crate's encoders. Arming a
 /// slot makes matching accesses raise debug exceptions, which the OS's
 /// vector code must be ready to hand to the registry.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::{cpu, encode};
+/// use hwbreak_core::{AccessKind, PoolId, Space};
+/// // A self-test without the registry: watchpoint 0 on a word, then off.
+/// static WORD: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// let image = encode::watchpoint(WORD.as_ptr() as u64, 8, AccessKind::Write, Space::Kernel)?;
+/// // SAFETY: EL1; the vectors handle the watchpoint exception this arms.
+/// unsafe {
+///     cpu::write_slot(PoolId::SECOND, 0, Some(image));
+///     cpu::enable_debug();
+/// }
+/// assert_eq!(cpu::read_slot(PoolId::SECOND, 0), Some(image));
+/// // SAFETY: as above; disarms it.
+/// unsafe { cpu::write_slot(PoolId::SECOND, 0, None) };
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 pub unsafe fn write_slot(pool: PoolId, index: usize, image: Option<SlotImage>) {
     if !implemented(pool, index) {
         return;
@@ -72,6 +138,7 @@ pub unsafe fn write_slot(pool: PoolId, index: usize, image: Option<SlotImage>) {
 
 /// Reads slot `index` of `pool` back from the hardware: `None` when its
 /// control register has E = 0 or the CPU does not implement the pair.
+/// See [`write_slot`] for an example.
 pub fn read_slot(pool: PoolId, index: usize) -> Option<SlotImage> {
     if !implemented(pool, index) {
         return None;
@@ -97,6 +164,19 @@ fn step_active() -> bool {
 ///
 /// # Safety
 /// Current CPU; the vector code must be ready for debug exceptions.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// // SAFETY: EL1, vectors installed.
+/// unsafe { cpu::enable_debug() };
+/// assert!(cpu::debug_enabled() && cpu::kernel_debug_enabled());
+/// // SAFETY: EL1.
+/// unsafe { cpu::disable_debug() };
+/// assert!(!cpu::debug_enabled());
+/// ```
 pub unsafe fn enable_debug() {
     OSLAR_EL1.write(OSLAR_EL1::OSLK::Unlocked);
     isb();
@@ -114,6 +194,8 @@ pub unsafe fn enable_debug() {
 ///
 /// # Safety
 /// Current CPU.
+///
+/// See [`enable_debug`] for an example.
 pub unsafe fn disable_debug() {
     if step_active() {
         MDSCR_EL1.modify(MDSCR_EL1::MDE::CLEAR);
@@ -128,6 +210,18 @@ pub unsafe fn disable_debug() {
 ///
 /// # Safety
 /// Current CPU. Setting it silences every armed slot until it is cleared.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// // SAFETY: EL1; nothing needs to trap while the lock is set.
+/// unsafe { cpu::set_os_lock(true) };
+/// assert!(cpu::os_locked());
+/// // SAFETY: EL1, vectors ready for what the armed slots raise.
+/// unsafe { cpu::set_os_lock(false) };
+/// ```
 pub unsafe fn set_os_lock(locked: bool) {
     if locked {
         OSLAR_EL1.write(OSLAR_EL1::OSLK::Locked);
@@ -137,12 +231,15 @@ pub unsafe fn set_os_lock(locked: bool) {
     isb();
 }
 
-/// Whether the OS lock is set (OSLSR_EL1.OSLK).
+/// Whether the OS lock is set (OSLSR_EL1.OSLK). Under QEMU (seen with
+/// 10.0.2) it reads back set while watchpoints still trap: see the crate
+/// documentation. See [`set_os_lock`] for an example.
 pub fn os_locked() -> bool {
     OSLSR_EL1.is_set(crate::registers::oslsr_el1::OSLSR_EL1::OSLK)
 }
 
 /// Whether MDSCR_EL1.MDE (breakpoint and watchpoint exceptions) is set.
+/// See [`enable_debug`] for an example.
 pub fn debug_enabled() -> bool {
     MDSCR_EL1.is_set(MDSCR_EL1::MDE)
 }
@@ -153,6 +250,19 @@ pub fn debug_enabled() -> bool {
 /// # Safety
 /// Inside the exception handler whose return uses `spsr`; the next debug
 /// exception (EC 0x32/0x33) must go to the registry.
+///
+/// Kernels normally call [`apply_resume`] instead.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// # let mut saved_spsr = 0u64;
+/// // SAFETY: inside the handler that returns with `saved_spsr`.
+/// unsafe { cpu::begin_single_step(&mut saved_spsr) };
+/// assert_ne!(saved_spsr & cpu::SPSR_SS, 0);
+/// ```
 pub unsafe fn begin_single_step(spsr: &mut u64) {
     MDSCR_EL1.modify(MDSCR_EL1::SS::SET + MDSCR_EL1::KDE::SET);
     isb();
@@ -164,6 +274,19 @@ pub unsafe fn begin_single_step(spsr: &mut u64) {
 ///
 /// # Safety
 /// Inside the exception handler whose return uses `spsr`.
+///
+/// Kernels normally call [`apply_resume`] instead.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// # let mut saved_spsr = cpu::SPSR_SS;
+/// // SAFETY: inside the step exception's handler, which returns with `saved_spsr`.
+/// unsafe { cpu::end_single_step(&mut saved_spsr) };
+/// assert_eq!(saved_spsr & cpu::SPSR_SS, 0);
+/// ```
 pub unsafe fn end_single_step(spsr: &mut u64) {
     if debug_enabled() {
         MDSCR_EL1.modify(MDSCR_EL1::SS::CLEAR);
@@ -180,6 +303,20 @@ pub unsafe fn end_single_step(spsr: &mut u64) {
 ///
 /// # Safety
 /// As for [`begin_single_step`].
+///
+/// # Examples
+///
+/// See the [module documentation](self) for its place in a vector.
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// use hwbreak_core::Resume;
+/// let mut saved_spsr = 0x3c5; // EL1h, DAIF masked
+/// // SAFETY: in the handler whose `eret` restores `saved_spsr`.
+/// unsafe { cpu::apply_resume(Resume::SingleStep, &mut saved_spsr) };
+/// assert_eq!(saved_spsr, 0x3c5 | cpu::SPSR_SS);
+/// ```
 pub unsafe fn apply_resume(resume: Resume, spsr: &mut u64) {
     match resume {
         // SAFETY: forwarded from the caller's contract.
@@ -193,6 +330,18 @@ pub unsafe fn apply_resume(resume: Resume, spsr: &mut u64) {
 /// The slots as the hardware holds them (enabled control registers), for a
 /// decoder used without the registry (a GDB stub or kernel debugger owning
 /// the registers directly, or a self-test).
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::{cpu::HardwareSlots, decode, Trap};
+/// /// A debugger that programmed the pairs itself decodes its own traps.
+/// fn which_hit(trap: &Trap) -> [u32; 2] {
+///     decode::decode(trap, &HardwareSlots::current()).hits
+/// }
+/// # let _ = which_hit(&Trap::new(0, 0, 0));
+/// ```
 #[derive(Copy, Clone, Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HardwareSlots {
@@ -201,7 +350,8 @@ pub struct HardwareSlots {
 }
 
 impl HardwareSlots {
-    /// A view of every pair this CPU implements.
+    /// A view of every pair this CPU implements. See [`HardwareSlots`] for
+    /// an example.
     pub fn current() -> Self {
         Self {
             counts: implemented_pairs(),
@@ -229,6 +379,16 @@ impl hwbreak_core::SlotView for HardwareSlots {
 ///
 /// # Safety
 /// Current CPU. Setting it silences every armed slot until it is cleared.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: EL1 system registers; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// // Before powering the core down: no debug exception from here on.
+/// // SAFETY: EL1, on the CPU going down.
+/// unsafe { cpu::set_double_lock(true) };
+/// ```
 pub unsafe fn set_double_lock(locked: bool) {
     use crate::registers::osdlr_el1::{OSDLR_EL1, OSDLR_EL1 as F};
     OSDLR_EL1.write(if locked {
@@ -239,7 +399,8 @@ pub unsafe fn set_double_lock(locked: bool) {
     isb();
 }
 
-/// Whether MDSCR_EL1.KDE (debug exceptions at EL1) is set.
+/// Whether MDSCR_EL1.KDE (debug exceptions at EL1) is set. See
+/// [`enable_debug`] for an example.
 pub fn kernel_debug_enabled() -> bool {
     MDSCR_EL1.is_set(MDSCR_EL1::KDE)
 }

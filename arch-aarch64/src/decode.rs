@@ -1,11 +1,30 @@
 //! Decoding a debug exception (ESR_EL1, FAR_EL1, ELR_EL1) into hit slots.
 //! Pure: compiled and unit-tested on the host.
+//!
+//! # Examples
+//!
+//! ```
+//! use hwbreak_aarch64::decode::ec;
+//! use hwbreak_aarch64::Trap;
+//! // ESR_EL1 of a watchpoint hit at EL1 on a store: EC 0x35, ISS.WnR = 1.
+//! let trap = Trap::new(0x35 << 26 | 1 << 6, 0x1004, 0x8000);
+//! assert_eq!(trap.exception_class(), ec::WATCHPOINT_CURRENT);
+//! assert!(trap.is_debug());
+//! ```
 
 use hwbreak_core::{Decoded, PoolId, Resume, SlotView, MAX_SLOTS};
 
 use crate::encode::{breakpoint_address, watched_range, watches_direction, INSN_LEN};
 
 /// ESR_ELx exception classes (ESR\[31:26\]) of debug exceptions.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_aarch64::decode::ec;
+/// use hwbreak_aarch64::Trap;
+/// assert_eq!(Trap::new(u64::from(ec::BRK) << 26, 0, 0).exception_class(), 0x3c);
+/// ```
 pub mod ec {
     /// Breakpoint exception from a lower exception level.
     pub const BREAKPOINT_LOWER: u8 = 0x30;
@@ -38,6 +57,15 @@ const ISS_CM: u64 = 1 << 8;
 pub const FAR_SLACK: u64 = 2048;
 
 /// What the exception entry captured for [`crate::Aarch64`]'s decoder.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_aarch64::Trap;
+/// // A data abort (EC 0x25) is not a debug exception: hand it elsewhere.
+/// let abort = Trap::new(0x25 << 26, 0xdead_0000, 0x8000);
+/// assert!(!abort.is_debug());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Trap {
@@ -50,25 +78,53 @@ pub struct Trap {
 }
 
 impl Trap {
-    /// A trap from the three saved registers.
+    /// A trap from the three saved registers (as the vector code saved
+    /// them). See [`Trap`] for an example.
     pub const fn new(esr: u64, far: u64, elr: u64) -> Self {
         Self { esr, far, elr }
     }
 
     /// The exception class, ESR\[31:26\].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_aarch64::{decode::ec, Trap};
+    /// let step = Trap::new(0xcc00_0000, 0, 0x8004);
+    /// assert_eq!(step.exception_class(), ec::SOFTWARE_STEP_CURRENT);
+    /// ```
     pub const fn exception_class(&self) -> u8 {
         ((self.esr >> ESR_EC_SHIFT) & ESR_EC_MASK) as u8
     }
 
     /// Whether this is one of the debug exceptions [`decode`] understands
-    /// (breakpoint, software step, watchpoint; from any level).
+    /// (breakpoint, software step, watchpoint; from any level). `BRK`
+    /// (EC 0x3C) is not one: it is the kernel's own software breakpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_aarch64::Trap;
+    /// assert!(Trap::new(0x31 << 26, 0, 0).is_debug()); // breakpoint, EL1
+    /// assert!(!Trap::new(0x3c << 26, 0, 0).is_debug()); // BRK
+    /// ```
     pub const fn is_debug(&self) -> bool {
         matches!(self.exception_class(), 0x30..=0x35)
     }
 
     /// Reads ESR_EL1, FAR_EL1 and ELR_EL1 of the current CPU. Call it first
     /// thing in the synchronous exception handler, before anything can
-    /// fault again.
+    /// fault again. Vector code that saved them in its frame can use
+    /// [`Trap::new`] instead (the `qemu-virt-aarch64` board does).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Not run: reads EL1 system registers (and exists only on AArch64).
+    /// use hwbreak_aarch64::Trap;
+    /// let trap = Trap::capture();
+    /// if trap.is_debug() { /* hand it to the registry */ }
+    /// ```
     #[cfg(target_arch = "aarch64")]
     pub fn capture() -> Self {
         use aarch64_cpu::registers::{Readable, ELR_EL1, ESR_EL1, FAR_EL1};
@@ -90,6 +146,34 @@ impl Trap {
 ///   [`FAR_SLACK`]. Resume by single step (the access has not happened).
 /// - Software step (EC 0x32/0x33): `step_complete`.
 /// - Anything else: nothing (the registry counts it spurious).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_aarch64::decode::decode;
+/// use hwbreak_aarch64::encode::watchpoint;
+/// use hwbreak_aarch64::Trap;
+/// use hwbreak_core::{AccessKind, PoolId, Resume, SlotImage, SlotView, Space};
+///
+/// /// Watchpoint 2 watches bytes 4-5 of 0x1000 for stores.
+/// struct Armed(SlotImage);
+/// impl SlotView for Armed {
+///     fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
+///         (pool == PoolId::SECOND && index == 2).then_some(self.0)
+///     }
+/// }
+/// let armed = Armed(watchpoint(0x1004, 2, AccessKind::Write, Space::Kernel)?);
+///
+/// // A store to 0x1005 at EL1: EC 0x35, WnR = 1, FAR = 0x1005.
+/// let d = decode(&Trap::new(0x35 << 26 | 1 << 6, 0x1005, 0x8000), &armed);
+/// assert_eq!(d.hits[PoolId::SECOND.index()], 1 << 2);
+/// assert_eq!((d.address, d.resume), (Some(0x1005), Some(Resume::SingleStep)));
+/// // A load of the same byte does not match a store watch.
+/// assert!(!decode(&Trap::new(0x35 << 26, 0x1005, 0x8000), &armed).any_hit());
+/// // The software step that follows.
+/// assert!(decode(&Trap::new(0x33 << 26, 0, 0x8004), &armed).step_complete);
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 pub fn decode(trap: &Trap, armed: &dyn SlotView) -> Decoded {
     let mut out = Decoded::default();
     match trap.exception_class() {

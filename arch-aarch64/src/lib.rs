@@ -32,6 +32,36 @@
 //! The register definitions `aarch64-cpu` lacks are in [`registers`]; the
 //! pure encoders in [`encode`]; the decoder in [`decode`]; the hardware
 //! writes in `cpu` (AArch64 targets only).
+//!
+//! A kernel reaches this crate as `hwbreak::native` (and [`Aarch64`] as
+//! `hwbreak::ArchImpl`) when built for AArch64.
+//!
+//! # Examples
+//!
+//! What the backend answers the core, without touching a register:
+//!
+//! ```
+//! use hwbreak_aarch64::Aarch64;
+//! use hwbreak_core::{AccessKind, Arch, MemoryType, Piece, PoolId, SlotCounts, Space};
+//!
+//! let arm = Aarch64::with_counts(6, 4);
+//! assert_eq!(arm.slot_counts(), SlotCounts([6, 4]));
+//! assert_eq!(arm.pool_of(AccessKind::Read)?, PoolId::SECOND);
+//! // 13 bytes from 0x1003: 5, then 8 (one aligned doubleword).
+//! assert_eq!(arm.max_piece(AccessKind::Write, 0x1003, 13)?, 5);
+//! assert_eq!(arm.max_piece(AccessKind::Write, 0x1008, 8)?, 8);
+//! let piece = Piece {
+//!     addr: 0x1003,
+//!     len: 5,
+//!     kind: AccessKind::Read,
+//!     space: Space::User,
+//!     memory: MemoryType::Normal,
+//! };
+//! // BAS = 0b1111_1000, LSC = 0b01 (load), PAC = 0b10 (EL0), E = 1.
+//! let image = arm.encode(&piece)?;
+//! assert_eq!((image.value, image.control), (0x1000, 0x1f0d));
+//! # Ok::<(), hwbreak_core::Error>(())
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -52,6 +82,28 @@ use hwbreak_core::{
 };
 
 /// The AArch64 backend.
+///
+/// # Examples
+///
+/// A kernel's registry (64 breakpoints, 4 CPUs, 64 debug contexts), built
+/// at compile time; the slot counts are read from ID_AA64DFR0_EL1 by
+/// `init`:
+///
+/// ```
+/// # use hwbreak_core::{CpuId, Platform};
+/// # struct Kernel;
+/// # impl Platform for Kernel {
+/// #     fn cpu_count(&self) -> u32 { 4 }
+/// #     fn current_cpu(&self) -> CpuId { CpuId(0) }
+/// #     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) { f() }
+/// #     fn user_limit(&self) -> u64 { 1 << 48 }
+/// # }
+/// use hwbreak_aarch64::Aarch64;
+/// use hwbreak_core::Registry;
+///
+/// static HWBP: Registry<Aarch64, Kernel, 64, 4, 64> = Registry::new(Aarch64::new(), Kernel);
+/// # let _ = &HWBP;
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Aarch64 {
@@ -64,6 +116,15 @@ impl Aarch64 {
     /// The backend for the CPU it runs on: slot counts come from
     /// ID_AA64DFR0_EL1. Built for another architecture (host tests), it has
     /// no slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_aarch64::Aarch64;
+    /// use hwbreak_core::{Arch, SlotCounts};
+    /// # #[cfg(not(target_arch = "aarch64"))]
+    /// assert_eq!(Aarch64::new().slot_counts(), SlotCounts([0, 0]));
+    /// ```
     pub const fn new() -> Self {
         Self { counts: None }
     }
@@ -71,6 +132,14 @@ impl Aarch64 {
     /// A backend with explicit slot counts (host tests, models, or a CPU
     /// whose identification registers must not be trusted). Counts above
     /// 16, the architectural maximum, are reduced to 16.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_aarch64::Aarch64;
+    /// use hwbreak_core::{Arch, SlotCounts};
+    /// assert_eq!(Aarch64::with_counts(20, 2).slot_counts(), SlotCounts([16, 2]));
+    /// ```
     pub const fn with_counts(breakpoints: u8, watchpoints: u8) -> Self {
         let max = MAX_SLOTS as u8;
         let b = if breakpoints > max { max } else { breakpoints };
@@ -135,6 +204,12 @@ impl Arch for Aarch64 {
         decode::decode(trap, armed)
     }
 
+    /// Writes the DBGBVR/DBGBCR (code pool) or DBGWVR/DBGWCR (data pool)
+    /// pair `index`; pairs this CPU does not implement are skipped.
+    ///
+    /// # Safety
+    /// As [`Arch::write_slot`]: the current CPU, at EL1, with vectors that hand
+    /// debug exceptions to the registry.
     unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: forwarded from the caller's contract.
@@ -145,10 +220,20 @@ impl Arch for Aarch64 {
         let _ = (pool, index, image);
     }
 
+    /// Nothing to write: every pair has its own control register.
+    ///
+    /// # Safety
+    /// As [`Arch::write_control`]; this backend touches nothing here.
     unsafe fn write_control(&self, _pool: PoolId, _control: u64) {
         // No shared control register.
     }
 
+    /// On: OS lock cleared, MDSCR_EL1.MDE and KDE set, PSTATE.D cleared.
+    /// Off: MDE (and KDE unless a step is in progress) cleared.
+    ///
+    /// # Safety
+    /// As [`Arch::set_armed`]: the current CPU, at EL1, with vectors that hand
+    /// debug exceptions to the registry.
     unsafe fn set_armed(&self, armed: bool) {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: forwarded from the caller's contract.
@@ -163,6 +248,10 @@ impl Arch for Aarch64 {
         let _ = armed;
     }
 
+    /// Nothing to clear: AArch64 debug exceptions leave no sticky status.
+    ///
+    /// # Safety
+    /// As [`Arch::acknowledge`]; this backend touches nothing here.
     unsafe fn acknowledge(&self, _trap: &Trap) {
         // AArch64 debug exceptions leave no sticky status to clear.
     }

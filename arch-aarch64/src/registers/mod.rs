@@ -9,6 +9,16 @@
 //! `DBGBVR<n>_EL1`, `DBGBCR<n>_EL1`, `DBGWVR<n>_EL1` and `DBGWCR<n>_EL1` are sixteen
 //! distinct system registers each (CRm = n in their encoding), so a run-time
 //! index is turned into one of sixteen instructions by a generated `match`.
+//!
+//! # Examples
+//!
+//! The field definitions build register values on any host:
+//!
+//! ```
+//! use hwbreak_aarch64::registers::DBGWCR_EL1;
+//! let control = DBGWCR_EL1::LSC::Store + DBGWCR_EL1::BAS.val(0xff) + DBGWCR_EL1::E.val(1);
+//! assert_eq!(control.value, 0b10 << 3 | 0xff << 5 | 1);
+//! ```
 
 pub mod dbgbcr_el1;
 pub mod dbgbvr_el1;
@@ -33,6 +43,17 @@ macro_rules! indexed_sysreg {
         ///
         /// Obtained with [`at`]; reads and writes execute `mrs`/`msr` on the
         /// current CPU.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// // Not run: EL1 system registers (and this type exists only on AArch64).
+        /// use hwbreak_aarch64::registers::dbgwcr_el1;
+        /// use tock_registers::interfaces::Readable;
+        /// let cr = dbgwcr_el1::at(0).unwrap();
+        /// let enabled = cr.get() & 1 == 1;
+        /// # let _ = (cr.index(), enabled);
+        /// ```
         #[cfg(target_arch = "aarch64")]
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -42,6 +63,7 @@ macro_rules! indexed_sysreg {
 
         /// The register with index `n`, if `n` is below 16 (the architectural
         /// maximum; whether it exists on this CPU is told by ID_AA64DFR0_EL1).
+        /// See [`Reg`] for an example.
         #[cfg(target_arch = "aarch64")]
         pub const fn at(n: usize) -> Option<Reg> {
             if n < 16 {
@@ -53,7 +75,7 @@ macro_rules! indexed_sysreg {
 
         #[cfg(target_arch = "aarch64")]
         impl Reg {
-            /// The register's index `n`.
+            /// The register's index `n`. See [`Reg`] for an example.
             pub const fn index(&self) -> usize {
                 self.index as usize
             }
@@ -152,6 +174,16 @@ pub(crate) use indexed_sysreg;
 macro_rules! fixed_sysreg {
     ($name:literal, $fields:ident, read) => {
         /// The register on the current CPU.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// // Not run: EL1 system registers (and this type exists only on AArch64).
+        /// use hwbreak_aarch64::registers::oslsr_el1::{OSLSR_EL1, OSLSR_EL1 as F};
+        /// use tock_registers::interfaces::Readable;
+        /// let locked = OSLSR_EL1.is_set(F::OSLK);
+        /// # let _ = locked;
+        /// ```
         #[cfg(target_arch = "aarch64")]
         #[derive(Copy, Clone, Debug)]
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
