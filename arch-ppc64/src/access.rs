@@ -18,6 +18,15 @@
 //! | XO (X-form) | 21:30 | `(insn >> 1) & 0x3ff` |
 
 /// One decoded storage access.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::Access;
+/// let a = Access { ea: 0x2008, len: 4, store: true };
+/// // The bytes it touches: [ea, ea + len).
+/// assert_eq!(a.ea + u64::from(a.len), 0x200c);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Access {
@@ -73,6 +82,23 @@ const fn x_form(xo: u32) -> Option<(u8, bool)> {
 /// before the instruction completes). `None` for instructions this decoder
 /// does not know (vector, cache-block and string instructions, prefixed
 /// instructions): the caller then falls back to the DAR alone.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::access::{decode, Access};
+/// let mut gpr = [0u64; 32];
+/// gpr[3] = 0x2000;
+/// gpr[4] = 0x10;
+/// // stw r5, 8(r3): D-form, primary opcode 36.
+/// let stw = (36 << 26) | (5 << 21) | (3 << 16) | 8;
+/// assert_eq!(decode(stw, &gpr), Some(Access { ea: 0x2008, len: 4, store: true }));
+/// // ldx r5, r3, r4: X-form, opcode 31, extended opcode 21.
+/// let ldx = (31 << 26) | (5 << 21) | (3 << 16) | (4 << 11) | (21 << 1);
+/// assert_eq!(decode(ldx, &gpr), Some(Access { ea: 0x2010, len: 8, store: false }));
+/// // addi is not a storage access.
+/// assert_eq!(decode(14 << 26, &gpr), None);
+/// ```
 pub const fn decode(insn: u32, gpr: &[u64; 32]) -> Option<Access> {
     let op = insn >> 26;
     let rt = (insn >> 21) & 31;

@@ -43,6 +43,34 @@
 //! with `mtspr`. A hypervisor may answer success yet never trap (QEMU on
 //! POWER7, DAWR1 before POWER10): [`last_status`] reports what it answered,
 //! not what traps.
+//!
+//! A kernel reaches this crate as `hwbreak::native` (and [`Ppc64`] as
+//! `hwbreak::ArchImpl`) when built for `powerpc64` with one of the facade's
+//! `ppc64-dabr`, `ppc64-dawr` or `ppc64-dawr2` features.
+//!
+//! # Examples
+//!
+//! What each family can watch, answered without touching a register:
+//!
+//! ```
+//! use hwbreak_core::{AccessKind, Arch, ErrorKind, SlotCounts};
+//! use hwbreak_ppc64::{Family, Ppc64};
+//!
+//! let power7 = Ppc64::new(Family::Dabr);
+//! let power9 = Ppc64::new(Family::Dawr);
+//! let power10 = Ppc64::new(Family::Dawr2);
+//! assert_eq!(power7.slot_counts(), SlotCounts([0, 1]));
+//! assert_eq!(power10.slot_counts(), SlotCounts([1, 2]));
+//! // No instruction breakpoint before POWER8.
+//! assert_eq!(power7.pool_of(AccessKind::Execute).unwrap_err().kind(), ErrorKind::UnsupportedKind);
+//! // 8 bytes crossing a 512-byte boundary: refused on POWER9, one slot on POWER10.
+//! assert_eq!(
+//!     power9.max_piece(AccessKind::Write, 0x11fc, 8).unwrap_err().kind(),
+//!     ErrorKind::CrossesBoundary
+//! );
+//! assert_eq!(power10.max_piece(AccessKind::Write, 0x11fc, 8)?, 8);
+//! # Ok::<(), hwbreak_core::Error>(())
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
@@ -84,14 +112,16 @@ pub use registers::srr1::Srr1;
 pub use registers::{Privilege, Translation};
 use route::{Hcall, Mtspr, Route, Target};
 
-/// The code pool (CIABR).
+/// The code pool (CIABR; empty on [`Family::Dabr`]).
 pub const CODE_POOL: PoolId = PoolId::FIRST;
 /// The data pool (DABR or DAWRn).
 pub const DATA_POOL: PoolId = PoolId::SECOND;
 
-/// Interrupt vector of the Data Storage interrupt.
+/// Interrupt vector of the Data Storage interrupt (DABR/DAWR matches, with
+/// DSISR\[41\] set).
 pub const VECTOR_DSI: u64 = 0x300;
-/// Interrupt vector of the Trace interrupt.
+/// Interrupt vector of the Trace interrupt (CIABR matches and single-step
+/// completions).
 pub const VECTOR_TRACE: u64 = 0xd00;
 
 /// Doubleword: the granule of every data slot.
@@ -100,6 +130,13 @@ const GRANULE: u64 = 8;
 const DAWR_BLOCK: u64 = 512;
 
 /// Which debug registers the part has.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::Family;
+/// assert_eq!((Family::Dawr2.code_slots(), Family::Dawr2.data_slots()), (1, 2));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Family {
@@ -123,6 +160,13 @@ impl Family {
     pub const NATIVE: Self = Self::Dawr2;
 
     /// Data slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Family;
+    /// assert_eq!(Family::Dabr.data_slots(), 1);
+    /// ```
     pub const fn data_slots(self) -> usize {
         match self {
             Self::Dabr | Self::Dawr => 1,
@@ -131,6 +175,13 @@ impl Family {
     }
 
     /// Instruction slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Family;
+    /// assert_eq!(Family::Dabr.code_slots(), 0); // no CIABR before POWER8
+    /// ```
     pub const fn code_slots(self) -> usize {
         match self {
             Self::Dabr => 0,
@@ -141,6 +192,17 @@ impl Family {
 
 /// The privilege state the kernel runs in, which also picks how registers
 /// are written.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::Space;
+/// use hwbreak_ppc64::{Family, Mode, Ppc64, Privilege};
+/// // A bare-metal kernel: its watches match in hypervisor state.
+/// let bare = Ppc64::new(Family::Dawr).mode(Mode::Hypervisor);
+/// assert_eq!(bare.privilege(Space::Kernel), Privilege::HYPERVISOR);
+/// assert_eq!(Mode::default(), Mode::Guest);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Mode {
@@ -158,11 +220,41 @@ static LAST_STATUS: AtomicI64 = AtomicI64::new(route::H_SUCCESS);
 /// The status the hypervisor returned for the last register write
 /// ([`route::H_SUCCESS`] = 0; always 0 in [`Mode::Hypervisor`]). Success
 /// does not prove the register traps.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::{last_status, route};
+/// // Nothing written yet (and on the host the hcall is a stand-in).
+/// assert_eq!(last_status(), route::H_SUCCESS);
+/// ```
 pub fn last_status() -> i64 {
     LAST_STATUS.load(Ordering::Relaxed)
 }
 
 /// What the OS's exception entry hands to the decoder.
+///
+/// # Examples
+///
+/// What the `qemu-pseries` board builds in its exception path for a DAWR
+/// hit (it decodes the trapping instruction with [`access::decode`]):
+///
+/// ```
+/// use hwbreak_ppc64::{access, Dsisr, Trap, VECTOR_DSI};
+///
+/// let mut gpr = [0u64; 32];
+/// gpr[3] = 0x2000;
+/// let stw_r5_8_r3 = (36 << 26) | (5 << 21) | (3 << 16) | 8; // stw r5, 8(r3)
+/// let trap = Trap {
+///     vector: VECTOR_DSI,
+///     srr0: 0x40_1000,
+///     dar: 0x2008,
+///     dsisr: Dsisr::DABR_MATCH | Dsisr::STORE,
+///     access: access::decode(stw_r5_8_r3, &gpr),
+///     ..Trap::default()
+/// };
+/// assert_eq!(trap.access.map(|a| (a.ea, a.len)), Some((0x2008, 4)));
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Trap {
@@ -187,6 +279,76 @@ pub struct Trap {
 }
 
 /// The 64-bit PowerPC backend.
+///
+/// # Examples
+///
+/// A registry on a POWER9-class backend, with the exception path of the
+/// `qemu-pseries` board: every slot is disarmed around
+/// `on_debug_exception` and rewritten from the registry's table, and the
+/// Data Storage interrupt of a hit asks for a single step. On the host the
+/// register writes are stand-ins, so this runs anywhere.
+///
+/// ```
+/// # use hwbreak_core::{CpuId, Platform};
+/// # struct Kernel;
+/// # impl Platform for Kernel {
+/// #     fn cpu_count(&self) -> u32 { 1 }
+/// #     fn current_cpu(&self) -> CpuId { CpuId(0) }
+/// #     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) { critical_section::with(|_| f()) }
+/// #     fn user_limit(&self) -> u64 { 0x20_0000 }
+/// # }
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use hwbreak_core::{Arch, Event, PoolId, Registry, Request, Resume};
+/// use hwbreak_ppc64::{access, Dsisr, Family, Ppc64, Trap, VECTOR_DSI};
+///
+/// static REGISTRY: Registry<Ppc64, Kernel, 64, 1, 8> =
+///     Registry::new(Ppc64::new(Family::Dawr), Kernel);
+/// static HITS: AtomicU32 = AtomicU32::new(0);
+/// fn on_hit(_: &Event) {
+///     HITS.fetch_add(1, Ordering::Relaxed);
+/// }
+///
+/// /// Disarms every slot, or rewrites them from the registry's table.
+/// fn reload_all(from_table: bool) {
+///     let arch = REGISTRY.arch();
+///     let counts = arch.slot_counts();
+///     for pool in [PoolId::FIRST, PoolId::SECOND] {
+///         for i in 0..counts.get(pool) {
+///             let image = if from_table { REGISTRY.armed_slot(pool, i).ok().flatten() } else { None };
+///             // SAFETY: this CPU; images come from the registry's table.
+///             unsafe { arch.write_slot(pool, i, image) };
+///         }
+///     }
+/// }
+///
+/// fn debug_interrupt(trap: &Trap) -> Resume {
+///     reload_all(false); // a handler touching the watched data must not nest
+///     let out = REGISTRY.on_debug_exception(trap);
+///     reload_all(true);
+///     out.resume
+/// }
+///
+/// REGISTRY.init()?;
+/// REGISTRY.cpu_online()?;
+/// REGISTRY.register(&Request::write(0x40_2008, 4).handler(on_hit, 0))?;
+///
+/// // `stw r5, 8(r3)` with r3 = 0x40_2000 trapped at 0x40_1000.
+/// let mut gpr = [0u64; 32];
+/// gpr[3] = 0x40_2000;
+/// let insn = (36 << 26) | (5 << 21) | (3 << 16) | 8;
+/// let trap = Trap {
+///     vector: VECTOR_DSI,
+///     srr0: 0x40_1000,
+///     dar: 0x40_2008,
+///     dsisr: Dsisr::DABR_MATCH | Dsisr::STORE,
+///     access: access::decode(insn, &gpr),
+///     ..Trap::default()
+/// };
+/// // The store has not happened yet: the OS sets MSR[SE] in SRR1 and returns.
+/// assert_eq!(debug_interrupt(&trap), Resume::SingleStep);
+/// assert_eq!(HITS.load(Ordering::Relaxed), 1);
+/// # Ok::<(), hwbreak_core::Error>(())
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ppc64 {
@@ -199,6 +361,13 @@ pub struct Ppc64 {
 impl Ppc64 {
     /// A backend for `family`, in [`Mode::Guest`], matching data accesses
     /// in either translation mode, with the family's full DAWR range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::{Family, Ppc64};
+    /// assert_eq!(Ppc64::new(Family::Dawr2).family(), Family::Dawr2);
+    /// ```
     pub const fn new(family: Family) -> Self {
         Self {
             family,
@@ -209,6 +378,16 @@ impl Ppc64 {
     }
 
     /// The backend for the family this build selected with its feature.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Not run: exists only when building for powerpc64 with a family
+    /// // feature.
+    /// use hwbreak_ppc64::{Family, Ppc64};
+    /// const BACKEND: Ppc64 = Ppc64::native();
+    /// assert_eq!(BACKEND.family(), Family::NATIVE);
+    /// ```
     #[cfg(all(
         target_arch = "powerpc64",
         any(feature = "dabr", feature = "dawr", feature = "dawr2")
@@ -217,7 +396,7 @@ impl Ppc64 {
         Self::new(Family::NATIVE)
     }
 
-    /// The same backend in `mode`.
+    /// The same backend in `mode`. See [`Mode`] for an example.
     pub const fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -225,6 +404,24 @@ impl Ppc64 {
 
     /// The same backend matching data accesses made in `translation` mode
     /// (DAWRX WT/WTI, DABR BT + DABRX BTI).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{AccessKind, Arch, MemoryType, Piece, Space};
+    /// use hwbreak_ppc64::{Dawrx, Family, Ppc64, Translation};
+    /// let piece = Piece {
+    ///     addr: 0x1000,
+    ///     len: 8,
+    ///     kind: AccessKind::Write,
+    ///     space: Space::Kernel,
+    ///     memory: MemoryType::Normal,
+    /// };
+    /// let virt = Ppc64::new(Family::Dawr).translation(Translation::Virtual);
+    /// let dawrx = Dawrx::from_bits(virt.encode(&piece)?.control);
+    /// assert_ne!(dawrx.bits() & Dawrx::WT, 0); // MSR[DR] = 1 accesses only
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub const fn translation(mut self, translation: Translation) -> Self {
         self.translation = translation;
         self
@@ -235,6 +432,18 @@ impl Ppc64 {
     /// watches less than the ISA says (QEMU reads MRD from the wrong bits
     /// and watches 8 bytes): longer ranges then take more slots, or are
     /// refused with `NotCoverable`, instead of silently watching less.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{AccessKind, Arch};
+    /// use hwbreak_ppc64::{Family, Ppc64};
+    /// let full = Ppc64::new(Family::Dawr2);
+    /// let qemu = Ppc64::new(Family::Dawr2).max_dawr_range(8);
+    /// assert_eq!(full.max_piece(AccessKind::Write, 0x1000, 64)?, 64);
+    /// assert_eq!(qemu.max_piece(AccessKind::Write, 0x1000, 64)?, 8);
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub const fn max_dawr_range(mut self, bytes: u64) -> Self {
         let b = bytes / GRANULE * GRANULE;
         self.max_range = if b < GRANULE {
@@ -247,12 +456,22 @@ impl Ppc64 {
         self
     }
 
-    /// The register family.
+    /// The register family. See [`Ppc64::new`] for an example.
     pub const fn family(&self) -> Family {
         self.family
     }
 
     /// The privilege states a request in `space` matches in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::Space;
+    /// use hwbreak_ppc64::{Family, Ppc64, Privilege};
+    /// let guest = Ppc64::new(Family::Dawr);
+    /// assert_eq!(guest.privilege(Space::User), Privilege::PROBLEM);
+    /// assert_eq!(guest.privilege(Space::Kernel), Privilege::PRIVILEGED);
+    /// ```
     pub const fn privilege(&self, space: Space) -> Privilege {
         match (space, self.mode) {
             (Space::User, _) => Privilege::PROBLEM,
@@ -261,7 +480,27 @@ impl Ppc64 {
         }
     }
 
-    /// The bytes `[start, start + len)` a data slot image watches.
+    /// The bytes `[start, start + len)` a data slot image watches: whole
+    /// doublewords (the core filters hits on bytes that were not asked
+    /// for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{AccessKind, Arch, MemoryType, Piece, Space};
+    /// use hwbreak_ppc64::{Family, Ppc64};
+    /// let p9 = Ppc64::new(Family::Dawr);
+    /// let piece = Piece {
+    ///     addr: 0x1006,
+    ///     len: 4,
+    ///     kind: AccessKind::Write,
+    ///     space: Space::Kernel,
+    ///     memory: MemoryType::Normal,
+    /// };
+    /// // Bytes 0x1006-0x1009 span two doublewords.
+    /// assert_eq!(p9.watched_range(p9.encode(&piece)?), (0x1000, 16));
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub const fn watched_range(&self, image: SlotImage) -> (u64, u64) {
         match self.family {
             Family::Dabr => (Dabr::from_bits(image.value).address(), GRANULE),
@@ -406,6 +645,28 @@ impl Arch for Ppc64 {
         0
     }
 
+    /// Data Storage interrupts with DSISR\[41\]: the armed data slots whose
+    /// doublewords the access (from [`Trap::access`], else the DAR) touches,
+    /// resumed by a single step. Trace interrupts: a CIABR match (also
+    /// resumed by a step) and, when [`Trap::stepping`], the completion of
+    /// the step the registry asked for. Anything else: nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_core::{Arch, PoolId, Resume, SlotImage, SlotView};
+    /// use hwbreak_ppc64::{Family, Ppc64, Trap, VECTOR_TRACE};
+    ///
+    /// struct Nothing;
+    /// impl SlotView for Nothing {
+    ///     fn slot(&self, _: PoolId, _: usize) -> Option<SlotImage> { None }
+    /// }
+    /// // The Trace interrupt of the step the OS set MSR[SE] for.
+    /// let step = Trap { vector: VECTOR_TRACE, stepping: true, ..Trap::default() };
+    /// let d = Ppc64::new(Family::Dawr).decode(&step, &Nothing);
+    /// assert!(d.step_complete);
+    /// assert_eq!(d.resume, Some(Resume::EndSingleStep));
+    /// ```
     fn decode(&self, trap: &Trap, armed: &dyn SlotView) -> Decoded {
         let mut d = Decoded::default();
         match trap.vector {
@@ -461,6 +722,14 @@ impl Arch for Ppc64 {
         d
     }
 
+    /// Stores the slot's registers (DAWRn/DAWRXn, DABR/DABRX or CIABR) by
+    /// hypervisor call or `mtspr`, as the [`Mode`] says, and records the
+    /// status for [`last_status`]. Disarming writes zeros.
+    ///
+    /// # Safety
+    /// As [`Arch::write_slot`]: the current CPU. In [`Mode::Guest`] the kernel must
+    /// run in a logical partition (the write is a hypervisor call); in
+    /// [`Mode::Hypervisor`] in hypervisor state (the write is `mtspr`).
     unsafe fn write_slot(&self, pool: PoolId, index: usize, image: Option<SlotImage>) {
         let Some(target) = self.target(pool, index) else {
             return;
@@ -480,10 +749,23 @@ impl Arch for Ppc64 {
         LAST_STATUS.store(status, Ordering::Relaxed);
     }
 
+    /// Nothing to write: each slot carries its own extension register.
+    ///
+    /// # Safety
+    /// As [`Arch::write_control`]; this backend touches nothing here.
     unsafe fn write_control(&self, _pool: PoolId, _control: u64) {}
 
+    /// Nothing to switch: POWER has no global debug enable.
+    ///
+    /// # Safety
+    /// As [`Arch::set_armed`]; this backend touches nothing here.
     unsafe fn set_armed(&self, _armed: bool) {}
 
+    /// Nothing to clear: DSISR, DAR and SRR1 are rewritten by every
+    /// interrupt.
+    ///
+    /// # Safety
+    /// As [`Arch::acknowledge`]; this backend touches nothing here.
     unsafe fn acknowledge(&self, _trap: &Trap) {
         // DSISR and DAR are rewritten by every Data Storage interrupt and
         // SRR1's trace bits by every Trace interrupt: nothing is sticky.

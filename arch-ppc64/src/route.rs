@@ -10,10 +10,30 @@
 //! Which registers a write touches and with which arguments is computed by
 //! pure functions ([`hcall_args`], [`spr_writes`]) tested on the host; only
 //! the final instruction is `unsafe`.
+//!
+//! # Examples
+//!
+//! ```
+//! use hwbreak_ppc64::route::{hcall_args, opcode, spr_writes, Target};
+//! // DAWR0 = 0x1000, DAWRX0 = 0x4a: H_SET_MODE(0, resource 2, value, control)
+//! // in a partition, or mtspr 180 then 188 in hypervisor state.
+//! assert_eq!(
+//!     hcall_args(Target::Dawr(0), 0x1000, 0x4a),
+//!     (opcode::H_SET_MODE, [0, opcode::RESOURCE_DAWR0, 0x1000, 0x4a])
+//! );
+//! assert_eq!(spr_writes(Target::Dawr(0), 0x1000, 0x4a), [(180, 0x1000), (188, 0x4a)]);
+//! ```
 
 use crate::registers::spr;
 
 /// The register a slot lives in.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::route::{spr_writes, Target};
+/// assert_eq!(spr_writes(Target::Dabr, 0x1002, 0x2)[0], (1013, 0x1002));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Target {
@@ -26,6 +46,13 @@ pub enum Target {
 }
 
 /// PAPR hypervisor call numbers used here.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::route::opcode;
+/// assert_eq!(opcode::H_SET_MODE, 0x31c);
+/// ```
 pub mod opcode {
     /// H_SET_DABR: DABR only (DABRX set to the hypervisor's default).
     pub const H_SET_DABR: u64 = 0x28;
@@ -47,6 +74,19 @@ pub const H_SUCCESS: i64 = 0;
 /// The hypervisor call (opcode and four arguments) that stores `value` and
 /// `control` into `target`. Disarming a DABR (`value == 0`) uses H_SET_DABR,
 /// since H_SET_XDABR refuses a DABRX without a privilege bit.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::route::{hcall_args, opcode, Target};
+/// // CIABR = 0x8002 (the instruction at 0x8000, privileged state).
+/// assert_eq!(
+///     hcall_args(Target::Ciabr, 0x8002, 0),
+///     (opcode::H_SET_MODE, [0, opcode::RESOURCE_CIABR, 0x8002, 0])
+/// );
+/// // Disarming a DABR.
+/// assert_eq!(hcall_args(Target::Dabr, 0, 0), (opcode::H_SET_DABR, [0; 4]));
+/// ```
 pub const fn hcall_args(target: Target, value: u64, control: u64) -> (u64, [u64; 4]) {
     use opcode::*;
     match target {
@@ -61,6 +101,14 @@ pub const fn hcall_args(target: Target, value: u64, control: u64) -> (u64, [u64;
 
 /// The SPR writes, in order, that store `value` and `control` into `target`
 /// in hypervisor state (CIABR has no extension: its one write is repeated).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::registers::spr;
+/// use hwbreak_ppc64::route::{spr_writes, Target};
+/// assert_eq!(spr_writes(Target::Dawr(1), 7, 9), [(spr::DAWR1, 7), (spr::DAWRX1, 9)]);
+/// ```
 pub const fn spr_writes(target: Target, value: u64, control: u64) -> [(u16, u64); 2] {
     match target {
         Target::Ciabr => [(spr::CIABR, value), (spr::CIABR, value)],

@@ -10,6 +10,16 @@
 use super::Privilege;
 
 /// A CIABR value.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::{Ciabr, Privilege};
+/// let c = Ciabr::new(0x8000, Privilege::PRIVILEGED).unwrap();
+/// assert_eq!(c.bits(), 0x8002); // PRIV = 0b10
+/// assert!(c.enabled());
+/// assert_eq!(c.address(), 0x8000);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Ciabr(u64);
@@ -29,6 +39,15 @@ impl Ciabr {
     /// A CIABR matching the instruction at `addr` (word aligned, else
     /// `None`) in exactly one privilege state (`None` for zero or several:
     /// PRIV encodes one state).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::{Ciabr, Privilege};
+    /// assert!(Ciabr::new(0x8002, Privilege::PROBLEM).is_none()); // not a word address
+    /// let two = Privilege { problem: true, ..Privilege::PRIVILEGED };
+    /// assert!(Ciabr::new(0x8000, two).is_none()); // PRIV names one state
+    /// ```
     pub const fn new(addr: u64, privilege: Privilege) -> Option<Self> {
         if addr & !Self::CEA_MASK != 0 {
             return None;
@@ -47,21 +66,29 @@ impl Ciabr {
     }
 
     /// A raw register value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Ciabr;
+    /// assert!(!Ciabr::from_bits(0x8000).enabled()); // PRIV = 0b00: never
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         Self(bits)
     }
 
-    /// The raw register value.
+    /// The raw register value. See [`Ciabr`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }
 
-    /// The instruction address.
+    /// The instruction address. See [`Ciabr`] for an example.
     pub const fn address(self) -> u64 {
         self.0 & Self::CEA_MASK
     }
 
-    /// Whether the register can match (PRIV not 0b00).
+    /// Whether the register can match (PRIV not 0b00). See
+    /// [`Ciabr::from_bits`] for an example.
     pub const fn enabled(self) -> bool {
         self.0 & Self::PRIV_MASK != 0
     }

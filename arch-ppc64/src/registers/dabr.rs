@@ -12,6 +12,17 @@
 use super::ibm;
 
 /// A DABR value.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::Dabr;
+/// // Stores to the doubleword holding 0x1005, translation off (BT = 0).
+/// let d = Dabr::new(0x1005, false, true, false);
+/// assert_eq!(d.bits(), 0x1002); // DW = ISA bit 62
+/// assert_eq!(d.address(), 0x1000);
+/// assert!(d.write() && !d.read());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dabr(u64);
@@ -28,7 +39,8 @@ impl Dabr {
 
     /// A DABR watching the doubleword containing `addr` for loads (`read`)
     /// and/or stores (`write`), with breakpoint translation `bt` (compared
-    /// with MSR\[DR\] unless DABRX\[BTI\] is set).
+    /// with MSR\[DR\] unless DABRX\[BTI\] is set). See [`Dabr`] for an
+    /// example.
     pub const fn new(addr: u64, read: bool, write: bool, bt: bool) -> Self {
         let mut bits = addr & Self::DAB_MASK;
         if bt {
@@ -44,26 +56,33 @@ impl Dabr {
     }
 
     /// A raw register value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Dabr;
+    /// assert!(Dabr::from_bits(0x2001).read());
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         Self(bits)
     }
 
-    /// The raw register value.
+    /// The raw register value. See [`Dabr`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }
 
-    /// First byte of the watched doubleword.
+    /// First byte of the watched doubleword. See [`Dabr`] for an example.
     pub const fn address(self) -> u64 {
         self.0 & Self::DAB_MASK
     }
 
-    /// Whether loads match.
+    /// Whether loads match. See [`Dabr::from_bits`] for an example.
     pub const fn read(self) -> bool {
         self.0 & Self::DR != 0
     }
 
-    /// Whether stores match.
+    /// Whether stores match. See [`Dabr`] for an example.
     pub const fn write(self) -> bool {
         self.0 & Self::DW != 0
     }

@@ -12,6 +12,14 @@
 use super::{ibm, Privilege};
 
 /// A DABRX value.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::{Dabrx, Privilege};
+/// // Privileged state, either translation mode: PNH | BTI.
+/// assert_eq!(Dabrx::new(Privilege::PRIVILEGED, true).bits(), 0b1010);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dabrx(u64);
@@ -27,7 +35,7 @@ impl Dabrx {
     pub const PRO: u64 = ibm(63);
 
     /// A DABRX matching in the given privilege states, ignoring DABR\[BT\]
-    /// when `bti`.
+    /// when `bti`. See [`Dabrx`] for an example.
     pub const fn new(privilege: Privilege, bti: bool) -> Self {
         let mut bits = 0;
         if bti {
@@ -46,11 +54,18 @@ impl Dabrx {
     }
 
     /// A raw register value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Dabrx;
+    /// assert_eq!(Dabrx::from_bits(Dabrx::PRO).bits(), 1);
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         Self(bits)
     }
 
-    /// The raw register value.
+    /// The raw register value. See [`Dabrx`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }

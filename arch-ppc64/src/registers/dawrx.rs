@@ -22,6 +22,18 @@
 use super::{ibm, Privilege, Translation};
 
 /// A DAWRX value.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::{Dawrx, Privilege, Translation};
+/// // Two doublewords (MRD = 1), stores, privileged state, either mode.
+/// let x = Dawrx::new(2, false, true, Privilege::PRIVILEGED, Translation::Either).unwrap();
+/// assert_eq!(x.bits(), 1 << 10 | Dawrx::DW | Dawrx::WTI | Dawrx::PNH);
+/// assert_eq!(x.bits(), 0x44a);
+/// assert_eq!(x.range_len(), 16);
+/// assert!(x.write() && !x.read() && x.enabled());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dawrx(u64);
@@ -54,6 +66,15 @@ impl Dawrx {
     /// A DAWRX watching `doublewords` doublewords (1..=64; `None` outside),
     /// loads if `read`, stores if `write`, in the given privilege states and
     /// translation mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::{Dawrx, Privilege, Translation};
+    /// assert!(Dawrx::new(65, true, false, Privilege::PROBLEM, Translation::Virtual).is_none());
+    /// let x = Dawrx::new(64, true, false, Privilege::PROBLEM, Translation::Virtual).unwrap();
+    /// assert_eq!(x.range_len(), Dawrx::MAX_RANGE);
+    /// ```
     pub const fn new(
         doublewords: u64,
         read: bool,
@@ -89,42 +110,67 @@ impl Dawrx {
     }
 
     /// A raw register value (reserved bits kept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::{Dawrx, Privilege};
+    /// let x = Dawrx::from_bits(0x71);
+    /// assert_eq!(x.privilege(), Privilege::PROBLEM);
+    /// assert!(x.read() && x.write());
+    /// ```
     pub const fn from_bits(bits: u64) -> Self {
         Self(bits)
     }
 
-    /// The raw register value.
+    /// The raw register value. See [`Dawrx`] for an example.
     pub const fn bits(self) -> u64 {
         self.0
     }
 
     /// Number of doublewords watched (MRD + 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Dawrx;
+    /// assert_eq!(Dawrx::from_bits(0x3f << 10).doublewords(), 64);
+    /// ```
     pub const fn doublewords(self) -> u64 {
         ((self.0 & Self::MRD_MASK) >> Self::MRD_SHIFT) + 1
     }
 
-    /// Bytes watched from the DAWR's doubleword.
+    /// Bytes watched from the DAWR's doubleword. See [`Dawrx`] for an
+    /// example.
     pub const fn range_len(self) -> u64 {
         self.doublewords() * 8
     }
 
-    /// Whether loads match.
+    /// Whether loads match. See [`Dawrx::from_bits`] for an example.
     pub const fn read(self) -> bool {
         self.0 & Self::DR != 0
     }
 
-    /// Whether stores match.
+    /// Whether stores match. See [`Dawrx`] for an example.
     pub const fn write(self) -> bool {
         self.0 & Self::DW != 0
     }
 
     /// Whether this value can match at all (an access kind and a privilege
     /// state selected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Dawrx;
+    /// assert!(!Dawrx::from_bits(Dawrx::DW).enabled()); // no privilege state
+    /// ```
     pub const fn enabled(self) -> bool {
         self.0 & (Self::DR | Self::DW) != 0 && self.0 & (Self::HYP | Self::PNH | Self::PRO) != 0
     }
 
-    /// The privilege states selected.
+    /// The privilege states selected. See [`Dawrx::from_bits`] for an
+    /// example.
     pub const fn privilege(self) -> Privilege {
         Privilege {
             problem: self.0 & Self::PRO != 0,

@@ -10,6 +10,14 @@
 use super::ibm;
 
 /// Status bits of a Data Storage interrupt.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::Dsisr;
+/// let d = Dsisr(0x0240_0000); // a store that matched a DAWR
+/// assert!(d.watchpoint_match() && d.store());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dsisr(pub u64);
@@ -21,12 +29,15 @@ impl Dsisr {
     /// interrupt.
     pub const DABR_MATCH: u64 = ibm(41);
 
-    /// Whether a watchpoint match caused the interrupt.
+    /// Whether a watchpoint match caused the interrupt (otherwise it is an
+    /// ordinary page fault for the OS). See [`Dsisr`] for an example.
     pub const fn watchpoint_match(self) -> bool {
         self.0 & Self::DABR_MATCH != 0
     }
 
-    /// Whether the hardware says the access was a store.
+    /// Whether the hardware says the access was a store (QEMU does not set
+    /// it for watchpoint matches: see `docs/qemu-deviations.md`). See
+    /// [`Dsisr`] for an example.
     pub const fn store(self) -> bool {
         self.0 & Self::STORE != 0
     }

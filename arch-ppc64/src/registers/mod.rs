@@ -8,6 +8,14 @@
 //! bit is ISA bit `b`, so the field is shifted left by `63 - b`). 32-bit
 //! registers (DSISR, instruction words) are numbered 32..63 in the ISA's
 //! 64-bit view, so the same formula applies.
+//!
+//! # Examples
+//!
+//! ```
+//! use hwbreak_ppc64::Dawrx;
+//! // DW is ISA bit 57: shift 63 - 57 = 6.
+//! assert_eq!(Dawrx::DW, 1 << 6);
+//! ```
 
 pub mod ciabr;
 pub mod dabr;
@@ -23,6 +31,13 @@ pub(crate) const fn ibm(bit: u32) -> u64 {
 }
 
 /// Special-purpose register numbers (`mfspr`/`mtspr` operands).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::registers::spr;
+/// assert_eq!((spr::DAWR0, spr::DAWRX0), (180, 188));
+/// ```
 pub mod spr {
     /// Data Storage Interrupt Status Register.
     pub const DSISR: u16 = 18;
@@ -50,6 +65,15 @@ pub mod spr {
 /// privileged non-hypervisor state (MSR\[PR\] = 0, MSR\[HV\] = 0, a kernel
 /// running in a logical partition) and hypervisor state (MSR\[PR\] = 0,
 /// MSR\[HV\] = 1, a bare-metal kernel or a hypervisor).
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::Privilege;
+/// let both = Privilege { problem: true, ..Privilege::PRIVILEGED };
+/// assert!(both.problem && both.privileged && !both.hypervisor);
+/// assert!(Privilege::default().is_empty());
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Privilege {
@@ -82,6 +106,13 @@ impl Privilege {
     };
 
     /// Whether no state is selected (the register then never matches).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_ppc64::Privilege;
+    /// assert!(!Privilege::HYPERVISOR.is_empty());
+    /// ```
     pub const fn is_empty(self) -> bool {
         !self.problem && !self.privileged && !self.hypervisor
     }
@@ -89,6 +120,14 @@ impl Privilege {
 
 /// Whether a data watch matches accesses made with data address translation
 /// on (MSR\[DR\] = 1), off (real mode), or either.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_ppc64::{Dawrx, Privilege, Translation};
+/// let real = Dawrx::new(1, false, true, Privilege::HYPERVISOR, Translation::Real).unwrap();
+/// assert_eq!(real.bits() & (Dawrx::WT | Dawrx::WTI), 0);
+/// ```
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Translation {
