@@ -135,6 +135,8 @@ pub(crate) struct Hcall;
 pub(crate) struct Mtspr;
 
 impl Route for Hcall {
+    /// # Safety
+    /// As [`Route::store`], in a logical partition.
     unsafe fn store(&self, target: Target, value: u64, control: u64) -> i64 {
         let (op, args) = hcall_args(target, value, control);
         // SAFETY: the caller guarantees the values are ours; the call only
@@ -144,6 +146,8 @@ impl Route for Hcall {
 }
 
 impl Route for Mtspr {
+    /// # Safety
+    /// As [`Route::store`], in hypervisor state.
     unsafe fn store(&self, target: Target, value: u64, control: u64) -> i64 {
         let writes = spr_writes(target, value, control);
         for (spr, val) in writes {

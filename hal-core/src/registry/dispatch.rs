@@ -257,6 +257,35 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// Call it last, just before returning to the interrupted code.
     /// [`refresh`](Self::refresh) would not do: it writes only what changed
     /// in the registry, and nothing did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # for cpu in 0..1 { on_cpu(cpu, || registry.cpu_online().unwrap()); }
+    /// use hwbreak_core::{AccessKind, Arch, PoolId, Request, Space};
+    ///
+    /// let k = 0xffff_8000_0010_0000;
+    /// registry.register(&Request::write(k, 8))?;
+    /// let traps = || machine.access(0, k, 8, AccessKind::Write, Space::Kernel).is_some();
+    /// // An entry stub cleared the control word (DR7 on x86) behind the registry.
+    /// // SAFETY: the model's register file; a kernel does this in its entry code.
+    /// unsafe { registry.arch().write_control(PoolId::FIRST, 0) };
+    /// assert!(!traps());
+    /// registry.refresh(); // nothing changed in the registry: writes nothing
+    /// assert!(!traps());
+    /// registry.reload_cpu();
+    /// assert!(traps());
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
     pub fn reload_cpu(&self) {
         if let Some((_, state)) = self.cpu_state() {
             if state.online.load(Ordering::Relaxed) {
