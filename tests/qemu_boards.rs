@@ -1,6 +1,8 @@
 //! Runs the scenario suite of every board variant under QEMU, through
 //! `cargo xtask qemu <variant>`, and asserts each one passes (QEMU's pass
 //! status, a summary line agreeing with the scenario lines, nothing failed).
+//! A GDB variant (`kind = "gdb"`) runs its GDB session instead, through
+//! `cargo xtask gdb <variant>`.
 //!
 //! Variants come from `boards/*/board.toml` (`[[variant]]` tables). If a
 //! variant's QEMU binary is missing, the test fails and says to run
@@ -9,11 +11,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// One variant: its name and QEMU binary.
+/// One variant: its name, QEMU binary and the xtask command that runs it.
 #[derive(Debug)]
 struct Variant {
     name: String,
     qemu: String,
+    command: &'static str,
 }
 
 /// The first double-quoted string in `s`.
@@ -29,6 +32,7 @@ fn parse(text: &str) -> Vec<Variant> {
     for table in text.split("[[variant]]").skip(1) {
         let mut name = None;
         let mut qemu = None;
+        let mut command = "qemu";
         for (i, line) in table.lines().enumerate() {
             let l = line.trim_start();
             let key = l
@@ -37,6 +41,8 @@ fn parse(text: &str) -> Vec<Variant> {
                 .unwrap_or("");
             if key == "name" && name.is_none() {
                 name = first_string(l);
+            } else if key == "kind" && first_string(l).as_deref() == Some("gdb") {
+                command = "gdb";
             } else if key == "qemu" && qemu.is_none() {
                 // The array may continue on the next lines.
                 let rest: String = table.lines().skip(i).collect::<Vec<_>>().join("\n");
@@ -44,7 +50,11 @@ fn parse(text: &str) -> Vec<Variant> {
             }
         }
         if let (Some(name), Some(qemu)) = (name, qemu) {
-            out.push(Variant { name, qemu });
+            out.push(Variant {
+                name,
+                qemu,
+                command,
+            });
         }
     }
     out
@@ -76,7 +86,7 @@ fn installed(bin: &str) -> bool {
 fn board_toml_parsing() {
     let v = parse(
         "# c\n[[variant]]\nname = \"a\"\nqemu = [\n  \"qemu-system-x86_64\", \"-M\"]\n\
-         [[variant]]\nname = \"b\"\nqemu = [\"qemu-system-ppc64\"]\n",
+         [[variant]]\nname = \"b\"\nkind = \"gdb\"\nqemu = [\"qemu-system-ppc64\"]\n",
     );
     assert_eq!(v.len(), 2);
     assert_eq!(
@@ -87,6 +97,7 @@ fn board_toml_parsing() {
         (v[1].name.as_str(), v[1].qemu.as_str()),
         ("b", "qemu-system-ppc64")
     );
+    assert_eq!((v[0].command, v[1].command), ("qemu", "gdb"));
 }
 
 #[test]
@@ -108,7 +119,7 @@ fn every_board_variant_passes_under_qemu() {
     let mut failed = Vec::new();
     for v in &all {
         let out = Command::new(env!("CARGO"))
-            .args(["xtask", "qemu", &v.name])
+            .args(["xtask", v.command, &v.name])
             .current_dir(root)
             .env_remove("RUSTFLAGS")
             .output()

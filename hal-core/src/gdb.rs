@@ -58,7 +58,8 @@
 //! [`Registry::register`] and [`Registry::unregister`]; recording a hit is
 //! lock-free (a per-CPU [`StopLatch`] written by the registry's handler).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 pub use gdbstub;
 use gdbstub::common::Tid;
@@ -178,13 +179,23 @@ impl HitRecord {
     }
 }
 
+/// Latches in use, by the index their handlers get as context word: a
+/// `usize` cannot carry a pointer's provenance, an index into this table
+/// needs none (and keeps the adapter clean under strict provenance).
+static LATCHES: [AtomicPtr<()>; MAX_LATCHES] = [const { AtomicPtr::new(null_mut()) }; MAX_LATCHES];
+
+/// Distinct [`StopLatch`]es a kernel may use (one per stub is the norm).
+pub const MAX_LATCHES: usize = 8;
+
 /// Where the registry's handler leaves GDB's hits until the stub takes
 /// them: one record per CPU, written inside the debug exception without a
 /// lock.
 ///
 /// It must be a `static` (the registry may deliver a hit for a breakpoint
 /// until every CPU has reloaded after its removal, so the handler's context
-/// must never dangle). `CPUS` is the registry's CPU capacity.
+/// must never dangle). `CPUS` is the registry's CPU capacity. A kernel may
+/// use up to [`MAX_LATCHES`] distinct latches; insertions through an
+/// adapter whose latch finds no room are refused (`TableFull`).
 ///
 /// The first hit of an exception wins; later hits of the same exception
 /// (x86 can report several slots at once) are dropped until the stub takes
@@ -201,16 +212,36 @@ impl<const CPUS: usize> StopLatch<CPUS> {
         }
     }
 
+    /// This latch's index in [`LATCHES`], claiming one if it has none.
+    fn index(&'static self) -> Option<usize> {
+        let me = self as *const Self as *mut ();
+        LATCHES.iter().position(|slot| {
+            match slot.compare_exchange(null_mut(), me, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => true,
+                Err(current) => current == me,
+            }
+        })
+    }
+
     /// The registry's handler for GDB's breakpoints (context: the latch's
-    /// address).
+    /// index in [`LATCHES`]).
     fn record(event: &Event) {
         if event.kind != EventKind::Hit {
             return;
         }
-        // SAFETY: `GdbBreakpoints::new` registers this handler with the
-        // address of a `&'static StopLatch<CPUS>` as its context, and only
-        // with that; a static never moves or dies.
-        let latch = unsafe { &*(event.context as *const Self) };
+        let Some(slot) = LATCHES.get(event.context) else {
+            return;
+        };
+        let latch = slot.load(Ordering::Acquire) as *const Self;
+        if latch.is_null() {
+            return;
+        }
+        // SAFETY: only `index` stores into `LATCHES`, the address of a
+        // `&'static StopLatch` (a static never moves or dies), and an entry
+        // never changes once set. `GdbBreakpoints::insert` registers
+        // `record::<CPUS>` with the index of its own `StopLatch<CPUS>`, so
+        // the pointer has this type.
+        let latch = unsafe { &*latch };
         let Some(rec) = latch.cpus.get(event.cpu.0 as usize) else {
             return;
         };
@@ -434,14 +465,15 @@ impl<
             self.last_refusal = Some(ErrorKind::TableFull);
             return false;
         };
+        let Some(latch) = self.latch.index() else {
+            self.last_refusal = Some(ErrorKind::TableFull);
+            return false;
+        };
         let req = req
             .space(self.space)
             .scope(self.scope)
             .priority(self.priority)
-            .handler(
-                StopLatch::<CPUS>::record,
-                self.latch as *const StopLatch<CPUS> as usize,
-            );
+            .handler(StopLatch::<CPUS>::record, latch);
         match self.registry.register(&req) {
             Ok(handle) => {
                 self.entries[free] = Some(Entry {

@@ -56,7 +56,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "-p",
         "hwbreak-core",
         "--features",
-        "model",
+        "model,gdbstub",
         "--lib",
     ]);
     for t in tests()? {
