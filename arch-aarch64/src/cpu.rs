@@ -156,11 +156,14 @@ fn step_active() -> bool {
 }
 
 /// Turns the debug machinery on: OS lock cleared (OSLAR_EL1 = 0),
-/// MDSCR_EL1.MDE and KDE set, PSTATE.D cleared. While a single step is in
-/// progress (MDSCR_EL1.SS = 1, i.e. inside the debug exception handler that
-/// re-arms after a step) PSTATE.D is left as the exception entry set it, so
-/// the handler does not take the pending step exception itself; the
-/// exception return restores the interrupted code's D = 0.
+/// MDSCR_EL1.MDE and KDE set.
+///
+/// PSTATE.D is left alone: it belongs to the code running, and the
+/// registry arms slots from anywhere, exception handlers and debugger stops
+/// included, where unmasking would let the handler's own accesses to
+/// watched data trap inside it. A kernel unmasks debug exceptions once per
+/// CPU at bring-up ([`unmask_debug_exceptions`]), as it does interrupts;
+/// exception entry masks them and `eret` restores the interrupted code's D.
 ///
 /// # Safety
 /// Current CPU; the vector code must be ready for debug exceptions.
@@ -182,11 +185,28 @@ pub unsafe fn enable_debug() {
     isb();
     MDSCR_EL1.modify(MDSCR_EL1::MDE::SET + MDSCR_EL1::KDE::SET);
     isb();
-    if !step_active() {
-        // SAFETY: unmasking debug exceptions at the current level; the
-        // caller guarantees the vectors handle them.
-        unsafe { core::arch::asm!("msr daifclr, #8", "isb", options(nostack, preserves_flags)) };
-    }
+}
+
+/// Unmasks debug exceptions at the current level (clears PSTATE.D): call it
+/// once per CPU at bring-up, in the kernel's own context, after the vectors
+/// can take them. Nothing traps until slots are armed and
+/// [`enable_debug`] ran.
+///
+/// # Safety
+/// Current CPU, EL1; the vector code must be ready for debug exceptions.
+///
+/// # Examples
+///
+/// ```no_run
+/// // Not run: writes PSTATE; this module exists only on AArch64.
+/// use hwbreak_aarch64::cpu;
+/// // SAFETY: EL1, vectors installed, at bring-up.
+/// unsafe { cpu::unmask_debug_exceptions() };
+/// ```
+pub unsafe fn unmask_debug_exceptions() {
+    // SAFETY: clears PSTATE.D of the current context only; the caller
+    // guarantees the vectors handle debug exceptions.
+    unsafe { core::arch::asm!("msr daifclr, #8", "isb", options(nostack, preserves_flags)) };
 }
 
 /// Turns breakpoint/watchpoint exceptions off (MDSCR_EL1.MDE = 0) and, unless

@@ -10,7 +10,7 @@
 //! Stops:
 //! - `brk #0xf000` ([`initial_stop`]): the session starts, GDB is told
 //!   SIGTRAP;
-//! - a hit of one of GDB's breakpoints or watchpoints: the [`GdbStop`] the
+//! - a hit of one of GDB's breakpoints or watchpoints: the [`GdbStop`](hwbreak::gdb::GdbStop) the
 //!   registry's handler left in the latch;
 //! - the software step GDB asked for: `DoneStep`;
 //! - `brk #0` (what GDB writes itself for `break`, `next`'s step-resume
@@ -20,13 +20,10 @@
 //! - `brk #0xf001` ([`final_stop`]): GDB is told the program exited (0).
 //!
 //! Debug exceptions are masked while the stub runs: taking an exception to
-//! EL1 sets PSTATE.D (with A, I and F), so the stub can read GDB's watched
-//! variables without trapping on them. But the registry unmasks PSTATE.D of
-//! its caller when a registration arms the first slot (`set_armed(true)`,
-//! i.e. `cpu::enable_debug`), and inside the stub that caller is the stub
-//! itself: [`Hw`] masks it again after every change GDB makes. (Seen: with
-//! `set breakpoint always-inserted on`, `awatch V` then `print V` took a
-//! watchpoint exception inside the stub without the re-mask.)
+//! EL1 sets PSTATE.D (with A, I and F), and arming slots for GDB's `Z`
+//! packets does not clear it (the backend leaves PSTATE.D to the code
+//! running), so the stub reads GDB's watched variables without trapping on
+//! them.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -39,12 +36,12 @@ use gdbstub::target::ext::base::singlethread::{
 };
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
-    Breakpoints, BreakpointsOps, HwBreakpointOps, HwWatchpointOps, WatchKind,
+    Breakpoints, BreakpointsOps, HwBreakpointOps, HwWatchpointOps,
 };
 use gdbstub::target::{Target, TargetError, TargetResult};
 use gdbstub_arch::aarch64::reg::AArch64CoreRegs;
 use gdbstub_arch::aarch64::AArch64;
-use hwbreak::gdb::{GdbBreakpoints, GdbStop, StopLatch};
+use hwbreak::gdb::{GdbBreakpoints, StopLatch};
 use hwbreak::Resume;
 use hwbreak_aarch64::decode::ec;
 use hwbreak_aarch64::{cpu, Aarch64, Trap};
@@ -78,7 +75,7 @@ static SESSION: Session<KernelTarget, GdbUart> = Session::new();
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The one target.
 static TARGET: TargetCell = TargetCell(UnsafeCell::new(KernelTarget {
-    hw: Hw(GdbBreakpoints::new(&REGISTRY, &LATCH)),
+    hw: GdbBreakpoints::new(&REGISTRY, &LATCH),
     frame: core::ptr::null_mut(),
     step: false,
 }));
@@ -90,68 +87,10 @@ struct TargetCell(UnsafeCell<KernelTarget>);
 // and nothing else routes here).
 unsafe impl Sync for TargetCell {}
 
-/// The registry's adapter, with PSTATE.D masked again after every change
-/// (see the module documentation). Same method names, so
-/// `gdb_hw_extensions!` forwards to it unchanged.
-pub struct Hw(GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, 1, 8>);
-
-/// Masks debug exceptions at the current level (PSTATE.D).
-fn mask_debug() {
-    // SAFETY: only masks debug exceptions of the current context (the stub,
-    // inside the exception handler); `eret` restores the interrupted
-    // context's PSTATE.D from SPSR_EL1.
-    unsafe {
-        core::arch::asm!(
-            "msr daifset, #8",
-            "isb",
-            options(nomem, nostack, preserves_flags)
-        )
-    };
-}
-
-impl Hw {
-    /// `Z1`.
-    pub fn add_hw_breakpoint(&mut self, addr: u64) -> bool {
-        let ok = self.0.add_hw_breakpoint(addr);
-        mask_debug();
-        ok
-    }
-
-    /// `z1`.
-    pub fn remove_hw_breakpoint(&mut self, addr: u64) -> bool {
-        let ok = self.0.remove_hw_breakpoint(addr);
-        mask_debug();
-        ok
-    }
-
-    /// `Z2`-`Z4`.
-    pub fn add_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
-        let ok = self.0.add_hw_watchpoint(addr, len, kind);
-        mask_debug();
-        ok
-    }
-
-    /// `z2`-`z4`.
-    pub fn remove_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> bool {
-        let ok = self.0.remove_hw_watchpoint(addr, len, kind);
-        mask_debug();
-        ok
-    }
-
-    fn take_stop(&self) -> Option<GdbStop> {
-        self.0.take_stop()
-    }
-
-    fn clear(&mut self) {
-        self.0.clear();
-        mask_debug();
-    }
-}
-
 /// The kernel as GDB sees it: one thread, the interrupted context's
 /// registers in the exception frame.
 pub struct KernelTarget {
-    hw: Hw,
+    hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, 1, 8>,
     /// The frame of the stop being served; null while the kernel runs.
     frame: *mut Frame,
     /// GDB's last resume was a single step.

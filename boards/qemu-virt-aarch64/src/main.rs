@@ -121,6 +121,11 @@ pub fn exit(pass: bool) -> ! {
 #[no_mangle]
 extern "C" fn hwbreak_board_main() -> ! {
     kprintln!("hwbreak: qemu-virt-aarch64 test kernel");
+    // The kernel's own code takes debug exceptions (as it would take
+    // interrupts); nothing traps before slots are armed and MDSCR_EL1.MDE
+    // and KDE are set.
+    // SAFETY: EL1, boot CPU; the vectors (boot.rs) are installed.
+    unsafe { hwbreak_aarch64::cpu::unmask_debug_exceptions() };
     // SAFETY: once, on the boot CPU, before the registry is initialised.
     unsafe { REGISTRY.platform().init_zones() };
     #[cfg(feature = "gdb")]
@@ -172,18 +177,6 @@ fn gdb_session() -> ! {
         kprintln!("cpu_online failed: {}", e);
         exit(false);
     }
-    // The kernel's code runs with debug exceptions unmasked (as it does
-    // after any registration made outside an exception): GDB's breakpoints
-    // are registered inside the stub, where unmasking does not reach the
-    // interrupted code. With MDSCR_EL1.MDE and KDE clear nothing traps yet.
-    // SAFETY: the vectors hand debug exceptions to the registry (set above).
-    unsafe {
-        core::arch::asm!(
-            "msr daifclr, #8",
-            "isb",
-            options(nomem, nostack, preserves_flags)
-        )
-    };
     kprintln!("gdb: stopping for GDB (second PL011)");
     gdb::initial_stop();
     let result = hwbreak_suite::gdb::debuggee();
