@@ -228,8 +228,10 @@ impl Arch for Aarch64 {
         // No shared control register.
     }
 
-    /// On: OS lock cleared, MDSCR_EL1.MDE and KDE set, PSTATE.D cleared.
-    /// Off: MDE (and KDE unless a step is in progress) cleared.
+    /// On: OS lock cleared, MDSCR_EL1.MDE and KDE set. Off: MDE (and KDE
+    /// unless a step is in progress) cleared. PSTATE.D is never touched:
+    /// the kernel unmasks debug exceptions once per CPU at bring-up
+    /// (`cpu::unmask_debug_exceptions`, AArch64 targets only).
     ///
     /// # Safety
     /// As [`Arch::set_armed`]: the current CPU, at EL1, with vectors that hand
