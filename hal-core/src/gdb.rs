@@ -281,6 +281,23 @@ impl<const CPUS: usize> StopLatch<CPUS> {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<const CPUS: usize> defmt::Format for StopLatch<CPUS> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let pending = self
+            .cpus
+            .iter()
+            .filter(|r| r.state.load(Ordering::Relaxed) == FULL)
+            .count();
+        defmt::write!(
+            f,
+            "StopLatch {{ cpus: {=usize}, pending: {=usize} }}",
+            CPUS,
+            pending
+        )
+    }
+}
+
 impl<const CPUS: usize> Default for StopLatch<CPUS> {
     fn default() -> Self {
         Self::new()
@@ -518,6 +535,27 @@ impl<
 {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const N: usize,
+    > defmt::Format for GdbBreakpoints<'_, A, P, BPS, CPUS, TASKS, N>
+{
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "GdbBreakpoints {{ held: {=usize}, capacity: {=usize}, last_refusal: {} }}",
+            self.len(),
+            N,
+            self.last_refusal
+        )
     }
 }
 
