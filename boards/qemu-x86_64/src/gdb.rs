@@ -38,7 +38,7 @@ use hwbreak::native::regs;
 use hwbreak_suite::gdb::{Served, Session};
 
 use crate::cpu::Frame;
-use crate::serial::{inb, outb};
+use crate::serial::{inb, init_uart, outb};
 
 /// COM2: the 16550 QEMU gives `-device isa-serial,iobase=0x2f8`.
 const COM2: u16 = 0x2f8;
@@ -66,17 +66,7 @@ pub struct Com2 {
 
 impl Com2 {
     fn open() -> Self {
-        // SAFETY: COM2's registers; the 16550 programming sequence the
-        // console uses for COM1: 115200 8N1, FIFO on, no interrupts.
-        unsafe {
-            outb(COM2 + 1, 0x00);
-            outb(COM2 + 3, 0x80);
-            outb(COM2, 0x01);
-            outb(COM2 + 1, 0x00);
-            outb(COM2 + 3, 0x03);
-            outb(COM2 + 2, 0xc7);
-            outb(COM2 + 4, 0x03);
-        }
+        init_uart(COM2);
         Self { ahead: None }
     }
 
@@ -166,6 +156,16 @@ fn with_dr7_off<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// The frame's general registers in the order of GDB's x86-64 register
+/// file (`X86_64CoreRegs::regs`): one list for reads and writes.
+fn general_registers(f: &mut Frame) -> [&mut u64; 16] {
+    [
+        &mut f.rax, &mut f.rbx, &mut f.rcx, &mut f.rdx, &mut f.rsi, &mut f.rdi, &mut f.rbp,
+        &mut f.rsp, &mut f.r8, &mut f.r9, &mut f.r10, &mut f.r11, &mut f.r12, &mut f.r13,
+        &mut f.r14, &mut f.r15,
+    ]
+}
+
 /// Whether `[start, start + len)` is RAM the stub may touch.
 fn in_ram(start: u64, len: usize) -> bool {
     start >= RAM.start
@@ -196,10 +196,7 @@ impl Target for Kernel {
 impl SingleThreadBase for Kernel {
     fn read_registers(&mut self, r: &mut X86_64CoreRegs) -> TargetResult<(), Self> {
         let f = self.frame();
-        r.regs = [
-            f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11,
-            f.r12, f.r13, f.r14, f.r15,
-        ];
+        r.regs = general_registers(f).map(|v| *v);
         r.rip = f.rip;
         r.eflags = f.rflags as u32;
         r.segments.cs = f.cs as u32;
@@ -209,10 +206,9 @@ impl SingleThreadBase for Kernel {
 
     fn write_registers(&mut self, r: &X86_64CoreRegs) -> TargetResult<(), Self> {
         let f = self.frame();
-        [
-            f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11,
-            f.r12, f.r13, f.r14, f.r15,
-        ] = r.regs;
+        for (saved, value) in general_registers(f).into_iter().zip(r.regs) {
+            *saved = value;
+        }
         f.rip = r.rip;
         // The upper half of RFLAGS is reserved (zero).
         f.rflags = u64::from(r.eflags);

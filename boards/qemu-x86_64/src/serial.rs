@@ -30,15 +30,23 @@ pub unsafe fn inb(port: u16) -> u8 {
 
 /// Initialises COM1: 115200 baud, 8N1, FIFO on, interrupts off.
 pub fn init() {
-    // SAFETY: COM1's registers; standard 16550 programming sequence.
+    init_uart(COM1);
+}
+
+/// Programs the 16550 at I/O port `base`: 115200 baud, 8N1, FIFO on,
+/// interrupts off. Shared by the console (COM1) and the GDB stub's wire
+/// (COM2).
+pub fn init_uart(base: u16) {
+    // SAFETY: callers pass a 16550's base port (COM1, COM2); the standard
+    // 16550 programming sequence.
     unsafe {
-        outb(COM1 + 1, 0x00); // IER: no interrupts
-        outb(COM1 + 3, 0x80); // LCR: DLAB
-        outb(COM1, 0x01); // divisor 1 = 115200 baud
-        outb(COM1 + 1, 0x00);
-        outb(COM1 + 3, 0x03); // 8N1
-        outb(COM1 + 2, 0xc7); // FIFO on, cleared
-        outb(COM1 + 4, 0x03); // DTR | RTS
+        outb(base + 1, 0x00); // IER: no interrupts
+        outb(base + 3, 0x80); // LCR: DLAB
+        outb(base, 0x01); // divisor 1 = 115200 baud
+        outb(base + 1, 0x00);
+        outb(base + 3, 0x03); // 8N1
+        outb(base + 2, 0xc7); // FIFO on, cleared
+        outb(base + 4, 0x03); // DTR | RTS
     }
 }
 
