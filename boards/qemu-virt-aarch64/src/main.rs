@@ -134,15 +134,9 @@ extern "C" fn hwbreak_board_main() -> ! {
     run_suite();
 }
 
-/// The smoke scenarios, then the shared suite; exits with the verdict.
-#[cfg(not(feature = "gdb"))]
-fn run_suite() -> ! {
-    let (passed, failed) = smoke::run();
-    let mut summary = hwbreak_suite::Summary {
-        passed,
-        failed,
-        skipped: 0,
-    };
+/// Initialises the registry, routes debug exceptions to it and brings
+/// this CPU online; exits QEMU with a failure if the registry refuses.
+fn bring_up_registry() {
     if let Err(e) = REGISTRY.init() {
         kprintln!("registry init failed: {}", e);
         exit(false);
@@ -152,6 +146,18 @@ fn run_suite() -> ! {
         kprintln!("cpu_online failed: {}", e);
         exit(false);
     }
+}
+
+/// The smoke scenarios, then the shared suite; exits with the verdict.
+#[cfg(not(feature = "gdb"))]
+fn run_suite() -> ! {
+    let (passed, failed) = smoke::run();
+    let mut summary = hwbreak_suite::Summary {
+        passed,
+        failed,
+        skipped: 0,
+    };
+    bring_up_registry();
     let counts = REGISTRY.slot_counts();
     kprintln!(
         "registry: {} breakpoint and {} watchpoint slots",
@@ -168,15 +174,7 @@ fn run_suite() -> ! {
 /// has run (GDB judges the stops; `cargo xtask gdb` judges GDB).
 #[cfg(feature = "gdb")]
 fn gdb_session() -> ! {
-    if let Err(e) = REGISTRY.init() {
-        kprintln!("registry init failed: {}", e);
-        exit(false);
-    }
-    exceptions::set_debug_handler(Some(registry_debug));
-    if let Err(e) = REGISTRY.cpu_online() {
-        kprintln!("cpu_online failed: {}", e);
-        exit(false);
-    }
+    bring_up_registry();
     kprintln!("gdb: stopping for GDB (second PL011)");
     gdb::initial_stop();
     let result = hwbreak_suite::gdb::debuggee();
