@@ -559,6 +559,15 @@ impl<
     }
 }
 
+/// A gdbstub target's address type (for [`gdb_hw_extensions!`](crate::gdb_hw_extensions)).
+#[doc(hidden)]
+pub type TargetUsize<T> = <<T as gdbstub::target::Target>::Arch as gdbstub::arch::Arch>::Usize;
+
+/// A gdbstub target's breakpoint kind (for [`gdb_hw_extensions!`](crate::gdb_hw_extensions)).
+#[doc(hidden)]
+pub type TargetBreakpointKind<T> =
+    <<T as gdbstub::target::Target>::Arch as gdbstub::arch::Arch>::BreakpointKind;
+
 /// Implements gdbstub's `HwBreakpoint` and `HwWatchpoint` extensions for a
 /// stub's target type by forwarding to its [`GdbBreakpoints`] field.
 ///
@@ -582,20 +591,16 @@ macro_rules! gdb_hw_extensions {
         impl<$($generics)*> $crate::gdb::gdbstub::target::ext::breakpoints::HwBreakpoint for $target {
             fn add_hw_breakpoint(
                 &mut self,
-                addr: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
-                _kind: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::BreakpointKind,
+                addr: $crate::gdb::TargetUsize<Self>,
+                _kind: $crate::gdb::TargetBreakpointKind<Self>,
             ) -> $crate::gdb::gdbstub::target::TargetResult<bool, Self> {
                 Ok(self.$field.add_hw_breakpoint(::core::convert::Into::<u64>::into(addr)))
             }
 
             fn remove_hw_breakpoint(
                 &mut self,
-                addr: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
-                _kind: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::BreakpointKind,
+                addr: $crate::gdb::TargetUsize<Self>,
+                _kind: $crate::gdb::TargetBreakpointKind<Self>,
             ) -> $crate::gdb::gdbstub::target::TargetResult<bool, Self> {
                 Ok(self.$field.remove_hw_breakpoint(::core::convert::Into::<u64>::into(addr)))
             }
@@ -604,10 +609,8 @@ macro_rules! gdb_hw_extensions {
         impl<$($generics)*> $crate::gdb::gdbstub::target::ext::breakpoints::HwWatchpoint for $target {
             fn add_hw_watchpoint(
                 &mut self,
-                addr: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
-                len: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
+                addr: $crate::gdb::TargetUsize<Self>,
+                len: $crate::gdb::TargetUsize<Self>,
                 kind: $crate::gdb::WatchKind,
             ) -> $crate::gdb::gdbstub::target::TargetResult<bool, Self> {
                 Ok(self.$field.add_hw_watchpoint(
@@ -619,10 +622,8 @@ macro_rules! gdb_hw_extensions {
 
             fn remove_hw_watchpoint(
                 &mut self,
-                addr: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
-                len: <<Self as $crate::gdb::gdbstub::target::Target>::Arch
-                    as $crate::gdb::gdbstub::arch::Arch>::Usize,
+                addr: $crate::gdb::TargetUsize<Self>,
+                len: $crate::gdb::TargetUsize<Self>,
                 kind: $crate::gdb::WatchKind,
             ) -> $crate::gdb::gdbstub::target::TargetResult<bool, Self> {
                 Ok(self.$field.remove_hw_watchpoint(
