@@ -2,8 +2,9 @@
 //! replies and stop reasons out, the registry and the model machine checked
 //! in between.
 
-use std::sync::Arc;
+mod common;
 
+use common::{rig, Rig};
 use gdbstub::common::Signal;
 use gdbstub::conn::Connection;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
@@ -20,50 +21,12 @@ use hwbreak_core::gdb::{GdbBreakpoints, GdbStop, StopLatch, WatchKind};
 use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
 use hwbreak_core::{AccessKind, ErrorKind, PoolId, Registry, Request, Space};
 
-type Reg = Registry<ModelArch, ModelPlatform, 64, 2, 4>;
-
 /// A kernel address, as a stub would watch.
 const VAR: u64 = 0xffff_8000_0020_0000;
 
-struct Rig {
-    machine: Arc<Machine>,
-    reg: Box<Reg>,
-}
-
-fn rig(config: Config) -> Rig {
-    let machine = Machine::new(config);
-    let reg = Box::new(Registry::new(
-        ModelArch::new(machine.clone()),
-        ModelPlatform::new(machine.clone()),
-    ));
-    reg.init().unwrap();
-    for cpu in 0..config.cpus {
-        on_cpu(cpu, || reg.cpu_online().unwrap());
-    }
-    Rig { machine, reg }
-}
-
-impl Rig {
-    /// An access on `cpu`; runs the exception path if it traps. Returns
-    /// whether it trapped.
-    fn access(&self, cpu: u32, addr: u64, len: u64, kind: AccessKind) -> bool {
-        let Some(trap) = self.machine.access(cpu, addr, len, kind, Space::Kernel) else {
-            return false;
-        };
-        let out = on_cpu(cpu, || self.reg.on_debug_exception(&trap));
-        if out.resume == hwbreak_core::Resume::SingleStep {
-            let step = hwbreak_core::model::ModelTrap {
-                step: true,
-                ..Default::default()
-            };
-            on_cpu(cpu, || self.reg.on_debug_exception(&step));
-        }
-        true
-    }
-
-    fn used(&self, pool: PoolId) -> u32 {
-        self.reg.pool_usage(pool).0
-    }
+/// Slots in use in `pool`.
+fn used(r: &Rig, pool: PoolId) -> u32 {
+    r.reg.pool_usage(pool).0
 }
 
 /// The stub's side of the wire.
@@ -87,7 +50,7 @@ impl Connection for Wire {
 
 /// A kernel target whose only real part is the breakpoint adapter.
 struct Kernel<'r, const N: usize> {
-    hw: GdbBreakpoints<'r, ModelArch, ModelPlatform, 64, 2, 4, N>,
+    hw: GdbBreakpoints<'r, ModelArch, ModelPlatform, 64, 4, 8, N>,
 }
 
 impl<'r, const N: usize> Target for Kernel<'r, N> {
@@ -240,7 +203,7 @@ fn payload_of(wire: &str) -> String {
 
 #[test]
 fn z2_watch_arms_the_registry_and_a_write_reports_the_address_gdb_asked_for() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     let r = rig(Config::arm_like(2));
     let mut k = Kernel::<4> {
         hw: GdbBreakpoints::new(&r.reg, &LATCH),
@@ -249,14 +212,14 @@ fn z2_watch_arms_the_registry_and_a_write_reports_the_address_gdb_asked_for() {
     let mut s = Session::new(&mut k, &mut buf);
 
     assert_eq!(s.packet(&mut k, &format!("Z2,{VAR:x},4")), "OK");
-    assert_eq!(r.used(PoolId::SECOND), 1);
+    assert_eq!(used(&r, PoolId::SECOND), 1);
     assert_eq!(s.packet(&mut k, "c"), "");
 
     // A write beside the watched bytes does not stop GDB.
-    assert!(!r.access(1, VAR + 4, 4, AccessKind::Write));
+    assert!(r.access(1, VAR + 4, 4, AccessKind::Write).is_none());
     assert_eq!(on_cpu(1, || k.hw.take_stop()), None);
     // A write into them does, on the CPU that made it.
-    assert!(r.access(1, VAR + 2, 2, AccessKind::Write));
+    assert!(r.access(1, VAR + 2, 2, AccessKind::Write).is_some());
     assert_eq!(on_cpu(0, || k.hw.take_stop()), None, "not CPU 0's hit");
     let stop = on_cpu(1, || k.hw.take_stop()).expect("a stop");
     assert_eq!(
@@ -276,15 +239,15 @@ fn z2_watch_arms_the_registry_and_a_write_reports_the_address_gdb_asked_for() {
     // Removal must match exactly.
     assert_eq!(s.packet(&mut k, &format!("z2,{VAR:x},8")), "E16");
     assert_eq!(s.packet(&mut k, &format!("z3,{VAR:x},4")), "E16");
-    assert_eq!(r.used(PoolId::SECOND), 1);
+    assert_eq!(used(&r, PoolId::SECOND), 1);
     assert_eq!(s.packet(&mut k, &format!("z2,{VAR:x},4")), "OK");
-    assert_eq!(r.used(PoolId::SECOND), 0);
-    assert!(!r.access(1, VAR, 4, AccessKind::Write));
+    assert_eq!(used(&r, PoolId::SECOND), 0);
+    assert!(r.access(1, VAR, 4, AccessKind::Write).is_none());
 }
 
 #[test]
 fn a_read_watch_on_a_machine_without_read_watches_is_refused_not_widened() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     let r = rig(Config::x86_like(2));
     let mut k = Kernel::<4> {
         hw: GdbBreakpoints::new(&r.reg, &LATCH),
@@ -294,12 +257,12 @@ fn a_read_watch_on_a_machine_without_read_watches_is_refused_not_widened() {
 
     assert_eq!(s.packet(&mut k, &format!("Z3,{VAR:x},8")), "E16");
     assert_eq!(k.hw.last_refusal(), Some(ErrorKind::UnsupportedKind));
-    assert_eq!(r.used(PoolId::FIRST), 0);
+    assert_eq!(used(&r, PoolId::FIRST), 0);
     assert!(k.hw.is_empty());
-    assert!(!r.access(0, VAR, 8, AccessKind::ReadWrite));
+    assert!(r.access(0, VAR, 8, AccessKind::ReadWrite).is_none());
     // awatch is what x86 offers instead, and GDB may ask for it.
     assert_eq!(s.packet(&mut k, &format!("Z4,{VAR:x},8")), "OK");
-    assert!(r.access(0, VAR, 8, AccessKind::Read));
+    assert!(r.access(0, VAR, 8, AccessKind::Read).is_some());
     // x86 reports no address: the stop names the start of GDB's range.
     assert_eq!(
         on_cpu(0, || k.hw.take_stop()),
@@ -312,7 +275,7 @@ fn a_read_watch_on_a_machine_without_read_watches_is_refused_not_widened() {
 
 #[test]
 fn an_odd_length_watch_is_covered_exactly_and_hits_outside_it_are_filtered() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     let r = rig(Config::x86_like(2));
     let mut k = Kernel::<4> {
         hw: GdbBreakpoints::new(&r.reg, &LATCH),
@@ -324,11 +287,14 @@ fn an_odd_length_watch_is_covered_exactly_and_hits_outside_it_are_filtered() {
     // of two): three slots, no byte more.
     let start = VAR + 3;
     assert_eq!(s.packet(&mut k, &format!("Z2,{start:x},d")), "OK");
-    assert_eq!(r.used(PoolId::FIRST), 3);
-    assert!(!r.access(0, VAR + 2, 1, AccessKind::Write));
-    assert!(!r.access(0, VAR + 16, 1, AccessKind::Write));
+    assert_eq!(used(&r, PoolId::FIRST), 3);
+    assert!(r.access(0, VAR + 2, 1, AccessKind::Write).is_none());
+    assert!(r.access(0, VAR + 16, 1, AccessKind::Write).is_none());
     for byte in [start, start + 5, start + 12] {
-        assert!(r.access(0, byte, 1, AccessKind::Write), "{byte:#x}");
+        assert!(
+            r.access(0, byte, 1, AccessKind::Write).is_some(),
+            "{byte:#x}"
+        );
         assert!(matches!(
             on_cpu(0, || k.hw.take_stop()),
             Some(GdbStop::Watch { addr, .. }) if (start..start + 13).contains(&addr)
@@ -338,14 +304,14 @@ fn an_odd_length_watch_is_covered_exactly_and_hits_outside_it_are_filtered() {
     // the first is untouched.
     assert_eq!(s.packet(&mut k, &format!("Z2,{:x},d", VAR + 0x103)), "E16");
     assert_eq!(k.hw.last_refusal(), Some(ErrorKind::NoSlot));
-    assert_eq!(r.used(PoolId::FIRST), 3);
+    assert_eq!(used(&r, PoolId::FIRST), 3);
     assert_eq!(s.packet(&mut k, &format!("z2,{start:x},d")), "OK");
-    assert_eq!(r.used(PoolId::FIRST), 0);
+    assert_eq!(used(&r, PoolId::FIRST), 0);
 }
 
 #[test]
 fn z1_hbreak_reports_a_hardware_breakpoint_stop() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     const CODE: u64 = 0xffff_8000_0000_1000;
     let r = rig(Config::arm_like(2));
     let mut k = Kernel::<4> {
@@ -355,9 +321,9 @@ fn z1_hbreak_reports_a_hardware_breakpoint_stop() {
     let mut s = Session::new(&mut k, &mut buf);
 
     assert_eq!(s.packet(&mut k, &format!("Z1,{CODE:x},1")), "OK");
-    assert_eq!(r.used(PoolId::FIRST), 1);
+    assert_eq!(used(&r, PoolId::FIRST), 1);
     assert_eq!(s.packet(&mut k, "c"), "");
-    assert!(r.access(0, CODE, 1, AccessKind::Execute));
+    assert!(r.access(0, CODE, 1, AccessKind::Execute).is_some());
     let stop = on_cpu(0, || k.hw.take_stop()).unwrap();
     assert_eq!(stop, GdbStop::HwBreak { addr: CODE });
     let reply = s.stop(&mut k, stop.into());
@@ -367,12 +333,12 @@ fn z1_hbreak_reports_a_hardware_breakpoint_stop() {
     );
     assert_eq!(s.packet(&mut k, &format!("z1,{CODE:x},1")), "OK");
     assert_eq!(s.packet(&mut k, &format!("z1,{CODE:x},1")), "E16");
-    assert_eq!(r.used(PoolId::FIRST), 0);
+    assert_eq!(used(&r, PoolId::FIRST), 0);
 }
 
 #[test]
 fn a_watch_shared_with_the_kernel_keeps_trapping_for_the_kernel_after_gdb_removes_it() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     static KERNEL_HITS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     fn kernel_handler(_: &hwbreak_core::Event) {
         KERNEL_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -389,36 +355,36 @@ fn a_watch_shared_with_the_kernel_keeps_trapping_for_the_kernel_after_gdb_remove
     let mut s = Session::new(&mut k, &mut buf);
 
     assert_eq!(s.packet(&mut k, &format!("Z2,{VAR:x},8")), "OK");
-    assert_eq!(r.used(PoolId::FIRST), 1, "one slot serves both");
-    assert!(r.access(0, VAR, 8, AccessKind::Write));
+    assert_eq!(used(&r, PoolId::FIRST), 1, "one slot serves both");
+    assert!(r.access(0, VAR, 8, AccessKind::Write).is_some());
     assert_eq!(KERNEL_HITS.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert!(on_cpu(0, || k.hw.take_stop()).is_some());
 
     assert_eq!(s.packet(&mut k, &format!("z2,{VAR:x},8")), "OK");
-    assert_eq!(r.used(PoolId::FIRST), 1, "the kernel's watch stays");
-    assert!(r.access(0, VAR, 8, AccessKind::Write));
+    assert_eq!(used(&r, PoolId::FIRST), 1, "the kernel's watch stays");
+    assert!(r.access(0, VAR, 8, AccessKind::Write).is_some());
     assert_eq!(KERNEL_HITS.load(std::sync::atomic::Ordering::Relaxed), 2);
     assert_eq!(on_cpu(0, || k.hw.take_stop()), None, "GDB's is gone");
     r.reg.unregister(kernel).unwrap();
-    assert_eq!(r.used(PoolId::FIRST), 0);
+    assert_eq!(used(&r, PoolId::FIRST), 0);
 }
 
 #[test]
 fn a_full_adapter_refuses_and_dropping_it_releases_every_slot() {
-    static LATCH: StopLatch<2> = StopLatch::new();
+    static LATCH: StopLatch<4> = StopLatch::new();
     let r = rig(Config::arm_like(2));
     {
-        let mut gdb = GdbBreakpoints::<_, _, 64, 2, 4, 2>::new(&r.reg, &LATCH);
+        let mut gdb = GdbBreakpoints::<_, _, 64, 4, 8, 2>::new(&r.reg, &LATCH);
         assert!(gdb.add_hw_watchpoint(VAR, 8, WatchKind::Write));
         assert!(gdb.add_hw_breakpoint(0xffff_8000_0000_1000));
         assert!(!gdb.add_hw_watchpoint(VAR + 64, 8, WatchKind::Read));
         assert_eq!(gdb.last_refusal(), Some(ErrorKind::TableFull));
         assert_eq!(gdb.len(), 2);
-        assert_eq!(r.used(PoolId::SECOND), 1);
-        assert_eq!(r.used(PoolId::FIRST), 1);
+        assert_eq!(used(&r, PoolId::SECOND), 1);
+        assert_eq!(used(&r, PoolId::FIRST), 1);
     }
-    assert_eq!(r.used(PoolId::SECOND), 0);
-    assert_eq!(r.used(PoolId::FIRST), 0);
+    assert_eq!(used(&r, PoolId::SECOND), 0);
+    assert_eq!(used(&r, PoolId::FIRST), 0);
 }
 
 #[test]
