@@ -13,7 +13,7 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -119,18 +119,7 @@ fn session(v: &Variant) -> Result<(), String> {
     );
 
     // The kernel powers off after the exit stop; give it a moment.
-    let deadline = Instant::now() + Duration::from_secs(v.timeout_secs.min(30));
-    let status = loop {
-        if let Some(s) = qemu.try_wait().map_err(|e| e.to_string())? {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = qemu.kill();
-            let _ = qemu.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_or_kill(&mut qemu, Duration::from_secs(v.timeout_secs.min(30)))?;
     let console = console.join().unwrap_or_default();
     let qemu_err = qemu_err.join().unwrap_or_default();
     let transcript = transcript?;
@@ -298,6 +287,23 @@ fn read_in_background(mut r: impl Read + Send + 'static) -> std::thread::JoinHan
     })
 }
 
+/// Waits up to `timeout` for `child` to exit; kills it then. `None`: it
+/// had to be killed.
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(Some(s));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `cmd` with stdout and stderr into one file (`out`), so GDB's stop
 /// reports and its error messages keep their order; returns what it wrote.
 /// Kills it after `timeout`.
@@ -308,18 +314,7 @@ fn run_with_timeout(mut cmd: Command, out: &Path, timeout: Duration) -> Result<S
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start gdb-multiarch: {e} (run `cargo xtask setup`)"))?;
-    let deadline = Instant::now() + timeout;
-    let timed_out = loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            break false;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let timed_out = wait_or_kill(&mut child, timeout)?.is_none();
     let text = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
     if timed_out {
         return Err(format!(
