@@ -16,7 +16,7 @@ use core::cell::UnsafeCell;
 use core::ptr::{addr_of, addr_of_mut};
 
 use gdbstub::conn::ConnectionExt;
-use gdbstub::stub::state_machine::GdbStubStateMachine;
+use gdbstub::stub::state_machine::{state, GdbStubStateMachine, GdbStubStateMachineInner};
 use gdbstub::stub::{GdbStubBuilder, IntoStopReason};
 use gdbstub::target::Target;
 
@@ -83,9 +83,18 @@ pub enum Served {
 /// (x86 clears DR7 before any Rust code runs in #DB and #BP; AArch64 masks
 /// debug exceptions on exception entry).
 pub struct Session<T: Target + 'static, C: ConnectionExt + 'static> {
-    machine: UnsafeCell<Option<GdbStubStateMachine<'static, T, C>>>,
+    phase: UnsafeCell<Phase<T, C>>,
     buffer: UnsafeCell<[u8; PACKET_BUFFER]>,
-    started: UnsafeCell<bool>,
+}
+
+/// Where a [`Session`] is between stops.
+enum Phase<T: Target + 'static, C: ConnectionExt + 'static> {
+    /// GDB has not been served yet.
+    NotStarted,
+    /// GDB resumed the kernel; the next stop is reported to it.
+    Running(GdbStubStateMachineInner<'static, state::Running, T, C>),
+    /// The session ended (or is being served right now).
+    Over,
 }
 
 // SAFETY: see the type's documentation: only the debug exception of the
@@ -96,9 +105,8 @@ impl<T: Target + 'static, C: ConnectionExt + 'static> Session<T, C> {
     /// A session not started yet.
     pub const fn new() -> Self {
         Self {
-            machine: UnsafeCell::new(None),
+            phase: UnsafeCell::new(Phase::NotStarted),
             buffer: UnsafeCell::new([0; PACKET_BUFFER]),
-            started: UnsafeCell::new(false),
         }
     }
 
@@ -119,15 +127,14 @@ impl<T: Target + 'static, C: ConnectionExt + 'static> Session<T, C> {
         connect: impl FnOnce() -> C,
     ) -> Served {
         // SAFETY: the caller guarantees exclusive, non-nested use.
-        let (slot, started) = unsafe { (&mut *self.machine.get(), &mut *self.started.get()) };
-        let machine = match slot.take() {
-            Some(GdbStubStateMachine::Running(gdb)) => gdb.report_stop(target, stop),
-            Some(_) => return Served::Detached,
-            None if *started => return Served::Detached,
-            None => {
-                *started = true;
+        let phase = unsafe { &mut *self.phase.get() };
+        let machine = match core::mem::replace(phase, Phase::Over) {
+            Phase::Running(gdb) => gdb.report_stop(target, stop),
+            Phase::Over => return Served::Detached,
+            Phase::NotStarted => {
                 // SAFETY: the buffer is handed out once, here, for the
-                // whole life of the kernel.
+                // whole life of the kernel (the phase never returns to
+                // `NotStarted`).
                 let buffer: &'static mut [u8] = unsafe { &mut *self.buffer.get() };
                 match GdbStubBuilder::new(connect())
                     .with_packet_buffer(buffer)
@@ -148,7 +155,7 @@ impl<T: Target + 'static, C: ConnectionExt + 'static> Session<T, C> {
                     Err(_) => return Served::Detached,
                 },
                 GdbStubStateMachine::Running(gdb) => {
-                    *slot = Some(GdbStubStateMachine::Running(gdb));
+                    *phase = Phase::Running(gdb);
                     return Served::Resume;
                 }
                 // A Ctrl-C is only read while the kernel runs, and the
