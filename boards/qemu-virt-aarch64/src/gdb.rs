@@ -326,11 +326,7 @@ pub unsafe fn on_debug(frame: &mut Frame, trap: &Trap, resume: Resume) -> bool {
         trap.exception_class(),
         ec::SOFTWARE_STEP_CURRENT | ec::SOFTWARE_STEP_LOWER
     );
-    let stop: Option<SingleThreadStopReason<u64>> = match t.hw.take_stop() {
-        Some(hit) => Some(hit.into()),
-        None if step_trap && t.step => Some(SingleThreadStopReason::DoneStep),
-        None => None,
-    };
+    let stop = hwbreak_suite::gdb::stop_after_debug_exception(t.hw.take_stop(), t.step, step_trap);
     let registry_step = resume == Resume::SingleStep;
     match stop {
         // SAFETY: forwarded from the caller.

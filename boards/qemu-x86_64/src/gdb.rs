@@ -329,12 +329,9 @@ pub fn on_debug(frame: &mut Frame, single_step: bool) {
         let kernel = &*STUB.0.get();
         (kernel.hw.take_stop(), kernel.step)
     };
-    let stop = match hit {
-        Some(stop) => stop.into(),
-        None if stepping && single_step => SingleThreadStopReason::DoneStep,
-        None => return,
-    };
-    serve(frame, stop);
+    if let Some(stop) = hwbreak_suite::gdb::stop_after_debug_exception(hit, stepping, single_step) {
+        serve(frame, stop);
+    }
 }
 
 /// The session: boot stop, the debuggee, exit stop. Whether the debuggee

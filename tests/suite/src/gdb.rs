@@ -64,6 +64,22 @@ pub fn debuggee() -> u64 {
     }
 }
 
+/// What GDB is told of a debug exception the registry has handled: a hit
+/// of GDB's own breakpoints (the adapter's latch), else the end of a step
+/// GDB asked for; `None` for anything else (the kernel's own breakpoints,
+/// the registry's step-overs), which GDB never sees.
+pub fn stop_after_debug_exception(
+    hit: Option<hwbreak::gdb::GdbStop>,
+    gdb_stepping: bool,
+    step_trap: bool,
+) -> Option<gdbstub::stub::SingleThreadStopReason<u64>> {
+    match hit {
+        Some(hit) => Some(hit.into()),
+        None if gdb_stepping && step_trap => Some(gdbstub::stub::SingleThreadStopReason::DoneStep),
+        None => None,
+    }
+}
+
 /// What [`Session::serve`] ended with.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Served {
