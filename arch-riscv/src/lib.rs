@@ -33,11 +33,13 @@
 //! - [`Matching::Napot`]: naturally aligned power-of-two blocks of 2 bytes
 //!   up to the hart's limit with `match` = 1, single bytes as above;
 //! - [`Matching::SizeAsLength`]: up to 8 bytes at any address, `match` = 0
-//!   with `size` read as the length watched from `tdata2`, which is how
-//!   QEMU (7.2-10.0 at least) implements `size`. The specification's `size`
-//!   is the size of the *access*, so this is for QEMU only; the piece's
-//!   length is rounded up to 1, 2, 4 or 8, and the core drops hits on the
-//!   extra bytes using the access the OS decodes ([`insn::access`]).
+//!   with the `size` code itself read as the number of bytes watched from
+//!   `tdata2` (codes 1, 2, 3 and 5; code 0, "any size", watches 8), which
+//!   is how QEMU (seen with 10.0.2) implements `size`. The specification's
+//!   `size` is the size of the *access* (code 3: 4-byte accesses, code 5:
+//!   8-byte ones), so this is for QEMU only. A piece of 4 bytes takes code 5
+//!   and one of 6 or 7 bytes code 0; the core drops hits on the extra bytes
+//!   using the access the OS decodes ([`insn::access`]).
 //!
 //! The chained pairs of `match` = 2/3 (`chain` = 1) would cover any range
 //! with two triggers, but a core piece is one slot: they are not used.
@@ -249,8 +251,9 @@ pub enum Matching {
         /// Largest block, in bytes.
         max: u64,
     },
-    /// QEMU's reading of `size`: `match` = 0 watches `size` bytes from
-    /// `tdata2` (1, 2, 4 or 8, at any alignment).
+    /// QEMU's reading of `size`: `match` = 0 watches as many bytes from
+    /// `tdata2` as the `size` code says (1, 2, 3 or 5; 8 for code 0), at any
+    /// alignment.
     SizeAsLength,
 }
 
@@ -615,13 +618,14 @@ impl Riscv {
     ///     .matching(Matching::SizeAsLength);
     /// let piece = Piece {
     ///     addr: 0x100b,
-    ///     len: 5,
+    ///     len: 4,
     ///     kind: AccessKind::Write,
     ///     space: Space::Kernel,
     ///     memory: MemoryType::Normal,
     /// };
-    /// // Five bytes take an 8-byte size: the core filters the three extra.
-    /// assert_eq!(qemu.watched_range(qemu.encode(&piece)?), Some((0x100b, 8)));
+    /// // Four bytes take size code 5, five bytes under QEMU: the core
+    /// // filters hits on the extra one.
+    /// assert_eq!(qemu.watched_range(qemu.encode(&piece)?), Some((0x100b, 5)));
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn watched_range(&self, image: SlotImage) -> Option<(u64, u64)> {
@@ -642,7 +646,7 @@ impl Riscv {
         match (MatchKind::from_field(match_field)?, self.matching) {
             (MatchKind::Napot, _) => Some(tdata2::napot_range(image.value)),
             (MatchKind::Equal, Matching::SizeAsLength) => {
-                Some((image.value, size_bytes(size).unwrap_or(SIZE_AS_LENGTH_MAX)))
+                Some((image.value, qemu_size_bytes(size)))
             }
             (MatchKind::Equal, _) => Some((image.value, 1)),
             _ => None,
@@ -677,25 +681,25 @@ const fn clamp_count(n: u64) -> u8 {
     }
 }
 
-/// Bytes of an access size code (`size` of mcontrol/mcontrol6) this crate
-/// writes: 1 -> 1, 2 -> 2, 3 -> 4, 5 -> 8; others `None`.
-const fn size_bytes(size: u8) -> Option<u64> {
+/// Bytes QEMU watches for a `size` code with `match` = 0: the code itself
+/// for the codes it accepts (1, 2, 3, 5), 8 for 0 and for the codes it
+/// drops back to 0.
+const fn qemu_size_bytes(size: u8) -> u64 {
     match size {
-        1 => Some(1),
-        2 => Some(2),
-        3 => Some(4),
-        5 => Some(8),
-        _ => None,
+        1 | 2 | 3 | 5 => size as u64,
+        _ => SIZE_AS_LENGTH_MAX,
     }
 }
 
-/// The size code covering `len` bytes (1-8): the smallest of 1, 2, 4, 8.
+/// The `size` code whose QEMU length covers `len` bytes (1-8) most
+/// tightly: 1, 2, 3, then 5 for 4-5 bytes, then 0 (8 bytes).
 const fn size_code(len: u64) -> u8 {
     match len {
         0 | 1 => 1,
         2 => 2,
-        3 | 4 => 3,
-        _ => 5,
+        3 => 3,
+        4 | 5 => 5,
+        _ => 0,
     }
 }
 

@@ -11,6 +11,15 @@
 //! slots; arming a slot uninstalls its previous trigger and installs the
 //! new image, disarming uninstalls it.
 //!
+//! The SBI specification has the firmware write the chosen index back into
+//! word 0 of the entry. OpenSBI 1.5.1 (Debian's, seen under QEMU) installs
+//! the trigger but leaves word 0 as written, so this crate writes a marker
+//! there first: when the marker survives, the index is taken to be the
+//! lowest one this area does not hold, which is what OpenSBI's allocator
+//! picks (it hands out the lowest unmapped trigger, and this area is the
+//! only user of the hart's triggers). [`SbiShmem::index_inferred`] says
+//! whether that happened.
+//!
 //! `sbi_debug_update_triggers` is not used: OpenSBI 1.5 implements an
 //! earlier draft of it (indices passed as a mask, and only `tdata2`
 //! updated), so uninstall + install is the one sequence that means the
@@ -27,7 +36,7 @@
 //! ```
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 
 #[cfg(target_arch = "riscv64")]
 use hwbreak_core::SlotImage;
@@ -74,7 +83,15 @@ pub struct SbiShmem {
     entries: UnsafeCell<[[u64; 4]; SHMEM_ENTRIES]>,
     /// Slot `i`'s firmware trigger index plus one (0: not installed).
     installed: [AtomicU8; MAX_SLOTS],
+    /// Bit `n`: firmware trigger `n` holds one of the slots.
+    held: AtomicU64,
+    /// An install left the index marker in place (see the module docs).
+    inferred: AtomicBool,
 }
+
+/// What word 0 of an entry holds before an install: no firmware writes it
+/// back as a trigger index (indices are below [`SHMEM_ENTRIES`]).
+const NO_INDEX: u64 = u64::MAX;
 
 // SAFETY: an area belongs to one hart: only that hart's register writes
 // (run with the registry's per-CPU discipline, never concurrently on one
@@ -93,7 +110,22 @@ impl SbiShmem {
         Self {
             entries: UnsafeCell::new([[0; 4]; SHMEM_ENTRIES]),
             installed: [const { AtomicU8::new(0) }; MAX_SLOTS],
+            held: AtomicU64::new(0),
+            inferred: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the firmware left an install's index unwritten, so that the
+    /// index was inferred from its allocation order (OpenSBI 1.5.1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hwbreak_riscv::sbi::SbiShmem;
+    /// assert!(!SbiShmem::new().index_inferred());
+    /// ```
+    pub fn index_inferred(&self) -> bool {
+        self.inferred.load(Ordering::Relaxed)
     }
 
     /// The firmware trigger index holding slot `slot`, if installed.
@@ -155,28 +187,38 @@ impl SbiShmem {
         };
         let previous = held.swap(0, Ordering::Relaxed);
         if previous != 0 {
-            let mask = sbi_spec::binary::TriggerMask::from_mask_base(1, usize::from(previous - 1));
+            let index = previous - 1;
+            let mask = sbi_spec::binary::TriggerMask::from_mask_base(1, usize::from(index));
             let ret = sbi_rt::debug_uninstall_triggers(mask);
             LAST_ERROR.store(ret.error as i64, Ordering::Relaxed);
+            self.held.fetch_and(!(1 << index), Ordering::Relaxed);
         }
         let Some(image) = image else {
             return;
         };
         let entry = self.entries.get().cast::<[u64; 4]>();
+        let mut words = crate::route::install_entry(image);
+        words[0] = NO_INDEX;
         // SAFETY: this hart's area; the firmware reads it only during the
         // call below, which is ordered after these writes (an `ecall` asm
         // block is a compiler barrier for memory it may read).
-        unsafe { entry.write_volatile(crate::route::install_entry(image)) };
+        unsafe { entry.write_volatile(words) };
         let ret = sbi_rt::debug_install_triggers(1);
         LAST_ERROR.store(ret.error as i64, Ordering::Relaxed);
-        if ret.error == 0 {
-            // SAFETY: as above; the firmware wrote the index back.
-            let index = unsafe { entry.read_volatile() }[0];
-            if let Ok(index) = u8::try_from(index) {
-                if index < u8::MAX {
-                    held.store(index + 1, Ordering::Relaxed);
-                }
-            }
+        if ret.error != 0 {
+            return;
+        }
+        // SAFETY: as above; the firmware may have written the index back.
+        let written = unsafe { entry.read_volatile() }[0];
+        let index = if written == NO_INDEX {
+            self.inferred.store(true, Ordering::Relaxed);
+            u64::from((!self.held.load(Ordering::Relaxed)).trailing_zeros())
+        } else {
+            written
+        };
+        if index < SHMEM_ENTRIES as u64 {
+            self.held.fetch_or(1 << index, Ordering::Relaxed);
+            held.store(index as u8 + 1, Ordering::Relaxed);
         }
     }
 }

@@ -390,10 +390,23 @@ fn exact_cover_thirteen_bytes_per_matching() {
 
 #[test]
 fn encodings_by_hand() {
-    // SizeAsLength, 5 bytes at 0x100b for stores in M-mode: type 6, size 5
-    // (8 bytes), m, store.
+    // SizeAsLength, 5 bytes at 0x100b for stores in M-mode: type 6, size
+    // code 5 (QEMU: 5 bytes), m, store.
     let img = qemu().encode(&piece(0x100b, 5, AccessKind::Write)).unwrap();
     assert_eq!((img.value, img.control), (0x100b, 0x6000_0000_0005_0042));
+    assert_eq!(qemu().watched_range(img), Some((0x100b, 5)));
+    // 4 bytes also take code 5; 3 bytes code 3; 6 to 8 bytes code 0.
+    for (len, code, watched) in [(4, 5, 5), (3, 3, 3), (6, 0, 8), (8, 0, 8), (1, 1, 1)] {
+        let img = qemu()
+            .encode(&piece(0x1000, len, AccessKind::Write))
+            .unwrap();
+        assert_eq!(Mcontrol6::from_bits(img.control).size(), code, "len {len}");
+        assert_eq!(
+            qemu().watched_range(img),
+            Some((0x1000, watched)),
+            "len {len}"
+        );
+    }
     // 2 bytes: size 2.
     let img = qemu().encode(&piece(0x1000, 2, AccessKind::Read)).unwrap();
     assert_eq!(img.control, 0x6000_0000_0002_0041);
@@ -577,7 +590,8 @@ fn registry_covers_thirteen_bytes_and_steps_over() {
         .iter()
         .map(|&i| reg.arch().watched_range(i).unwrap())
         .collect();
-    assert!(ranges.contains(&(start, 8)) && ranges.contains(&(start + 8, 8)));
+    // 8 bytes (size 0) and 5 (size code 5): exact under QEMU.
+    assert!(ranges.contains(&(start, 8)) && ranges.contains(&(start + 8, 5)));
     // A third range finds no trigger: precise refusal, nothing changes.
     assert_eq!(
         reg.register(&Request::write(0x8030_0000, 1))
@@ -592,7 +606,10 @@ fn registry_covers_thirteen_bytes_and_steps_over() {
             .kind(),
         ErrorKind::NotCoverable
     );
-    // A store to the byte just past the range traps (QEMU watches 8) and is filtered.
+    reg.unregister(h).unwrap();
+    // A hit beside the requested bytes (a 4-byte piece takes 5) is filtered.
+    let four = 0x8020_0200;
+    let h = reg.register(&Request::write(four, 4)).unwrap();
     let trap = |addr| Trap {
         cause: CAUSE_BREAKPOINT,
         epc: 0x8000_0100,
@@ -605,14 +622,11 @@ fn registry_covers_thirteen_bytes_and_steps_over() {
         }),
         stepping: false,
     };
-    let out = reg.on_debug_exception(&trap(start + 13));
+    let out = reg.on_debug_exception(&trap(four + 4));
     assert_eq!((out.delivered, out.filtered), (0, 1));
     // Even filtered, the trigger fired before the store: step over it.
     assert_eq!(out.resume, Resume::SingleStep);
-    let free = (0..2)
-        .filter(|&i| reg.armed_slot(POOL, i).unwrap().is_none())
-        .count();
-    assert_eq!(free, 1);
+    assert!((0..2).all(|i| reg.armed_slot(POOL, i).unwrap().is_none()));
     let done = reg.on_debug_exception(&Trap {
         stepping: true,
         ..trap(0)
@@ -622,7 +636,9 @@ fn registry_covers_thirteen_bytes_and_steps_over() {
         (0..2)
             .filter(|&i| reg.armed_slot(POOL, i).unwrap().is_some())
             .count(),
-        2
+        1
     );
+    // A store to the watched bytes is delivered.
+    assert_eq!(reg.on_debug_exception(&trap(four + 3)).delivered, 1);
     reg.unregister(h).unwrap();
 }
