@@ -91,6 +91,7 @@ pub struct SbiShmem {
 
 /// What word 0 of an entry holds before an install: no firmware writes it
 /// back as a trigger index (indices are below [`SHMEM_ENTRIES`]).
+#[cfg(target_arch = "riscv64")]
 const NO_INDEX: u64 = u64::MAX;
 
 // SAFETY: an area belongs to one hart: only that hart's register writes

@@ -291,9 +291,12 @@ fn sbi_index_not_written_back() -> Outcome {
     )
 }
 
+/// A named smoke scenario.
+type Smoke = (&'static str, fn() -> Outcome);
+
 /// Runs the smoke scenarios; returns (passed, failed).
 pub fn run(board: &dyn Board) -> (u32, u32) {
-    let common: [(&str, fn() -> Outcome); 5] = [
+    let common: [Smoke; 5] = [
         ("riscv_smoke_triggers_discovered", discovered),
         ("riscv_smoke_store_traps_before_access", store_traps_before),
         ("riscv_qemu_size_0_watches_8_bytes", size_any_watches_eight),
@@ -307,9 +310,9 @@ pub fn run(board: &dyn Board) -> (u32, u32) {
         ),
     ];
     #[cfg(feature = "machine")]
-    let mode: [(&str, fn() -> Outcome); 1] = [("riscv_qemu_warl_keeps_match_0_only", warl_fields)];
+    let mode: [Smoke; 1] = [("riscv_qemu_warl_keeps_match_0_only", warl_fields)];
     #[cfg(not(feature = "machine"))]
-    let mode: [(&str, fn() -> Outcome); 2] = [
+    let mode: [Smoke; 2] = [
         ("riscv_opensbi_refuses_m_mode_trigger", sbi_refuses_m_bit),
         (
             "riscv_opensbi_index_not_written_back",
