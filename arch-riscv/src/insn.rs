@@ -100,6 +100,20 @@ pub const fn length(low: u16) -> u64 {
     }
 }
 
+/// Whether `insn` is `ebreak` or `c.ebreak`: a breakpoint exception at it
+/// is the kernel's own software breakpoint, not a trigger.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_riscv::insn::is_ebreak;
+/// assert!(is_ebreak(0x0010_0073) && is_ebreak(0x9002));
+/// assert!(!is_ebreak(0x0000_0073)); // ecall
+/// ```
+pub const fn is_ebreak(insn: u32) -> bool {
+    insn == 0x0010_0073 || insn == 0x9002
+}
+
 /// The memory access `insn` makes with the integer registers `regs`
 /// (`regs[i]` = x*i*, as saved on exception entry), or `None` for an
 /// instruction that is not a scalar load or store (vector accesses

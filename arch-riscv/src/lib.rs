@@ -454,9 +454,9 @@ impl Riscv {
         self
     }
 
-    /// The same backend with load and store triggers firing `timing` the
-    /// access (type 6 hardware that fires after; type 2 is always
-    /// programmed to fire before).
+    /// The same backend with load and store triggers of type 6 firing
+    /// `timing` the access (hardware that fires after). Type 2 triggers are
+    /// always programmed to fire before (`timing` = 0), whatever this says.
     ///
     /// # Examples
     ///
@@ -845,9 +845,10 @@ impl Arch for Riscv {
     /// Breakpoint exceptions only: the execute slots whose address is
     /// `epc`, and (unless this is the step trigger firing) the data slots
     /// whose bytes and direction the decoded access touches, or, with no
-    /// decoded access, whose range holds `tval` (failing that, every armed
-    /// data slot, for the core to filter). When [`Trap::stepping`], the
-    /// step is complete.
+    /// decoded access, whose range holds `tval`. When [`Trap::stepping`],
+    /// the step is complete. An exception no armed slot explains (an
+    /// `ebreak` instruction, [`insn::is_ebreak`]) has no hits: the OS
+    /// handles it itself.
     ///
     /// # Examples
     ///
@@ -872,7 +873,7 @@ impl Arch for Riscv {
             return d;
         }
         let n = usize::from(self.triggers().count).min(MAX_SLOTS);
-        let (mut code, mut data, mut data_armed, mut at_tval) = (0u32, 0u32, 0u32, 0u32);
+        let (mut code, mut data, mut at_tval) = (0u32, 0u32, 0u32);
         for i in 0..n {
             let Some(image) = armed.slot(POOL, i) else {
                 continue;
@@ -887,7 +888,6 @@ impl Arch for Riscv {
             let Some((start, len)) = self.watched_range(image) else {
                 continue;
             };
-            data_armed |= 1 << i;
             let end = start.saturating_add(len);
             match trap.access {
                 Some(a) => {
@@ -907,8 +907,13 @@ impl Arch for Riscv {
             d.step_complete = true;
             d.resume = Some(Resume::EndSingleStep);
             data = 0;
-        } else if trap.access.is_none() && code == 0 {
-            data = if at_tval != 0 { at_tval } else { data_armed };
+        } else if trap.access.is_none() {
+            // Not a load or store this crate decodes (a vector access, say):
+            // the slots whose bytes hold `tval`, if the hardware reports the
+            // accessed address there (QEMU does). A breakpoint exception no
+            // slot explains (an `ebreak`) names none: it is not the
+            // registry's.
+            data = at_tval;
         }
         if code != 0 {
             d.address = Some(trap.epc);
@@ -922,7 +927,12 @@ impl Arch for Riscv {
                 }
                 None => d.address = Some(trap.tval),
             }
-            d.resume = Some(match self.data_timing {
+            // Type 2 triggers are written with `timing` = 0: before.
+            let timing = match self.triggers().kind {
+                TriggerType::Mcontrol => Timing::Before,
+                TriggerType::Mcontrol6 => self.data_timing,
+            };
+            d.resume = Some(match timing {
                 Timing::Before => Resume::SingleStep,
                 Timing::After => Resume::Continue,
             });

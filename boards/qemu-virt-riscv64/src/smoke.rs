@@ -5,53 +5,42 @@
 //! specification (`docs/qemu-deviations.md`, RISC-V section), and, in
 //! S-mode, what OpenSBI answers.
 
-use core::cell::UnsafeCell;
-use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{compiler_fence, Ordering};
 
 use hwbreak::{AccessKind, Arch, MemoryType, Piece, SlotImage, Space};
 use hwbreak_riscv::registers::mcontrol6::Mcontrol6;
 use hwbreak_riscv::registers::{AccessBits, MatchKind};
 use hwbreak_riscv::{Matching, Riscv, Trap, TriggerType, POOL};
-use hwbreak_suite::{check, Board, Outcome, Summary};
+use hwbreak_suite::{check, target, Board, Outcome, Summary};
 
 use crate::{backend, trap};
 
 /// The backend as the specification reads it: one byte per trigger.
 static SPEC: Riscv = backend(Matching::Exact);
 
-#[repr(C, align(64))]
-struct Area(UnsafeCell<[u8; 64]>);
-// SAFETY: accessed only with volatile operations, from one hart.
-unsafe impl Sync for Area {}
-static AREA: Area = Area(UnsafeCell::new([0; 64]));
-
-fn ptr(off: usize) -> *mut u8 {
-    assert!(off < 64);
-    // SAFETY: in bounds (checked above).
-    unsafe { AREA.0.get().cast::<u8>().add(off) }
-}
+/// Where the smoke scenarios' bytes live: 64 bytes of the suite's data area
+/// (64-byte aligned there). The smoke scenarios run before the suite and
+/// leave nothing armed, so sharing it is safe.
+const BASE: usize = 384;
 
 fn addr(off: usize) -> u64 {
-    ptr(off) as u64
+    target::addr(BASE + off)
 }
 
-/// Stores a byte. The fence keeps the compiler from moving reads of what
-/// the trap handler records across the store, which may trap.
 fn w8(off: usize, v: u8) {
-    // SAFETY: a valid pointer into the static area.
-    unsafe { write_volatile(ptr(off), v) };
-    compiler_fence(Ordering::SeqCst);
+    target::w8(BASE + off, v)
 }
 
 fn r8(off: usize) -> u8 {
-    // SAFETY: a valid pointer into the static area.
-    unsafe { read_volatile(ptr(off)) }
+    target::r8(BASE + off)
 }
 
 /// Traps recorded so far, the last one, and the byte its access found in
 /// memory when the trap was taken.
 fn recorded() -> (u32, Trap, u64) {
+    // The trap handler writes what is read here from inside a store the
+    // compiler does not know may trap: keep the read after that store.
+    compiler_fence(Ordering::SeqCst);
     critical_section::with(|cs| trap::RECORDED.borrow(cs).get())
 }
 

@@ -110,6 +110,11 @@ extern "C" fn trap_handler(frame: &mut Frame) {
         exit(false);
     }
     let word = fetch(frame.epc);
+    if insn::is_ebreak(word) {
+        // This kernel has no software breakpoints: an `ebreak` is a bug.
+        crate::kprintln!("fatal: ebreak at {:#x}", frame.epc);
+        exit(false);
+    }
     let mut trap = Trap {
         cause: frame.cause,
         epc: frame.epc,
