@@ -91,8 +91,29 @@ pub struct SbiShmem {
 
 /// What word 0 of an entry holds before an install: no firmware writes it
 /// back as a trigger index (indices are below [`SHMEM_ENTRIES`]).
-#[cfg(target_arch = "riscv64")]
-const NO_INDEX: u64 = u64::MAX;
+pub const NO_INDEX: u64 = u64::MAX;
+
+/// The firmware index of a trigger just installed, from what word 0 of its
+/// entry holds after the call (`written`, [`NO_INDEX`] before it) and the
+/// indices the area already holds (`held`, bit `n` = index `n`): the
+/// written index, or, when the firmware left the marker, the lowest index
+/// not held (OpenSBI's allocation order). The flag says it was inferred.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_riscv::sbi::{installed_index, NO_INDEX};
+/// assert_eq!(installed_index(5, 0b11), (5, false)); // written back
+/// assert_eq!(installed_index(NO_INDEX, 0b011), (2, true)); // OpenSBI 1.5.1
+/// assert_eq!(installed_index(NO_INDEX, 0), (0, true));
+/// ```
+pub const fn installed_index(written: u64, held: u64) -> (u64, bool) {
+    if written == NO_INDEX {
+        ((!held).trailing_zeros() as u64, true)
+    } else {
+        (written, false)
+    }
+}
 
 // SAFETY: an area belongs to one hart: only that hart's register writes
 // (run with the registry's per-CPU discipline, never concurrently on one
@@ -211,12 +232,10 @@ impl SbiShmem {
         }
         // SAFETY: as above; the firmware may have written the index back.
         let written = unsafe { entry.read_volatile() }[0];
-        let index = if written == NO_INDEX {
+        let (index, inferred) = installed_index(written, self.held.load(Ordering::Relaxed));
+        if inferred {
             self.inferred.store(true, Ordering::Relaxed);
-            u64::from((!self.held.load(Ordering::Relaxed)).trailing_zeros())
-        } else {
-            written
-        };
+        }
         if index < SHMEM_ENTRIES as u64 {
             self.held.fetch_or(1 << index, Ordering::Relaxed);
             held.store(index as u8 + 1, Ordering::Relaxed);
