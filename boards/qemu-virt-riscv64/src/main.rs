@@ -8,6 +8,12 @@
 //! registry, print one summary line and exit through the SiFive test
 //! device with status 0 when nothing failed.
 //!
+//! Built with feature `gdb` (variants `riscv64-gdb` and
+//! `riscv64-machine-gdb`) it runs no scenarios: it stops at boot for GDB,
+//! connected to the 16550 (see `gdb.rs`), runs
+//! `hwbreak_suite::gdb::debuggee`, reports its exit to GDB and exits with
+//! status 0. Its console is QEMU semihosting then (see `console.rs`).
+//!
 //! QEMU's triggers implement only `match` = 0 and read `size` as the
 //! length watched from `tdata2`, so the registry's backend uses
 //! [`Matching::SizeAsLength`] (see `docs/qemu-deviations.md`).
@@ -16,14 +22,23 @@
 
 mod boot;
 mod console;
+#[cfg(feature = "gdb")]
+mod gdb;
+#[cfg(feature = "gdb")]
+mod gdb_uart;
 mod platform;
+#[cfg(not(feature = "gdb"))]
 mod smoke;
 mod trap;
 
 use hwbreak::Registry;
-use hwbreak_riscv::{Matching, Riscv, POOL};
-use hwbreak_suite::{Board, Caps};
+use hwbreak_riscv::{Matching, Riscv};
 use qemu_exit::QEMUExit;
+#[cfg(not(feature = "gdb"))]
+use {
+    hwbreak_riscv::POOL,
+    hwbreak_suite::{Board, Caps},
+};
 
 use platform::VirtPlatform;
 
@@ -58,8 +73,10 @@ pub(crate) static REGISTRY: Registry<Riscv, VirtPlatform, 64, 1, 8> =
     Registry::new(backend(Matching::SizeAsLength), VirtPlatform::new());
 
 /// This board, for the suite.
+#[cfg(not(feature = "gdb"))]
 struct Virt;
 
+#[cfg(not(feature = "gdb"))]
 impl Board for Virt {
     fn print(&self, s: &str) {
         console::print(s);
@@ -126,12 +143,15 @@ extern "C" fn hwbreak_board_main() -> ! {
             exit(false);
         }
     }
-    let (passed, failed) = smoke::run(&Virt);
-    let mut summary = hwbreak_suite::Summary {
-        passed,
-        failed,
-        skipped: 0,
-    };
+    #[cfg(feature = "gdb")]
+    gdb_session();
+    #[cfg(not(feature = "gdb"))]
+    run_suite();
+}
+
+/// Routes breakpoint exceptions to the registry, initialises it and brings
+/// this hart online; exits QEMU with a failure if the registry refuses.
+fn bring_up_registry() {
     trap::set_route(trap::Route::Registry);
     if let Err(e) = REGISTRY.init() {
         kprintln!("registry init failed: {}", e);
@@ -143,9 +163,36 @@ extern "C" fn hwbreak_board_main() -> ! {
     }
     let t = REGISTRY.arch().triggers();
     kprintln!("registry: {} triggers ({:?})", t.count, t.kind);
+}
+
+/// The smoke scenarios, then the shared suite; exits with the verdict.
+#[cfg(not(feature = "gdb"))]
+fn run_suite() -> ! {
+    let (passed, failed) = smoke::run(&Virt);
+    let mut summary = hwbreak_suite::Summary {
+        passed,
+        failed,
+        skipped: 0,
+    };
+    bring_up_registry();
     summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &Virt));
     summary.print(&Virt);
     exit(summary.all_passed())
+}
+
+/// The `gdb` build: a GDB session over `hwbreak_suite::gdb::debuggee`
+/// instead of the scenarios. Exits QEMU with status 0 when the program
+/// has run (GDB judges the stops; `cargo xtask gdb` judges GDB).
+#[cfg(feature = "gdb")]
+fn gdb_session() -> ! {
+    bring_up_registry();
+    kprintln!("gdb: stopping for GDB (16550 UART)");
+    gdb::initial_stop();
+    let result = hwbreak_suite::gdb::debuggee();
+    kprintln!("gdb: debuggee returned {}", result);
+    gdb::final_stop();
+    kprintln!("gdb: session over");
+    exit(true)
 }
 
 #[panic_handler]

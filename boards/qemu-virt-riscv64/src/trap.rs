@@ -9,6 +9,14 @@
 //! [`Resume::SingleStep`], an execute trigger is armed on the next
 //! instruction in a slot the registry reports empty (there is one: the hit
 //! slots were just disarmed); its exception completes the step.
+//!
+//! With feature `gdb`, `ebreak` goes to the GDB stub (its own stops and
+//! GDB's software breakpoints), and the stub serves GDB between the
+//! registry and the rewrite, with every trigger still off. A single step
+//! GDB asks for is the same execute trigger on the next instruction; it
+//! needs a trigger the registry leaves empty, which GDB's breakpoints must
+//! leave over (GDB removes them at every stop, and on resume reinserts all
+//! but the one it steps over).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -98,6 +106,32 @@ fn triggers() -> usize {
     REGISTRY.arch().slot_counts().get(POOL)
 }
 
+/// Disarms every trigger (the registry's table is unchanged; the handler
+/// rewrites the triggers from it before it returns).
+pub fn disarm_all() {
+    for i in 0..triggers() {
+        store(i, None);
+    }
+}
+
+/// An `ebreak` trapped: the GDB stub's (its stops, GDB's own software
+/// breakpoints) or fatal. Returns whether GDB asked for a single step.
+#[cfg(feature = "gdb")]
+fn on_ebreak(frame: &mut Frame) -> bool {
+    if crate::console::is_semihosting_ebreak(frame.epc) {
+        // QEMU runs without semihosting: the console itself traps, so
+        // nothing can be printed.
+        exit(false);
+    }
+    match crate::gdb::on_ebreak(frame) {
+        Some(step) => step,
+        None => {
+            crate::kprintln!("fatal: ebreak at {:#x} with no GDB session", frame.epc);
+            exit(false);
+        }
+    }
+}
+
 #[no_mangle]
 extern "C" fn trap_handler(frame: &mut Frame) {
     if frame.cause != CAUSE_BREAKPOINT {
@@ -110,7 +144,8 @@ extern "C" fn trap_handler(frame: &mut Frame) {
         exit(false);
     }
     let word = fetch(frame.epc);
-    if insn::is_ebreak(word) {
+    let ebreak = insn::is_ebreak(word);
+    if ebreak && !cfg!(feature = "gdb") {
         // This kernel has no software breakpoints: an `ebreak` is a bug.
         crate::kprintln!("fatal: ebreak at {:#x}", frame.epc);
         exit(false);
@@ -122,7 +157,7 @@ extern "C" fn trap_handler(frame: &mut Frame) {
         access: insn::access(word, &frame.regs),
         stepping: false,
     };
-    if ROUTE.load(Ordering::SeqCst) == Route::Record as usize {
+    if !ebreak && ROUTE.load(Ordering::SeqCst) == Route::Record as usize {
         // The access has not happened (triggers fire before it): with every
         // trigger off, returning runs it.
         let old = trap.access.map_or(0, |a| {
@@ -134,9 +169,7 @@ extern "C" fn trap_handler(frame: &mut Frame) {
             let (n, _, _) = RECORDED.borrow(cs).get();
             RECORDED.borrow(cs).set((n + 1, trap, u64::from(old)));
         });
-        for i in 0..triggers() {
-            store(i, None);
-        }
+        disarm_all();
         return;
     }
 
@@ -147,23 +180,40 @@ extern "C" fn trap_handler(frame: &mut Frame) {
         store(step, None);
         trap.stepping = target == frame.epc;
     }
+    disarm_all();
+    // What the registry asks for, and whether GDB asked for a single step
+    // (it may also have changed the registers, `xepc` included).
+    let (resume, gdb_step) = if ebreak {
+        #[cfg(feature = "gdb")]
+        let gdb_step = on_ebreak(frame);
+        #[cfg(not(feature = "gdb"))]
+        let gdb_step = false;
+        (Resume::Continue, gdb_step)
+    } else {
+        let out = REGISTRY.on_debug_exception(&trap);
+        if out.spurious {
+            SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        }
+        #[cfg(feature = "gdb")]
+        let gdb_step = crate::gdb::on_debug(frame, trap.stepping);
+        #[cfg(not(feature = "gdb"))]
+        let gdb_step = false;
+        (out.resume, gdb_step)
+    };
     let n = triggers();
-    for i in 0..n {
-        store(i, None);
-    }
-    let out = REGISTRY.on_debug_exception(&trap);
     for i in 0..n {
         store(i, REGISTRY.armed_slot(POOL, i).ok().flatten());
     }
-    if out.spurious {
-        SPURIOUS.fetch_add(1, Ordering::Relaxed);
-    }
-    let step_at = match out.resume {
-        Resume::SingleStep => insn::next_pc(word, frame.epc, &frame.regs),
+    let step_at = if resume == Resume::SingleStep || gdb_step {
+        // One instruction from where the hart returns to, for the
+        // registry's step-over and GDB's step alike.
+        insn::next_pc(fetch(frame.epc), frame.epc, &frame.regs)
+    } else if step != NO_STEP && !trap.stepping {
         // Another trigger fired on the stepped instruction and asked for
         // nothing new: the step it interrupted is still due.
-        _ if step != NO_STEP && !trap.stepping => Some(target),
-        _ => return,
+        Some(target)
+    } else {
+        return;
     };
     let Some(pc) = step_at else {
         crate::kprintln!("cannot step over the instruction at {:#x}", frame.epc);
