@@ -463,9 +463,21 @@ pub(crate) fn build(v: &Variant) -> Result<PathBuf, String> {
     exe.ok_or_else(|| "the build produced no executable".into())
 }
 
+/// How long QEMU's output pipes may stay open once it has ended (or been
+/// killed) before the processes still holding them are killed, and again
+/// before they are given up on.
+const PIPE_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs QEMU, echoing and collecting its output lines; kills it after
 /// `timeout` seconds (it also runs under coreutils `timeout` when present).
 /// With `defmt`, its standard output is defmt frames, decoded into lines.
+///
+/// The deadline holds whatever QEMU does: it runs in a process group of
+/// its own, which is killed as a whole (killing only the `timeout` wrapper
+/// with SIGKILL leaves QEMU running, reparented and holding the output
+/// pipes, and reading them to their end then waits for as long as QEMU
+/// lives); and the pipes are read to their end within [`PIPE_GRACE`] of
+/// its end, or left behind with a warning.
 fn run_qemu(
     bin: &str,
     args: &[String],
@@ -483,6 +495,8 @@ fn run_qemu(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     eprintln!("+ {}", util::show(&cmd));
     let mut child = cmd
         .spawn()
@@ -512,18 +526,40 @@ fn run_qemu(
         }
         if Instant::now() > deadline {
             timed_out = true;
-            let _ = child.kill();
+            // Before `wait`: the group cannot be gone or reused while its
+            // leader is not reaped.
+            kill_group(&mut child);
             break child.wait().map_err(|e| e.to_string())?;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let _ = t1.join();
-    let _ = t2.join();
-    while let Ok(l) = rx.try_recv() {
+    let mut drain = |lines: &mut Vec<String>| {
+        while let Ok(l) = rx.try_recv() {
+            println!("{l}");
+            lines.push(l);
+        }
+        decode_raw(&raw_rx, defmt.as_deref_mut(), lines);
+    };
+    let readers = [t1, t2];
+    let mut closed = pipes_closed(&readers, PIPE_GRACE, || drain(&mut lines));
+    if !closed {
+        // Something QEMU left behind holds the pipes. The group still has
+        // that member, so its id still names it.
+        kill_group(&mut child);
+        closed = pipes_closed(&readers, PIPE_GRACE, || drain(&mut lines));
+    }
+    if closed {
+        for t in readers {
+            let _ = t.join();
+        }
+    } else {
+        let l = "xtask: QEMU's output pipes are still held open by a process outside its group; \
+                 not reading them further"
+            .to_string();
         println!("{l}");
         lines.push(l);
     }
-    decode_raw(&raw_rx, defmt.as_deref_mut(), &mut lines);
+    drain(&mut lines);
     if let Some(d) = defmt {
         for l in d.finish() {
             println!("{l}");
@@ -535,6 +571,39 @@ fn run_qemu(
         timed_out = true;
     }
     Ok((status, lines, timed_out))
+}
+
+/// Kills the process group `child` leads (the `timeout` wrapper, QEMU and
+/// anything QEMU started), or `child` alone where there are no groups.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: `kill` has no memory effects; `-pid` names the group the
+        // child was spawned to lead (`process_group(0)`).
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        return;
+    }
+    let _ = child.kill();
+}
+
+/// Waits up to `grace` for every reader thread to finish (their pipes
+/// closed), calling `drain` meanwhile; whether they all did.
+fn pipes_closed(
+    readers: &[std::thread::JoinHandle<()>],
+    grace: Duration,
+    mut drain: impl FnMut(),
+) -> bool {
+    let until = Instant::now() + grace;
+    loop {
+        drain();
+        if readers.iter().all(|t| t.is_finished()) {
+            return true;
+        }
+        if Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn forward(r: impl Read, tx: mpsc::Sender<String>) {
@@ -588,6 +657,60 @@ fn decode_raw(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for a QEMU stuck in a trap loop that survives its
+    /// wrapper: the shell ignores SIGTERM, starts a `sleep` that ignores it
+    /// too and holds both output pipes, and waits for it. Nothing but
+    /// SIGKILL ends them. `run_qemu` must return after its 1-second
+    /// deadline with both killed; the watchdog only turns a hang (what
+    /// killing the `timeout` wrapper alone did) into a failure.
+    #[cfg(unix)]
+    #[test]
+    fn the_deadline_holds_for_a_child_that_ignores_sigterm_and_holds_the_pipes() {
+        let dir = util::root().join("target/xtask-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join(format!("holder-{}.pid", std::process::id()));
+        let _ = std::fs::remove_file(&pid_file);
+        let script = format!(
+            "trap '' TERM; sleep 1000 & echo $! > '{}'; wait",
+            pid_file.display()
+        );
+        let args = vec!["-c".to_string(), script];
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run_qemu("sh", &args, 1, None));
+        });
+        let holder = || -> Option<libc::pid_t> {
+            std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+        };
+        let alive = |pid: libc::pid_t| {
+            // Gone, or a zombie nobody has reaped yet: dead either way.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false)
+        };
+        let result = rx.recv_timeout(Duration::from_secs(120));
+        let pid = holder();
+        if result.is_err() {
+            if let Some(pid) = pid {
+                // SAFETY: `kill` has no memory effects; the test's own
+                // `sleep`, so nothing is left running.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            panic!("run_qemu did not return after its deadline");
+        }
+        let (_, _, timed_out) = result.unwrap().expect("sh runs");
+        assert!(timed_out, "the deadline was not reported");
+        let pid = pid.expect("the shell wrote the holder's pid");
+        assert!(!alive(pid), "the process holding the pipes survived");
+        let _ = std::fs::remove_file(&pid_file);
+    }
 
     fn lines(s: &str) -> Vec<String> {
         s.lines().map(String::from).collect()
