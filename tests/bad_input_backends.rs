@@ -1,6 +1,7 @@
 //! The bad-input catalogue over every backend's validators, on the host.
 //!
-//! Each real backend (x86_64, AArch64, ppc64 DABR/DAWR/DAWR2) runs inside a
+//! Each real backend (x86_64, AArch64, ppc64 DABR/DAWR/DAWR2, RISC-V with
+//! NAPOT matching and with QEMU's size-as-length matching) runs inside a
 //! registry through a thin recording wrapper: every pure method (pools, slot
 //! counts, range checks, `max_piece`, `encode`, control words) is the
 //! backend's own; only the hardware writes are replaced by a recorded
@@ -25,6 +26,7 @@ use hwbreak_core::{
     MAX_POOLS, MAX_SLOTS,
 };
 use hwbreak_ppc64::{Family, Ppc64};
+use hwbreak_riscv::{Matching, Riscv, TriggerType, Triggers};
 use hwbreak_x86::X86;
 
 /// A kernel address valid on every backend (x86_64 and AArch64 high half;
@@ -42,6 +44,9 @@ enum Backend {
     X86(X86),
     Aarch64(Aarch64),
     Ppc64(Ppc64),
+    /// The RISC-V backend keeps what it discovers in atomics (no `Copy`):
+    /// a static one.
+    Riscv(&'static Riscv),
 }
 
 impl Backend {
@@ -53,6 +58,8 @@ impl Backend {
             Self::Aarch64(_) => 1 << 48,
             // Linux ppc64's 4 PiB user space.
             Self::Ppc64(_) => 1 << 52,
+            // The lower half of Sv48.
+            Self::Riscv(_) => 1 << 47,
         }
     }
 }
@@ -88,6 +95,7 @@ macro_rules! each {
             Backend::X86($a) => $e,
             Backend::Aarch64($a) => $e,
             Backend::Ppc64($a) => $e,
+            Backend::Riscv($a) => $e,
         }
     };
 }
@@ -128,6 +136,7 @@ impl Arch for Recorded {
             Backend::X86(_) => 0,
             Backend::Aarch64(a) => a.control_word(pool, slots),
             Backend::Ppc64(a) => a.control_word(pool, slots),
+            Backend::Riscv(a) => a.control_word(pool, slots),
         }
     }
     fn decode(&self, _trap: &(), _armed: &dyn SlotView) -> Decoded {
@@ -285,6 +294,33 @@ fn power10() -> Backend {
     Backend::Ppc64(Ppc64::new(Family::Dawr2))
 }
 
+/// The two triggers of QEMU's `virt` hart, type 6, Sv48 addresses (the
+/// fixture's kernel address is canonical there).
+const VIRT_TRIGGERS: Triggers = Triggers {
+    count: 2,
+    kind: TriggerType::Mcontrol6,
+};
+
+/// RISC-V as the Sdtrig spec reads `match` = 1: NAPOT blocks up to 4 KiB.
+static RISCV_NAPOT: Riscv = Riscv::machine()
+    .with_triggers(VIRT_TRIGGERS)
+    .matching(Matching::Napot { max: 4096 })
+    .virtual_address_bits(48);
+
+/// RISC-V as QEMU reads `size`: up to 8 bytes per trigger, any alignment.
+static RISCV_QEMU: Riscv = Riscv::machine()
+    .with_triggers(VIRT_TRIGGERS)
+    .matching(Matching::SizeAsLength)
+    .virtual_address_bits(48);
+
+fn riscv() -> Backend {
+    Backend::Riscv(&RISCV_NAPOT)
+}
+
+fn riscv_qemu() -> Backend {
+    Backend::Riscv(&RISCV_QEMU)
+}
+
 type Op = fn(&Fx) -> Result<()>;
 
 struct Row {
@@ -361,6 +397,26 @@ fn rows() -> Vec<Row> {
         "power7: execute without CIABR", power7, None, |fx| reg(fx, Request::execute(K + 0x40)) => UnsupportedKind;
         "power7: two doublewords on one DABR", power7, None, |fx| reg(fx, Request::write(K + 0x204, 8)) => NotCoverable;
         "power10: both DAWRs taken", power10, full, |fx| reg(fx, Request::write(K + 0x200, 8)) => NoSlot;
+        // --- RISC-V ---------------------------------------------------------
+        "riscv: I/O breakpoint", riscv, None, |fx| reg(fx, Request::new(0x3f8, 1, AccessKind::Io)) => UnsupportedKind;
+        "riscv: execute at an odd address", riscv, None, |fx| reg(fx, Request::execute(K + 1)) => Misaligned;
+        "riscv: execute with a data length", riscv, None, |fx| reg(fx, Request::new(K + 4, 8, AccessKind::Execute)) => UnsupportedLength;
+        "riscv: non-canonical address (Sv48)", riscv, None, |fx| reg(fx, Request::write(0x0000_8000_0000_0000, 8)) => NonCanonical;
+        "riscv: range across the canonical hole", riscv, None, |fx| reg(fx, Request::write(0x0000_7fff_ffff_fff8, 16)) => NonCanonical;
+        "riscv: user request on a kernel address", riscv, None, |fx| reg(fx, user(Request::write(K, 8))) => KernelAddressFromUser;
+        "riscv: user range crossing into kernel space", riscv, None, |fx| reg(fx, user(Request::write(0x0000_7fff_ffff_fffc, 8))) => KernelAddressFromUser;
+        "riscv: addr + len overflow", riscv, None, |fx| reg(fx, Request::write(u64::MAX - 3, 8)) => AddressOverflow;
+        "riscv: length 0", riscv, None, |fx| reg(fx, Request::write(K + 8, 0)) => ZeroLength;
+        "riscv: 13 bytes at +1 need 5 NAPOT blocks", riscv, None, |fx| reg(fx, Request::write(K + 0x201, 13)) => NotCoverable;
+        "riscv: NAPOT range past the largest block needs 3 triggers", riscv, None, |fx| reg(fx, Request::write(K + 0x1000, 8192 + 8)) => NotCoverable;
+        "riscv: both triggers taken", riscv, full, |fx| reg(fx, Request::read(K + 0x200, 8)) => NoSlot;
+        "riscv: debugger reservation when full", riscv, full, |fx| fx.reg.debugger_install(&Request::write(K + 0x200, 8)).map(|_| ()) => NoSlot;
+        "riscv: no-breakpoint zone", riscv, None, |fx| reg(fx, Request::write(ZONE.start - 4, 8)) => NoBreakpointZone;
+        "riscv: modify to an I/O breakpoint keeps the old watch", riscv, None, |fx| fx.reg.modify(fx.pinned, &Request::new(0x3f8, 1, AccessKind::Io)) => UnsupportedKind;
+        "riscv: armed_slot past the trigger count", riscv, None, |fx| fx.reg.armed_slot(PoolId::FIRST, 2).map(|_| ()) => SlotOutOfRange;
+        "riscv: armed_slot in a second pool", riscv, None, |fx| fx.reg.armed_slot(PoolId::SECOND, 0).map(|_| ()) => SlotOutOfRange;
+        "riscv (QEMU size): 13 bytes at +1 take 2 triggers, one is taken", riscv_qemu, None, |fx| reg(fx, Request::write(K + 0x201, 13)) => NoSlot;
+        "riscv (QEMU size): 17 bytes need 3 triggers", riscv_qemu, None, |fx| reg(fx, Request::write(K + 0x201, 17)) => NotCoverable;
     ]
 }
 
@@ -443,6 +499,7 @@ fn encoders_refuse_what_one_slot_cannot_hold() {
     let arm = Aarch64::with_counts(6, 4);
     let p9 = Ppc64::new(Family::Dawr);
     let p7 = Ppc64::new(Family::Dabr);
+    let (rv, rv_qemu) = (&RISCV_NAPOT, &RISCV_QEMU);
     let cases: Vec<(&str, Result<SlotImage>, ErrorKind)> = vec![
         (
             "x86: 4 bytes at +2",
@@ -517,6 +574,41 @@ fn encoders_refuse_what_one_slot_cannot_hold() {
             p7.encode(&piece(K + 4, 8, Write)),
             ErrorKind::UnsupportedLength,
         ),
+        (
+            "riscv: NAPOT block of 4 at +2",
+            rv.encode(&piece(K + 2, 4, Write)),
+            ErrorKind::UnsupportedLength,
+        ),
+        (
+            "riscv: NAPOT block of 3",
+            rv.encode(&piece(K, 3, Read)),
+            ErrorKind::UnsupportedLength,
+        ),
+        (
+            "riscv: NAPOT block past the largest",
+            rv.encode(&piece(K, 8192, ReadWrite)),
+            ErrorKind::UnsupportedLength,
+        ),
+        (
+            "riscv (QEMU size): 16 bytes",
+            rv_qemu.encode(&piece(K, 16, Write)),
+            ErrorKind::UnsupportedLength,
+        ),
+        (
+            "riscv: execute at +1",
+            rv.encode(&piece(K + 1, 2, Execute)),
+            ErrorKind::Misaligned,
+        ),
+        (
+            "riscv: execute of 8 bytes",
+            rv.encode(&piece(K, 8, Execute)),
+            ErrorKind::UnsupportedLength,
+        ),
+        (
+            "riscv: I/O",
+            rv.encode(&piece(0x3f8, 1, Io)),
+            ErrorKind::UnsupportedKind,
+        ),
     ];
     let mut failures = Vec::new();
     for (name, got, want) in cases {
@@ -557,7 +649,9 @@ fn aarch64_privilege_is_exactly_one_level() {
 
 /// The neighbours of refused requests are accepted: POWER10 DAWRs may cross
 /// 512 bytes and watch cache-inhibited memory; AArch64 takes an aligned
-/// 16-byte MASK range in one slot.
+/// 16-byte MASK range in one slot; RISC-V an aligned 16-byte NAPOT block,
+/// an instruction at a 2-byte boundary (C extension) and, as QEMU reads
+/// `size`, 8 unaligned bytes in one trigger.
 #[test]
 fn the_neighbours_of_bad_inputs_are_accepted() {
     for (backend, req) in [
@@ -566,6 +660,9 @@ fn the_neighbours_of_bad_inputs_are_accepted() {
         (arm(), Request::write(K + 0x10, 16)),
         (x86_io(), Request::new(0xfffc, 4, AccessKind::Io)),
         (x86(), user(Request::write(0x0000_7fff_ffff_fff8, 8))),
+        (riscv(), Request::write(K + 0x10, 16)),
+        (riscv(), Request::execute(K + 2)),
+        (riscv_qemu(), Request::write(K + 0x201, 8)),
     ] {
         let fx = Fx::new(backend);
         let h = fx
