@@ -543,8 +543,10 @@ fn run_qemu(
     let readers = [t1, t2];
     let mut closed = pipes_closed(&readers, PIPE_GRACE, || drain(&mut lines));
     if !closed {
-        // Something QEMU left behind holds the pipes. The group still has
-        // that member, so its id still names it.
+        // Something QEMU left behind holds the pipes, normally in its group
+        // (QEMU starts no sessions of its own): while a member lives, the
+        // group's id is not reused, so this kills the group and nothing
+        // else.
         kill_group(&mut child);
         closed = pipes_closed(&readers, PIPE_GRACE, || drain(&mut lines));
     }
