@@ -37,9 +37,9 @@
 //!   `tdata2` (codes 1, 2, 3 and 5; code 0, "any size", watches 8), which
 //!   is how QEMU (seen with 10.0.2) implements `size`. The specification's
 //!   `size` is the size of the *access* (code 3: 4-byte accesses, code 5:
-//!   8-byte ones), so this is for QEMU only. A piece of 4 bytes takes code 5
-//!   and one of 6 or 7 bytes code 0; the core drops hits on the extra bytes
-//!   using the access the OS decodes ([`insn::access`]).
+//!   8-byte ones), so this is for QEMU only. Pieces are only ever 1, 2, 3,
+//!   5 or 8 bytes long, so a trigger never watches more than was asked: 4
+//!   bytes take two triggers (3 + 1), 6 or 7 bytes two (5 + 1, 5 + 2).
 //!
 //! The chained pairs of `match` = 2/3 (`chain` = 1) would cover any range
 //! with two triggers, but a core piece is one slot: they are not used.
@@ -618,13 +618,12 @@ impl Riscv {
     ///     .matching(Matching::SizeAsLength);
     /// let piece = Piece {
     ///     addr: 0x100b,
-    ///     len: 4,
+    ///     len: 5,
     ///     kind: AccessKind::Write,
     ///     space: Space::Kernel,
     ///     memory: MemoryType::Normal,
     /// };
-    /// // Four bytes take size code 5, five bytes under QEMU: the core
-    /// // filters hits on the extra one.
+    /// // Five bytes take size code 5, which QEMU reads as five bytes.
     /// assert_eq!(qemu.watched_range(qemu.encode(&piece)?), Some((0x100b, 5)));
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
@@ -667,7 +666,14 @@ impl Riscv {
                 let fit = 1u64 << (63 - len.leading_zeros());
                 align.min(fit).min(max)
             }
-            Matching::SizeAsLength => len.min(SIZE_AS_LENGTH_MAX),
+            // The longest piece QEMU watches exactly (1, 2, 3, 5 or 8
+            // bytes) that fits: a trigger never watches more than asked.
+            Matching::SizeAsLength => match len {
+                1..=3 => len,
+                4 => 3,
+                5..=7 => 5,
+                _ => SIZE_AS_LENGTH_MAX,
+            },
         }
     }
 }
@@ -698,7 +704,7 @@ const fn size_code(len: u64) -> u8 {
         0 | 1 => 1,
         2 => 2,
         3 => 3,
-        4 | 5 => 5,
+        5 => 5,
         _ => 0,
     }
 }
