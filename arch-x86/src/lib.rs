@@ -1,9 +1,21 @@
 #![doc = include_str!("../README.md")]
+//! # Where to start
+//!
+//! - [`X86`]: the backend value a `Registry` is built with;
+//! - [`Trap`]: what the #DB entry hands over ([`Trap::capture`] reads DR6);
+//! - [`resume_rflags`]: the registry's `Resume` applied to saved RFLAGS;
+//! - [`frame`] (feature `x86_64`): the same for the `x86_64` crate's
+//!   `InterruptStackFrame`, and the whole #DB path of an
+//!   `extern "x86-interrupt"` handler in one call;
+//! - [`dr7`], [`dr6`]: the pure encoders and decoder; [`regs`] (x86
+//!   targets): the register accessors.
 #![no_std]
 #![warn(missing_docs)]
 
 pub mod dr6;
 pub mod dr7;
+#[cfg(feature = "x86_64")]
+pub mod frame;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub mod regs;
 
@@ -104,6 +116,37 @@ impl Trap {
 pub unsafe fn read_dr6() -> u64 {
     // SAFETY: forwarded to the caller.
     unsafe { regs::read_dr6() }
+}
+
+/// RFLAGS.RF (bit 16): set in the RFLAGS an exception returns to, the
+/// processor skips instruction breakpoints for the first instruction it runs.
+pub const RFLAGS_RF: u64 = 1 << 16;
+
+/// The RFLAGS the return from #DB must restore, given the registry's
+/// answer and the RFLAGS the processor saved: [`Resume::SetResumeFlag`]
+/// adds [`RFLAGS_RF`] (an execute breakpoint faulted before its instruction
+/// ran; without RF the return would fault again, forever); every other
+/// answer keeps `saved` as it is (data hits trap after the access, and this
+/// backend never asks for a single step).
+///
+/// For a kernel whose #DB entry saves the frame itself; with the `x86_64`
+/// crate's `InterruptStackFrame`, `frame::apply_resume` (feature `x86_64`)
+/// does it.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::Resume;
+/// use hwbreak_x86::resume_rflags;
+///
+/// assert_eq!(resume_rflags(Resume::SetResumeFlag, 0x202), 0x1_0202);
+/// assert_eq!(resume_rflags(Resume::Continue, 0x202), 0x202);
+/// ```
+pub const fn resume_rflags(resume: Resume, saved: u64) -> u64 {
+    match resume {
+        Resume::SetResumeFlag => saved | RFLAGS_RF,
+        Resume::Continue | Resume::SingleStep | Resume::EndSingleStep => saved,
+    }
 }
 
 /// The x86_64 backend. Zero-sized apart from whether I/O breakpoints were
