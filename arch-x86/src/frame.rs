@@ -45,9 +45,9 @@
 use crate::resume_rflags;
 #[cfg(target_arch = "x86_64")]
 use crate::{Trap, X86};
+use hwbreak_core::Resume;
 #[cfg(target_arch = "x86_64")]
 use hwbreak_core::{Outcome, Platform, Registry};
-use hwbreak_core::Resume;
 use x86_64::registers::rflags::RFlags;
 use x86_64::structures::idt::InterruptStackFrame;
 

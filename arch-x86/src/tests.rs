@@ -387,7 +387,11 @@ fn resume_rflags_sets_only_rf() {
             } else {
                 saved
             };
-            assert_eq!(resume_rflags(resume, saved), want, "{resume:?} on {saved:#x}");
+            assert_eq!(
+                resume_rflags(resume, saved),
+                want,
+                "{resume:?} on {saved:#x}"
+            );
         }
     }
 }

@@ -6,11 +6,15 @@
 //!
 //! What is needed comes from the repository itself:
 //! - `rust-toolchain.toml`: the channel, its components and targets;
-//! - `boards/*/board.toml`: each variant's toolchain and target, the QEMU
-//!   binary it boots with (QEMU 8.1 or newer), the Debian packages it `needs`,
-//!   and `rust-src` when it builds `core` itself (`-Zbuild-std`);
-//! - for `cargo xtask test`: nightly's `miri` and `rust-src` (when the `miri`
-//!   command exists) and `gdb-multiarch` (the GDB check);
+//! - `boards/*/board.toml` and `examples/*/board.toml`: each variant's
+//!   toolchain and target, the QEMU binary it boots with (QEMU 8.1 or
+//!   newer), the Debian packages it `needs`, and `rust-src` when it builds
+//!   `core` itself (`-Zbuild-std`);
+//! - for `cargo xtask test`: the toolchain of the workspace's `rust-version`
+//!   with the x86_64 and AArch64 kernel targets of `rust-toolchain.toml`
+//!   (the MSRV check; hwbreak-ppc64 claims the pinned stable),
+//!   nightly's `miri` and `rust-src` (when the `miri` command exists) and
+//!   `gdb-multiarch` (the GDB check);
 //! - for `cargo xtask bench`: `valgrind`.
 //!
 //! QEMU on Debian 12 comes from `bookworm-backports` (its own 7.2 lacks the
@@ -168,7 +172,7 @@ impl Plan {
             packages: Vec::new(),
         };
         let pinned = plan.toolchain(&tc.toolchain.channel);
-        pinned.targets.extend(tc.toolchain.targets);
+        pinned.targets.extend(tc.toolchain.targets.iter().cloned());
         pinned.components.extend(tc.toolchain.components);
 
         if purpose.boards() {
@@ -194,6 +198,15 @@ impl Plan {
             }
         }
         if purpose.test() {
+            // `cargo xtask test` builds the libraries with the oldest
+            // toolchain they claim, for the kernel targets.
+            let msrv = msrv(root)?;
+            let targets = tc
+                .toolchain
+                .targets
+                .iter()
+                .filter(|t| !t.starts_with("powerpc64"));
+            plan.toolchain(&msrv).targets.extend(targets.cloned());
             if root.join("xtask/src/miri.rs").is_file() {
                 let nightly = plan.toolchain("nightly");
                 nightly.components.insert("miri".into());
@@ -225,17 +238,38 @@ impl Plan {
     }
 }
 
-/// Every `boards/*/board.toml`, sorted by folder.
+/// The workspace's `rust-version`: the oldest toolchain the libraries
+/// claim to build with.
+pub fn msrv(root: &Path) -> Result<String, String> {
+    let path = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let manifest: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    manifest
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{}: no workspace.package.rust-version", path.display()))
+}
+
+/// Every `boards/*/board.toml`, then every `examples/*/board.toml`, each
+/// sorted by folder.
 fn boards(root: &Path) -> Result<Vec<(PathBuf, BoardFile)>, String> {
-    let dir = root.join("boards");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path().join("board.toml")))
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
+    let mut paths = Vec::new();
+    for dir in ["boards", "examples"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path().join("board.toml")))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        paths.extend(found);
+    }
     paths
         .into_iter()
         .map(|p| {
@@ -815,5 +849,12 @@ mod tests {
         assert_eq!(first, "stable");
         assert!(wants.targets.contains("x86_64-unknown-none"));
         assert!(wants.components.contains("clippy"));
+        // The MSRV toolchain, with the kernel targets.
+        let msrv = msrv(&util::root()).unwrap();
+        let (_, wants) = plan.rust.iter().find(|(n, _)| *n == msrv).unwrap();
+        assert!(wants.targets.contains("aarch64-unknown-none"));
+        // The example kernel's nightly and target.
+        let (_, wants) = plan.rust.iter().find(|(n, _)| n == "nightly").unwrap();
+        assert!(wants.targets.contains("x86_64-unknown-none"));
     }
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
-//! Steps, in order: setup, formatting, clippy, docs, defmt builds, host
-//! tests, loom tests, every board's QEMU suite, the GDB sessions, the
+//! Steps, in order: setup, formatting, clippy, docs, packaging of the
+//! published crates, defmt builds, the MSRV build, host tests, loom tests,
+//! every board's QEMU suite, the example kernel, the GDB sessions, the
 //! bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
@@ -19,6 +20,22 @@ use std::time::Instant;
 
 /// Operations of the bounded fuzz run.
 const FUZZ_OPS: &str = "1000000";
+
+/// The crates published to crates.io.
+const PUBLISHED: [&str; 5] = [
+    "hwbreak",
+    "hwbreak-core",
+    "hwbreak-x86",
+    "hwbreak-aarch64",
+    "hwbreak-ppc64",
+];
+
+/// The targets kernels build the libraries for.
+const KERNEL_TARGETS: [&str; 3] = [
+    "x86_64-unknown-none",
+    "aarch64-unknown-none",
+    "powerpc64-unknown-linux-gnu",
+];
 
 /// Pass/fail counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,6 +161,19 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         .env("RUSTDOCFLAGS", "-D warnings");
     v.push(("doc", doc, Parse::Step, None));
 
+    // `cargo package` of every published crate, as `cargo publish` would
+    // upload it: cargo orders them by dependency and verifies each one by
+    // building the packaged sources, with the crates packaged before it
+    // resolved from those packages (a temporary local registry), not from
+    // the workspace. `--allow-dirty`: a working tree with uncommitted edits
+    // is checked as it is.
+    let mut publish = util::cargo();
+    publish.args(["package", "--allow-dirty"]);
+    for p in PUBLISHED {
+        publish.args(["-p", p]);
+    }
+    v.push(("publish", publish, Parse::Step, None));
+
     // `defmt::Format` on every public type, built for the host and each
     // kernel target (libraries only: a logger is needed only to link a
     // final binary). One family feature satisfies hwbreak-ppc64's
@@ -154,24 +184,37 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "hwbreak/defmt,hwbreak-core/defmt,hwbreak-x86/defmt,\
          hwbreak-aarch64/defmt,hwbreak-ppc64/defmt,hwbreak-ppc64/dawr",
     );
-    for p in [
-        "hwbreak",
-        "hwbreak-core",
-        "hwbreak-x86",
-        "hwbreak-aarch64",
-        "hwbreak-ppc64",
-    ] {
+    for p in PUBLISHED {
         defmt.args(["-p", p]);
     }
-    for t in [
-        "host-tuple",
-        "x86_64-unknown-none",
-        "aarch64-unknown-none",
-        "powerpc64-unknown-linux-gnu",
-    ] {
+    defmt.args(["--target", "host-tuple"]);
+    for t in KERNEL_TARGETS {
         defmt.args(["--target", t]);
     }
     v.push(("defmt", defmt, Parse::Step, None));
+
+    // The libraries with every feature a kernel may use, built by the
+    // toolchain of the workspace's `rust-version` for the x86_64 and
+    // AArch64 kernel targets (setup installs it; without a `rust-version`
+    // setup has already failed, and so does this build). hwbreak-ppc64
+    // claims a later one of its own (PowerPC inline assembly), the pinned
+    // stable toolchain, which the `defmt` step builds it with for
+    // powerpc64. Its own target directory keeps the stable cache intact.
+    let msrv = setup::msrv(&util::root()).unwrap_or_else(|e| e);
+    let mut msrv_build = util::cargo();
+    msrv_build
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .arg(format!("+{msrv}"))
+        .args(["build", "--features"])
+        .arg("hwbreak/defmt,hwbreak/gdbstub,hwbreak/x86_64")
+        .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
+    for p in ["hwbreak", "hwbreak-core", "hwbreak-x86", "hwbreak-aarch64"] {
+        msrv_build.args(["-p", p]);
+    }
+    for t in ["x86_64-unknown-none", "aarch64-unknown-none"] {
+        msrv_build.args(["--target", t]);
+    }
+    v.push(("msrv", msrv_build, Parse::Step, None));
 
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
@@ -183,7 +226,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "--workspace",
         "--no-fail-fast",
         "--features",
-        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub",
+        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub,hwbreak-x86/x86_64",
     ]);
     v.push(("host tests", host, Parse::CargoTests, None));
 
@@ -198,6 +241,13 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut qemu = util::xtask();
     qemu.args(["qemu", "all"]);
     v.push(("qemu", qemu, Parse::Boards, Some("qemu")));
+
+    // examples/x86_64-kernel: a kernel on the x86_64 crate, uart_16550 and
+    // PVH boot, using hwbreak as a crates.io user would (nightly: its IDT
+    // handlers are `extern "x86-interrupt"`).
+    let mut example = util::xtask();
+    example.args(["qemu", "x86_64-example"]);
+    v.push(("example", example, Parse::Boards, Some("qemu")));
 
     // A real gdb-multiarch against the boards' GDB stubs; its summary line
     // has the boards' format.
