@@ -5,6 +5,7 @@
 //! - the `x86_64` crate for the GDT, TSS and IDT, with an
 //!   `extern "x86-interrupt"` #DB handler on its own IST stack;
 //! - `uart_16550` for the serial console (COM1);
+//! - `spin::LazyLock` for the tables built at first use;
 //! - `critical-section` implemented by masking interrupts (one CPU).
 //!
 //! It watches a static for writes and checks that its handler ran, then
@@ -25,6 +26,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use hwbreak::native::{X86, frame};
 use hwbreak::{CpuId, ErrorKind, Event, EventKind, Platform, Registry, Request, Zone};
+use spin::LazyLock;
 use uart_16550::backend::PioBackend;
 use uart_16550::{Config, Uart16550Tty};
 use x86_64::VirtAddr;
@@ -32,7 +34,7 @@ use x86_64::instructions::interrupts;
 use x86_64::instructions::port::Port;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
-use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 use x86_64::structures::tss::TaskStateSegment;
 
@@ -61,18 +63,12 @@ impl Platform for Kernel {
         0x0000_8000_0000_0000
     }
     fn no_breakpoint_zones(&self) -> &[Zone] {
-        // SAFETY: written once by `init_cpu` before the registry's `init`,
-        // never written again; only read from then on.
-        unsafe { &*(&raw const NO_BREAKPOINT_ZONES) }
+        &*NO_BREAKPOINT_ZONES
     }
 }
 
 /// Up to 16 breakpoints, 1 CPU, 4 debug contexts.
 static HWBP: Registry<X86, Kernel, 16, 1, 4> = Registry::new(X86::new(), Kernel);
-
-/// The #DB stack and the descriptor tables: a watch there would trap inside
-/// exception entry.
-static mut NO_BREAKPOINT_ZONES: [Zone; 4] = [Zone::new(0, 0); 4];
 
 /// The registry's lock is a `critical_section`: with one CPU, masking
 /// interrupts is the whole of it.
@@ -114,50 +110,72 @@ struct Stack {
 static mut DEBUG_STACK: Stack = Stack {
     _bytes: [0; DEBUG_STACK_SIZE],
 };
-static mut TSS: TaskStateSegment = TaskStateSegment::new();
-static mut GDT: GlobalDescriptorTable = GlobalDescriptorTable::new();
-static mut IDT: InterruptDescriptorTable = InterruptDescriptorTable::new();
+
+fn debug_stack() -> (u64, u64) {
+    let start = (&raw const DEBUG_STACK) as u64;
+    (start, start + DEBUG_STACK_SIZE as u64)
+}
+
+static TSS: LazyLock<TaskStateSegment> = LazyLock::new(|| {
+    let mut tss = TaskStateSegment::new();
+    tss.interrupt_stack_table[usize::from(DEBUG_IST)] = VirtAddr::new(debug_stack().1);
+    tss
+});
+
+struct Selectors {
+    code: SegmentSelector,
+    data: SegmentSelector,
+    tss: SegmentSelector,
+}
+
+static GDT: LazyLock<(GlobalDescriptorTable, Selectors)> = LazyLock::new(|| {
+    let mut gdt = GlobalDescriptorTable::new();
+    let code = gdt.append(Descriptor::kernel_code_segment());
+    let data = gdt.append(Descriptor::kernel_data_segment());
+    let tss = gdt.append(Descriptor::tss_segment(&TSS));
+    (gdt, Selectors { code, data, tss })
+});
+
+static IDT: LazyLock<InterruptDescriptorTable> = LazyLock::new(|| {
+    let mut idt = InterruptDescriptorTable::new();
+    let debug = idt.debug.set_handler_fn(debug_handler);
+    // SAFETY: IST slot DEBUG_IST of the TSS loaded by `init_cpu` holds the
+    // top of DEBUG_STACK, used by nothing else.
+    unsafe { debug.set_stack_index(DEBUG_IST) };
+    idt.breakpoint.set_handler_fn(breakpoint_handler);
+    idt.general_protection_fault.set_handler_fn(gp_handler);
+    idt.page_fault.set_handler_fn(page_fault_handler);
+    idt.double_fault.set_handler_fn(double_fault_handler);
+    idt
+});
+
+/// The #DB stack and the descriptor tables: a watch there would trap inside
+/// exception entry.
+static NO_BREAKPOINT_ZONES: LazyLock<[Zone; 4]> = LazyLock::new(|| {
+    let (start, end) = debug_stack();
+    [
+        Zone::new(start, end),
+        Zone::of(&*TSS),
+        Zone::of(&GDT.0),
+        Zone::of(&*IDT),
+    ]
+});
 
 /// Loads the GDT (kernel code and data, the TSS with the #DB stack) and the
-/// IDT, and lists them as no-breakpoint zones.
+/// IDT.
 fn init_cpu() {
-    // SAFETY: runs once, on the only CPU, with interrupts off, before
-    // anything else uses these statics; afterwards they are only read (by
-    // the processor and through `no_breakpoint_zones`).
+    let (gdt, selectors) = &*GDT;
+    gdt.load();
+    // SAFETY: the selectors of the GDT just loaded: a 64-bit code segment,
+    // a data segment and an available TSS.
     unsafe {
-        let stack = &raw const DEBUG_STACK;
-        let tss = &mut *(&raw mut TSS);
-        tss.interrupt_stack_table[usize::from(DEBUG_IST)] =
-            VirtAddr::from_ptr(stack) + DEBUG_STACK_SIZE as u64;
-
-        let gdt = &mut *(&raw mut GDT);
-        let code = gdt.append(Descriptor::kernel_code_segment());
-        let data = gdt.append(Descriptor::kernel_data_segment());
-        let tss_selector = gdt.append(Descriptor::tss_segment(&*(&raw const TSS)));
-        gdt.load();
-        CS::set_reg(code);
-        DS::set_reg(data);
-        ES::set_reg(data);
-        SS::set_reg(data);
-        load_tss(tss_selector);
-
-        let idt = &mut *(&raw mut IDT);
-        idt.debug
-            .set_handler_fn(debug_handler)
-            .set_stack_index(DEBUG_IST);
-        idt.breakpoint.set_handler_fn(breakpoint_handler);
-        idt.general_protection_fault.set_handler_fn(gp_handler);
-        idt.page_fault.set_handler_fn(page_fault_handler);
-        idt.double_fault.set_handler_fn(double_fault_handler);
-        idt.load();
-
-        NO_BREAKPOINT_ZONES = [
-            Zone::of(&*stack),
-            Zone::of(&*(&raw const TSS)),
-            Zone::of(&*(&raw const GDT)),
-            Zone::of(&*(&raw const IDT)),
-        ];
+        CS::set_reg(selectors.code);
+        DS::set_reg(selectors.data);
+        ES::set_reg(selectors.data);
+        SS::set_reg(selectors.data);
+        load_tss(selectors.tss);
     }
+    IDT.load();
 }
 
 /// The #DB entry: the whole hwbreak side is one call.
@@ -317,8 +335,11 @@ fn refusals(c: &mut Checks) {
         kind == Err(ErrorKind::UnsupportedKind),
         format_args!("{kind:?}"),
     );
-    let stack = (&raw const DEBUG_STACK) as u64;
-    let zone = HWBP.register(&Request::write(stack, 8)).map(|_| ()).map_err(|e| e.kind());
+    let stack = debug_stack().0;
+    let zone = HWBP
+        .register(&Request::write(stack, 8))
+        .map(|_| ())
+        .map_err(|e| e.kind());
     c.check(
         "example_debug_stack_refused",
         zone == Err(ErrorKind::NoBreakpointZone),
@@ -336,7 +357,10 @@ extern "C" fn kernel_main() -> ! {
     // SAFETY: COM1's eight ports belong to this driver from here on.
     let mut serial = unsafe { Serial::new_port(0x3f8, Config::default()) }
         .unwrap_or_else(|_| exit(ExitCode::Failed));
-    let _ = writeln!(serial, "hwbreak example kernel: x86_64 crate IDT, uart_16550, PVH");
+    let _ = writeln!(
+        serial,
+        "hwbreak example kernel: x86_64 crate IDT, uart_16550, PVH"
+    );
     init_cpu();
 
     let mut c = Checks {
@@ -345,13 +369,25 @@ extern "C" fn kernel_main() -> ! {
         failed: 0,
     };
     let setup = HWBP.init().and_then(|()| HWBP.cpu_online());
-    c.check("example_registry_up", setup.is_ok(), format_args!("{setup:?}"));
+    c.check(
+        "example_registry_up",
+        setup.is_ok(),
+        format_args!("{setup:?}"),
+    );
     if setup.is_ok() {
         if let Err(e) = watch_a_static(&mut c) {
-            c.check("example_watch_write_runs_handler", false, format_args!("{e:?}"));
+            c.check(
+                "example_watch_write_runs_handler",
+                false,
+                format_args!("{e:?}"),
+            );
         }
         if let Err(e) = break_on_a_function(&mut c) {
-            c.check("example_execute_breakpoint_resumes_with_rf", false, format_args!("{e:?}"));
+            c.check(
+                "example_execute_breakpoint_resumes_with_rf",
+                false,
+                format_args!("{e:?}"),
+            );
         }
         refusals(&mut c);
     }
