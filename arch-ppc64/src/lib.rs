@@ -519,7 +519,7 @@ impl Arch for Ppc64 {
             AccessKind::Execute => {
                 // Instructions are words: CIABR holds a word address. Length
                 // 1 (the generic "the instruction at addr") or 4.
-                if addr % 4 != 0 {
+                if !addr.is_multiple_of(4) {
                     Err(ErrorKind::Misaligned.into())
                 } else if len == 1 || len == 4 {
                     Ok(len)

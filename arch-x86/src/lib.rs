@@ -227,7 +227,7 @@ impl X86 {
     /// starts at `addr` and fits in `len` (`len` at least 1).
     const fn natural_piece(addr: u64, len: u64, cap: u64) -> u64 {
         let mut size = cap;
-        while size > 1 && (addr % size != 0 || size > len) {
+        while size > 1 && (!addr.is_multiple_of(size) || size > len) {
             size /= 2;
         }
         size
@@ -327,7 +327,7 @@ impl Arch for X86 {
             Condition::Io if piece.len == 8 => return Err(ErrorKind::UnsupportedLength.into()),
             _ => Length::from_bytes(piece.len).ok_or(ErrorKind::UnsupportedLength)?,
         };
-        if piece.addr % piece.len != 0 {
+        if !piece.addr.is_multiple_of(piece.len) {
             return Err(ErrorKind::Misaligned.into());
         }
         if condition == Condition::Io {
