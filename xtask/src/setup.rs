@@ -10,9 +10,9 @@
 //!   toolchain and target, the QEMU binary it boots with (QEMU 8.1 or
 //!   newer), the Debian packages it `needs`, and `rust-src` when it builds
 //!   `core` itself (`-Zbuild-std`);
-//! - for `cargo xtask test`: the toolchain of the workspace's `rust-version`
-//!   with the x86_64 and AArch64 kernel targets of `rust-toolchain.toml`
-//!   (the MSRV check; hwbreak-ppc64 claims the pinned stable),
+//! - for `cargo xtask test`: the toolchains of the `rust-version`s the
+//!   libraries claim, with the kernel targets each is checked for
+//!   (`MSRV_BUILDS`),
 //!   nightly's `miri` and `rust-src` (when the `miri` command exists) and
 //!   `gdb-multiarch` (the GDB check);
 //! - for `cargo xtask bench`: `valgrind`.
@@ -172,7 +172,7 @@ impl Plan {
             packages: Vec::new(),
         };
         let pinned = plan.toolchain(&tc.toolchain.channel);
-        pinned.targets.extend(tc.toolchain.targets.iter().cloned());
+        pinned.targets.extend(tc.toolchain.targets);
         pinned.components.extend(tc.toolchain.components);
 
         if purpose.boards() {
@@ -199,14 +199,12 @@ impl Plan {
         }
         if purpose.test() {
             // `cargo xtask test` builds the libraries with the oldest
-            // toolchain they claim, for the kernel targets.
-            let msrv = msrv(root)?;
-            let targets = tc
-                .toolchain
-                .targets
-                .iter()
-                .filter(|t| !t.starts_with("powerpc64"));
-            plan.toolchain(&msrv).targets.extend(targets.cloned());
+            // toolchains they claim, for the kernel targets.
+            for b in &MSRV_BUILDS {
+                let version = rust_version(root, b.manifest)?;
+                let want = plan.toolchain(&version);
+                want.targets.extend(b.targets.iter().map(|t| t.to_string()));
+            }
             if root.join("xtask/src/miri.rs").is_file() {
                 let nightly = plan.toolchain("nightly");
                 nightly.components.insert("miri".into());
@@ -238,21 +236,66 @@ impl Plan {
     }
 }
 
-/// The workspace's `rust-version`: the oldest toolchain the libraries
-/// claim to build with.
-pub fn msrv(root: &Path) -> Result<String, String> {
-    let path = root.join("Cargo.toml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let manifest: toml::Value =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    manifest
+/// One MSRV check of `cargo xtask test`: these packages, built with the
+/// toolchain of the `rust-version` that `manifest` (relative to the root)
+/// claims, for these targets, with these features.
+pub struct MsrvBuild {
+    /// The step's name.
+    pub step: &'static str,
+    /// The manifest whose `rust-version` is checked.
+    pub manifest: &'static str,
+    /// Packages built.
+    pub packages: &'static [&'static str],
+    /// Targets built for.
+    pub targets: &'static [&'static str],
+    /// Features turned on.
+    pub features: &'static str,
+}
+
+/// The MSRV claims and how each is checked: the workspace's for the x86_64
+/// and AArch64 kernels, hwbreak-ppc64's own (PowerPC inline assembly) for
+/// powerpc64.
+pub const MSRV_BUILDS: [MsrvBuild; 2] = [
+    MsrvBuild {
+        step: "msrv",
+        manifest: "Cargo.toml",
+        packages: &["hwbreak", "hwbreak-core", "hwbreak-x86", "hwbreak-aarch64"],
+        targets: &["x86_64-unknown-none", "aarch64-unknown-none"],
+        features: "hwbreak/defmt,hwbreak/gdbstub,hwbreak/x86_64",
+    },
+    MsrvBuild {
+        step: "msrv ppc64",
+        manifest: "arch-ppc64/Cargo.toml",
+        packages: &["hwbreak", "hwbreak-core", "hwbreak-ppc64"],
+        targets: &["powerpc64-unknown-linux-gnu"],
+        features: "hwbreak/defmt,hwbreak/gdbstub,hwbreak/ppc64-dawr",
+    },
+];
+
+/// The `rust-version` a manifest (relative to `root`) claims: its
+/// package's own, or the workspace's when it inherits it.
+pub fn rust_version(root: &Path, manifest: &str) -> Result<String, String> {
+    let read = |path: &Path| -> Result<toml::Value, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let path = root.join(manifest);
+    let own = read(&path)?
+        .get("package")
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    if let Some(v) = own {
+        return Ok(v);
+    }
+    read(&root.join("Cargo.toml"))?
         .get("workspace")
         .and_then(|w| w.get("package"))
         .and_then(|p| p.get("rust-version"))
         .and_then(|v| v.as_str())
         .map(str::to_string)
-        .ok_or_else(|| format!("{}: no workspace.package.rust-version", path.display()))
+        .ok_or_else(|| format!("{}: no rust-version", path.display()))
 }
 
 /// Every `boards/*/board.toml`, then every `examples/*/board.toml`, each
@@ -849,10 +892,17 @@ mod tests {
         assert_eq!(first, "stable");
         assert!(wants.targets.contains("x86_64-unknown-none"));
         assert!(wants.components.contains("clippy"));
-        // The MSRV toolchain, with the kernel targets.
-        let msrv = msrv(&util::root()).unwrap();
+        // The MSRV toolchains, with the kernel targets.
+        let root = util::root();
+        let msrv = rust_version(&root, "Cargo.toml").unwrap();
         let (_, wants) = plan.rust.iter().find(|(n, _)| *n == msrv).unwrap();
         assert!(wants.targets.contains("aarch64-unknown-none"));
+        // hwbreak-ppc64 claims its own; hwbreak-x86 inherits the workspace's.
+        let ppc64 = rust_version(&root, "arch-ppc64/Cargo.toml").unwrap();
+        assert_ne!(ppc64, msrv);
+        let (_, wants) = plan.rust.iter().find(|(n, _)| *n == ppc64).unwrap();
+        assert!(wants.targets.contains("powerpc64-unknown-linux-gnu"));
+        assert_eq!(rust_version(&root, "arch-x86/Cargo.toml").unwrap(), msrv);
         // The example kernel's nightly and target.
         let (_, wants) = plan.rust.iter().find(|(n, _)| n == "nightly").unwrap();
         assert!(wants.targets.contains("x86_64-unknown-none"));

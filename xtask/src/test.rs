@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
 //! Steps, in order: setup, formatting, clippy, docs, packaging of the
-//! published crates, defmt builds, the MSRV build, host tests, loom tests,
+//! published crates, defmt builds, the MSRV builds, host tests, loom tests,
 //! every board's QEMU suite, the example kernel, the GDB sessions, the
 //! bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
@@ -194,27 +194,26 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     v.push(("defmt", defmt, Parse::Step, None));
 
     // The libraries with every feature a kernel may use, built by the
-    // toolchain of the workspace's `rust-version` for the x86_64 and
-    // AArch64 kernel targets (setup installs it; without a `rust-version`
-    // setup has already failed, and so does this build). hwbreak-ppc64
-    // claims a later one of its own (PowerPC inline assembly), the pinned
-    // stable toolchain, which the `defmt` step builds it with for
-    // powerpc64. Its own target directory keeps the stable cache intact.
-    let msrv = setup::msrv(&util::root()).unwrap_or_else(|e| e);
-    let mut msrv_build = util::cargo();
-    msrv_build
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .arg(format!("+{msrv}"))
-        .args(["build", "--features"])
-        .arg("hwbreak/defmt,hwbreak/gdbstub,hwbreak/x86_64")
-        .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
-    for p in ["hwbreak", "hwbreak-core", "hwbreak-x86", "hwbreak-aarch64"] {
-        msrv_build.args(["-p", p]);
+    // toolchain of each `rust-version` they claim, for the kernel targets
+    // it is claimed for (setup installs them; a missing `rust-version` has
+    // already failed setup, and fails this build). Their own target
+    // directory keeps the stable toolchain's cache intact.
+    for b in &setup::MSRV_BUILDS {
+        let version = setup::rust_version(&util::root(), b.manifest).unwrap_or_else(|e| e);
+        let mut build = util::cargo();
+        build
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .arg(format!("+{version}"))
+            .args(["build", "--features", b.features])
+            .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
+        for p in b.packages {
+            build.args(["-p", p]);
+        }
+        for t in b.targets {
+            build.args(["--target", t]);
+        }
+        v.push((b.step, build, Parse::Step, None));
     }
-    for t in ["x86_64-unknown-none", "aarch64-unknown-none"] {
-        msrv_build.args(["--target", t]);
-    }
-    v.push(("msrv", msrv_build, Parse::Step, None));
 
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
