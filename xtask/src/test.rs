@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
 //! Steps, in order: setup, formatting, clippy, docs, packaging of the
-//! published crates, defmt builds, the MSRV builds, host tests, loom tests,
+//! published crates, their docs.rs builds, defmt builds, the MSRV builds, host tests, loom tests,
 //! every board's QEMU suite, the example kernel, the GDB sessions, the
 //! bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
@@ -28,6 +28,15 @@ const PUBLISHED: [&str; 5] = [
     "hwbreak-x86",
     "hwbreak-aarch64",
     "hwbreak-ppc64",
+];
+
+/// Each published crate's folder and the name of its docs.rs step.
+const DOCS_RS: [(&str, &str, &str); 5] = [
+    ("hwbreak", ".", "docs.rs"),
+    ("hwbreak-core", "hal-core", "docs.rs core"),
+    ("hwbreak-x86", "arch-x86", "docs.rs x86"),
+    ("hwbreak-aarch64", "arch-aarch64", "docs.rs arm"),
+    ("hwbreak-ppc64", "arch-ppc64", "docs.rs ppc"),
 ];
 
 /// The targets kernels build the libraries for.
@@ -174,6 +183,26 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     }
     v.push(("publish", publish, Parse::Step, None));
 
+    // Each crate's documentation as docs.rs builds it from
+    // `[package.metadata.docs.rs]`: those targets, those features, `docsrs`
+    // set, warnings refused.
+    for (package, dir, step) in DOCS_RS {
+        let doc = match docs_rs_build(&util::root().join(dir).join("Cargo.toml")) {
+            Ok((targets, features)) => {
+                let mut doc = util::cargo();
+                doc.env("RUSTDOCFLAGS", "-D warnings --cfg docsrs")
+                    .args(["doc", "--no-deps", "-p", package])
+                    .args(["--features", &features.join(",")]);
+                for t in targets {
+                    doc.args(["--target", &t]);
+                }
+                doc
+            }
+            Err(e) => refused(&e),
+        };
+        v.push((step, doc, Parse::Step, None));
+    }
+
     // `defmt::Format` on every public type, built for the host and each
     // kernel target (libraries only: a logger is needed only to link a
     // final binary). One family feature satisfies hwbreak-ppc64's
@@ -195,23 +224,27 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
 
     // The libraries with every feature a kernel may use, built by the
     // toolchain of each `rust-version` they claim, for the kernel targets
-    // it is claimed for (setup installs them; a missing `rust-version` has
-    // already failed setup, and fails this build). Their own target
+    // it is claimed for (setup installs them). Their own target
     // directory keeps the stable toolchain's cache intact.
     for b in &setup::MSRV_BUILDS {
-        let version = setup::rust_version(&util::root(), b.manifest).unwrap_or_else(|e| e);
-        let mut build = util::cargo();
-        build
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .arg(format!("+{version}"))
-            .args(["build", "--features", b.features])
-            .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
-        for p in b.packages {
-            build.args(["-p", p]);
-        }
-        for t in b.targets {
-            build.args(["--target", t]);
-        }
+        let build = match setup::rust_version(&util::root(), b.manifest) {
+            Ok(version) => {
+                let mut build = util::cargo();
+                build
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .arg(format!("+{version}"))
+                    .args(["build", "--features", b.features])
+                    .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
+                for p in b.packages {
+                    build.args(["-p", p]);
+                }
+                for t in b.targets {
+                    build.args(["--target", t]);
+                }
+                build
+            }
+            Err(e) => refused(&e),
+        };
         v.push((b.step, build, Parse::Step, None));
     }
 
@@ -263,6 +296,50 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     v.push(("miri", miri, Parse::CargoTests, Some("miri")));
 
     v
+}
+
+/// A step that cannot be built as a command: it prints why and fails.
+fn refused(why: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo \"$1\" >&2; exit 1", "sh", why]);
+    cmd
+}
+
+/// The targets (the default one first) and features of a manifest's
+/// `[package.metadata.docs.rs]`.
+fn docs_rs_build(manifest: &std::path::Path) -> Result<(Vec<String>, Vec<String>), String> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let meta = value
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("docs"))
+        .and_then(|d| d.get("rs"))
+        .ok_or_else(|| format!("{}: no [package.metadata.docs.rs]", manifest.display()))?;
+    let strings = |key: &str| -> Vec<String> {
+        meta.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut targets = strings("targets");
+    if let Some(default) = meta.get("default-target").and_then(|v| v.as_str()) {
+        targets.retain(|t| t != default);
+        targets.insert(0, default.to_string());
+    }
+    if targets.is_empty() {
+        return Err(format!(
+            "{}: docs.rs builds no kernel target",
+            manifest.display()
+        ));
+    }
+    Ok((targets, strings("features")))
 }
 
 /// The commands `xtask` dispatches, read from its `main.rs` match arms.
@@ -536,6 +613,35 @@ mod tests {
                 passed: 0,
                 failed: 1
             }
+        );
+    }
+
+    #[test]
+    fn docs_rs_of_every_published_crate() {
+        for (package, dir, _) in DOCS_RS {
+            let manifest = util::root().join(dir).join("Cargo.toml");
+            let (targets, features) = docs_rs_build(&manifest).unwrap();
+            assert!(
+                targets.iter().all(|t| KERNEL_TARGETS.contains(&t.as_str())),
+                "{package}"
+            );
+            assert!(features.iter().any(|f| f == "defmt"), "{package}");
+        }
+        let (targets, features) = docs_rs_build(&util::root().join("Cargo.toml")).unwrap();
+        assert_eq!(targets[0], "x86_64-unknown-none");
+        assert_eq!(targets.len(), 3);
+        assert!(features.iter().any(|f| f == "gdbstub"));
+        assert!(docs_rs_build(&util::root().join("xtask/Cargo.toml")).is_err());
+    }
+
+    #[test]
+    fn refused_steps_fail_and_say_why() {
+        let mut cmd = refused("no rust-version");
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            "no rust-version"
         );
     }
 
