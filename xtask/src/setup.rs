@@ -12,9 +12,8 @@
 //!   `core` itself (`-Zbuild-std`);
 //! - for `cargo xtask test`: the toolchains of the `rust-version`s the
 //!   libraries claim, with the kernel targets each is checked for
-//!   (`MSRV_BUILDS`),
-//!   nightly's `miri` and `rust-src` (when the `miri` command exists) and
-//!   `gdb-multiarch` (the GDB check);
+//!   (`MSRV_BUILDS`), nightly's `miri` and `rust-src` (when the `miri`
+//!   command exists) and `gdb-multiarch` (the GDB check);
 //! - for `cargo xtask bench`: `valgrind`.
 //!
 //! QEMU on Debian 12 comes from `bookworm-backports` (its own 7.2 lacks the
