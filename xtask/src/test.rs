@@ -1,9 +1,9 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
 //! Steps, in order: setup, formatting, clippy, docs, packaging of the
-//! published crates, their docs.rs builds, defmt builds, the MSRV builds, host tests, loom tests,
-//! every board's QEMU suite, the example kernel, the GDB sessions, the
-//! bounded fuzz run, miri.
+//! published crates, their docs.rs builds, defmt builds, the MSRV builds,
+//! host tests, loom tests, every board's QEMU suite, the example kernel,
+//! the GDB sessions, the bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
 //!
