@@ -12,8 +12,9 @@
 //!   `core` itself (`-Zbuild-std`);
 //! - for `cargo xtask test`: the toolchains of the `rust-version`s the
 //!   libraries claim, with the kernel targets each is checked for
-//!   (`MSRV_BUILDS`), nightly's `miri` and `rust-src` (when the `miri`
-//!   command exists) and `gdb-multiarch` (the GDB check);
+//!   (`MSRV_BUILDS`), nightly's `rust-src` (the docs.rs builds), its
+//!   `miri` (when the `miri` command exists) and `gdb-multiarch` (the GDB
+//!   check);
 //! - for `cargo xtask bench`: `valgrind`.
 //!
 //! QEMU on Debian 12 comes from `bookworm-backports` (its own 7.2 lacks the
@@ -204,6 +205,12 @@ impl Plan {
                 let want = plan.toolchain(&version);
                 want.targets.extend(b.targets.iter().map(|t| t.to_string()));
             }
+            // The docs.rs builds: nightly, as on docs.rs, building `core`
+            // for each target (nightly's prebuilt powerpc64 library is not
+            // always downloadable).
+            plan.toolchain("nightly")
+                .components
+                .insert("rust-src".into());
             if root.join("xtask/src/miri.rs").is_file() {
                 let nightly = plan.toolchain("nightly");
                 nightly.components.insert("miri".into());
@@ -902,8 +909,10 @@ mod tests {
         let (_, wants) = plan.rust.iter().find(|(n, _)| *n == ppc64).unwrap();
         assert!(wants.targets.contains("powerpc64-unknown-linux-gnu"));
         assert_eq!(rust_version(&root, "arch-x86/Cargo.toml").unwrap(), msrv);
-        // The example kernel's nightly and target.
+        // Nightly: the example kernel's target; `core`'s sources for the
+        // docs.rs builds.
         let (_, wants) = plan.rust.iter().find(|(n, _)| n == "nightly").unwrap();
         assert!(wants.targets.contains("x86_64-unknown-none"));
+        assert!(wants.components.contains("rust-src"));
     }
 }

@@ -184,14 +184,20 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     v.push(("publish", publish, Parse::Step, None));
 
     // Each crate's documentation as docs.rs builds it from
-    // `[package.metadata.docs.rs]`: those targets, those features, `docsrs`
-    // set, warnings refused.
+    // `[package.metadata.docs.rs]`: with nightly, those targets, those
+    // features, `docsrs` set (crates may then use nightly's `doc_cfg`),
+    // warnings refused. `core` is built from source for each target:
+    // nightly's prebuilt powerpc64 library is not always downloadable. Its
+    // own target directory: nightly's artifacts would evict stable's.
     for (package, dir, step) in DOCS_RS {
         let doc = match docs_rs_build(&util::root().join(dir).join("Cargo.toml")) {
             Ok((targets, features)) => {
                 let mut doc = util::cargo();
-                doc.env("RUSTDOCFLAGS", "-D warnings --cfg docsrs")
-                    .args(["doc", "--no-deps", "-p", package])
+                doc.env_remove("RUSTUP_TOOLCHAIN")
+                    .env("RUSTDOCFLAGS", "-D warnings --cfg docsrs")
+                    .env("CARGO_TARGET_DIR", util::root().join("target/docs-rs"))
+                    .args(["+nightly", "doc", "-Zbuild-std=core", "--no-deps"])
+                    .args(["-p", package])
                     .args(["--features", &features.join(",")]);
                 for t in targets {
                     doc.args(["--target", &t]);
