@@ -59,6 +59,8 @@
 //!   backends;
 //! - `gdbstub`: `hwbreak::gdb`, GDB's hardware breakpoints and
 //!   watchpoints for a gdbstub 0.7 kernel stub;
+//! - `x86_64`: `hwbreak::native::frame` on x86_64, the #DB path of a kernel
+//!   built on the `x86_64` crate (its `InterruptStackFrame`);
 //! - `ppc64-dabr`, `ppc64-dawr`, `ppc64-dawr2`: the 64-bit PowerPC register
 //!   family (POWER5-7, POWER8/9, POWER10); exactly one is required when
 //!   building for `powerpc64`.

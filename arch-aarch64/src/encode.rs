@@ -234,7 +234,7 @@ pub fn mask_for(addr: u64, len: u64) -> Result<u32> {
     if !len.is_power_of_two() || !(GRANULE..=MAX_WATCH_LEN).contains(&len) {
         return Err(ErrorKind::UnsupportedLength.into());
     }
-    if addr % len != 0 {
+    if !addr.is_multiple_of(len) {
         return Err(ErrorKind::Misaligned.into());
     }
     Ok(len.trailing_zeros())
@@ -265,7 +265,7 @@ pub fn max_data_piece(addr: u64, len: u64) -> Result<u64> {
     }
     // `addr` is 8-aligned: grow the block while it stays aligned and fits.
     let mut block = GRANULE;
-    while block < MAX_WATCH_LEN && addr % (block * 2) == 0 && block * 2 <= len {
+    while block < MAX_WATCH_LEN && addr.is_multiple_of(block * 2) && block * 2 <= len {
         block *= 2;
     }
     Ok(block)
@@ -292,7 +292,7 @@ fn check_code(addr: u64, len: u64) -> Result<()> {
     if len == 0 {
         return Err(ErrorKind::ZeroLength.into());
     }
-    if addr % INSN_LEN != 0 {
+    if !addr.is_multiple_of(INSN_LEN) {
         return Err(ErrorKind::Misaligned.into());
     }
     if len > INSN_LEN {

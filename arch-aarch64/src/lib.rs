@@ -1,67 +1,12 @@
-//! # hwbreak-aarch64
+#![doc = include_str!("../README.md")]
+//! # Where to start
 //!
-//! The AArch64 backend of hwbreak: self-hosted debug through the
-//! breakpoint pairs `DBGBVR<n>_EL1`/`DBGBCR<n>_EL1` (pool [`PoolId::FIRST`],
-//! code) and the watchpoint pairs `DBGWVR<n>_EL1`/`DBGWCR<n>_EL1` (pool
-//! [`PoolId::SECOND`], data), counted from ID_AA64DFR0_EL1.
-//!
-//! What it expresses exactly:
-//! - data: any run of 1 to 8 bytes inside one 8-byte aligned doubleword
-//!   (byte-address select), or a naturally aligned power-of-two block of
-//!   8 bytes to 2 GiB (address mask); longer or unaligned ranges are split
-//!   by the core into such pieces;
-//! - loads, stores, or both ([`AccessKind::Read`] is supported);
-//! - instructions: the 4-byte instruction at a 4-byte aligned address;
-//! - EL0 ([`Space::User`]) or EL1 ([`Space::Kernel`]), never both.
-//!
-//! Hits trap before the access or instruction; [`decode`](hwbreak_core::Arch::decode)
-//! answers [`Resume::SingleStep`], the OS's vector code applies it with
-//! `cpu::apply_resume` on the saved SPSR, and the software step exception
-//! that follows goes back to the registry, which re-arms the slots.
-//!
-//! ## Known emulator deviation
-//!
-//! QEMU (seen with 10.0.2) decides whether the OS lock blocks debug
-//! exceptions from OSLSR_EL1 bit 0 (part of OSLM) instead of OSLK (bit 1):
-//! after OSLAR_EL1 = 1, OSLSR_EL1.OSLK reads back 1 yet watchpoints still
-//! trap. This crate writes and reads the architectural bits; the board's
-//! `aarch64_qemu_os_lock_ignored` scenario pins the deviation, and the
-//! gating is proven instead with the OS double lock (OSDLR_EL1.DLK) and
-//! MDSCR_EL1.MDE, which QEMU honours.
-//!
-//! The register definitions `aarch64-cpu` lacks are in [`registers`]; the
-//! pure encoders in [`encode`]; the decoder in [`decode`]; the hardware
-//! writes in `cpu` (AArch64 targets only).
-//!
-//! A kernel reaches this crate as `hwbreak::native` (and [`Aarch64`] as
-//! `hwbreak::ArchImpl`) when built for AArch64.
-//!
-//! # Examples
-//!
-//! What the backend answers the core, without touching a register:
-//!
-//! ```
-//! use hwbreak_aarch64::Aarch64;
-//! use hwbreak_core::{AccessKind, Arch, MemoryType, Piece, PoolId, SlotCounts, Space};
-//!
-//! let arm = Aarch64::with_counts(6, 4);
-//! assert_eq!(arm.slot_counts(), SlotCounts([6, 4]));
-//! assert_eq!(arm.pool_of(AccessKind::Read)?, PoolId::SECOND);
-//! // 13 bytes from 0x1003: 5, then 8 (one aligned doubleword).
-//! assert_eq!(arm.max_piece(AccessKind::Write, 0x1003, 13)?, 5);
-//! assert_eq!(arm.max_piece(AccessKind::Write, 0x1008, 8)?, 8);
-//! let piece = Piece {
-//!     addr: 0x1003,
-//!     len: 5,
-//!     kind: AccessKind::Read,
-//!     space: Space::User,
-//!     memory: MemoryType::Normal,
-//! };
-//! // BAS = 0b1111_1000, LSC = 0b01 (load), PAC = 0b10 (EL0), E = 1.
-//! let image = arm.encode(&piece)?;
-//! assert_eq!((image.value, image.control), (0x1000, 0x1f0d));
-//! # Ok::<(), hwbreak_core::Error>(())
-//! ```
+//! - [`Aarch64`]: the backend value a `Registry` is built with;
+//! - [`Trap`]: what the synchronous exception vector hands over;
+//! - [`encode`] and [`decode`]: the pure encoders and the decoder;
+//! - [`registers`]: the debug registers `aarch64-cpu` lacks;
+//! - `cpu` (AArch64 targets): bring-up (`unmask_debug_exceptions`),
+//!   `apply_resume` on the saved SPSR, the register writes.
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -1,76 +1,12 @@
-//! # hwbreak-ppc64
+#![doc = include_str!("../README.md")]
+//! # Where to start
 //!
-//! The 64-bit PowerPC (big-endian, Book III-S) backend of hwbreak. Three
-//! register families, one selected by a cargo feature when compiling for
-//! `powerpc64` (on any other target all are built and chosen at run time
-//! with [`Ppc64::new`], so every encoder is tested on the host):
-//!
-//! | family | parts | data pool | code pool |
-//! |---|---|---|---|
-//! | [`Family::Dabr`] (`dabr`) | POWER5-POWER7 | 1: DABR/DABRX, one 8-byte granule | none |
-//! | [`Family::Dawr`] (`dawr`) | POWER8, POWER9 | 1: DAWR0/DAWRX0, 8..512 bytes inside a 512-byte block | 1: CIABR |
-//! | [`Family::Dawr2`] (`dawr2`) | POWER10 | 2: DAWR0/1 + DAWRX0/1, 512-byte windows | 1: CIABR |
-//!
-//! Pools: [`PoolId::FIRST`] is the code pool (CIABR), [`PoolId::SECOND`] the
-//! data pool.
-//!
-//! ## Granule filtering
-//! Data slots watch whole doublewords. A piece may start and end on any byte:
-//! the slot watches the enclosing doublewords, and the core drops hits that
-//! touch none of the requested bytes, using the access this backend decodes
-//! from the trapping load or store ([`access::decode`]) or, failing that, the
-//! DAR.
-//!
-//! ## Traps and resume
-//! Data matches raise a Data Storage interrupt (0x300, DSISR\[41\]) and CIABR
-//! matches a Trace interrupt (0xD00) *before* the access or instruction. The
-//! decoder asks for [`Resume::SingleStep`]: the core disarms the hit slots,
-//! the OS sets MSR\[SE\] in SRR1, and the step's own Trace interrupt (which the
-//! OS marks with [`Trap::stepping`]) re-arms them and ends with
-//! [`Resume::EndSingleStep`].
-//!
-//! ## Handlers and nesting
-//! POWER has no single switch that stops every watch while a debug
-//! interrupt is handled, and `Arch::suspend` is given no slot images to
-//! restore afterwards. An OS therefore disarms every slot around
-//! `Registry::on_debug_exception` itself (`write_slot(pool, i, None)`) and
-//! rewrites them from `Registry::armed_slot` afterwards; the `qemu-pseries`
-//! board shows how. Without it a handler touching the watched data nests.
-//!
-//! ## Writing the registers
-//! Under a hypervisor ([`Mode::Guest`]) registers are set with PAPR hcalls
-//! (H_SET_MODE, H_SET_XDABR); in hypervisor state ([`Mode::Hypervisor`])
-//! with `mtspr`. A hypervisor may answer success yet never trap (QEMU on
-//! POWER7, DAWR1 before POWER10): [`last_status`] reports what it answered,
-//! not what traps.
-//!
-//! A kernel reaches this crate as `hwbreak::native` (and [`Ppc64`] as
-//! `hwbreak::ArchImpl`) when built for `powerpc64` with one of the facade's
-//! `ppc64-dabr`, `ppc64-dawr` or `ppc64-dawr2` features.
-//!
-//! # Examples
-//!
-//! What each family can watch, answered without touching a register:
-//!
-//! ```
-//! use hwbreak_core::{AccessKind, Arch, ErrorKind, SlotCounts};
-//! use hwbreak_ppc64::{Family, Ppc64};
-//!
-//! let power7 = Ppc64::new(Family::Dabr);
-//! let power9 = Ppc64::new(Family::Dawr);
-//! let power10 = Ppc64::new(Family::Dawr2);
-//! assert_eq!(power7.slot_counts(), SlotCounts([0, 1]));
-//! assert_eq!(power10.slot_counts(), SlotCounts([1, 2]));
-//! // No instruction breakpoint before POWER8.
-//! assert_eq!(power7.pool_of(AccessKind::Execute).unwrap_err().kind(), ErrorKind::UnsupportedKind);
-//! // 8 bytes crossing a 512-byte boundary: refused on POWER9, one slot on POWER10.
-//! assert_eq!(
-//!     power9.max_piece(AccessKind::Write, 0x11fc, 8).unwrap_err().kind(),
-//!     ErrorKind::CrossesBoundary
-//! );
-//! assert_eq!(power10.max_piece(AccessKind::Write, 0x11fc, 8)?, 8);
-//! # Ok::<(), hwbreak_core::Error>(())
-//! ```
+//! - [`Ppc64`]: the backend value a `Registry` is built with, of a
+//!   [`Family`] and a [`Mode`];
+//! - [`Trap`]: what the 0x300 and 0xD00 vectors hand over;
+//! - [`access`]: decoding the trapping load or store;
+//! - [`registers`] ([`Dawr`], [`Dawrx`], [`Ciabr`], [`Dabr`], ...): the pure
+//!   encoders; [`route`]: hcall or `mtspr`.
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
@@ -583,7 +519,7 @@ impl Arch for Ppc64 {
             AccessKind::Execute => {
                 // Instructions are words: CIABR holds a word address. Length
                 // 1 (the generic "the instruction at addr") or 4.
-                if addr % 4 != 0 {
+                if !addr.is_multiple_of(4) {
                     Err(ErrorKind::Misaligned.into())
                 } else if len == 1 || len == 4 {
                     Ok(len)

@@ -1,68 +1,21 @@
-//! # hwbreak-x86
+#![doc = include_str!("../README.md")]
+//! # Where to start
 //!
-//! The x86_64 backend of hwbreak: the four address registers DR0-DR3, the
-//! status register DR6 and the control register DR7 (Intel SDM Vol. 3B
-//! §18.2).
-//!
-//! - One shared pool ([`PoolId::FIRST`]) of four slots serves execute,
-//!   write, read-write and I/O breakpoints.
-//! - Execute breakpoints are one byte long (the instruction's first byte) at
-//!   any address. Data watches are 1, 2, 4 or 8 bytes, naturally aligned;
-//!   [`X86::max_piece`](hwbreak_core::Arch::max_piece) lets the core cover
-//!   any other range exactly with several slots.
-//! - There is no read-only watch on x86: a read request is refused with
-//!   [`ErrorKind::UnsupportedKind`], never widened to read-write.
-//! - I/O breakpoints exist only once the OS has set CR4.DE; build the
-//!   backend with [`X86::with_io_breakpoints`] then. Otherwise they are
-//!   refused with [`ErrorKind::NotEnabled`].
-//! - DR7 cannot select a privilege level: a user-space watchpoint also
-//!   triggers when the kernel itself accesses that user address (for
-//!   example in `copy_to_user`). The OS's handler sees such hits like any
-//!   other.
-//! - Data breakpoints trap after the access completes; execute breakpoints
-//!   fault before the instruction runs, so the return from #DB must set
-//!   RFLAGS.RF ([`Resume::SetResumeFlag`]), which [`X86`]'s decoder asks for.
-//!
-//! The encoders ([`dr7`], [`dr6`]) are pure and tested on any host; only
-//! [`regs`] (x86 targets) touches the hardware.
-//!
-//! A kernel reaches this crate as `hwbreak::native` (and [`X86`] as
-//! `hwbreak::ArchImpl`) when built for x86_64.
-//!
-//! # Examples
-//!
-//! What the backend answers the core, without touching a register:
-//!
-//! ```
-//! use hwbreak_core::{AccessKind, Arch, ErrorKind, MemoryType, Piece, PoolId, Space};
-//! use hwbreak_x86::X86;
-//!
-//! let x86 = X86::new();
-//! assert_eq!(x86.pool_of(AccessKind::Execute)?, PoolId::FIRST);
-//! // No read-only watch on x86: refused, never widened to read-write.
-//! assert_eq!(x86.pool_of(AccessKind::Read).unwrap_err().kind(), ErrorKind::UnsupportedKind);
-//! // 13 bytes from 0x1003: the core takes 1, then 4, then 8.
-//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1003, 13)?, 1);
-//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1004, 12)?, 4);
-//! assert_eq!(x86.max_piece(AccessKind::Write, 0x1008, 8)?, 8);
-//! let piece = Piece {
-//!     addr: 0x1004,
-//!     len: 4,
-//!     kind: AccessKind::Write,
-//!     space: Space::Kernel,
-//!     memory: MemoryType::Normal,
-//! };
-//! let image = x86.encode(&piece)?;
-//! assert_eq!((image.value, image.control), (0x1004, 0x000d_0002));
-//! // The DR7 value with that image in DR0.
-//! assert_eq!(x86.control_word(PoolId::FIRST, &[Some(image), None, None, None]), 0x000d_0702);
-//! # Ok::<(), hwbreak_core::Error>(())
-//! ```
+//! - [`X86`]: the backend value a `Registry` is built with;
+//! - [`Trap`]: what the #DB entry hands over ([`Trap::capture`] reads DR6);
+//! - [`resume_rflags`]: the registry's `Resume` applied to saved RFLAGS;
+//! - [`frame`] (feature `x86_64`): the same for the `x86_64` crate's
+//!   `InterruptStackFrame`, and the whole #DB path of an
+//!   `extern "x86-interrupt"` handler in one call;
+//! - [`dr7`], [`dr6`]: the pure encoders and decoder; [`regs`] (x86
+//!   targets): the register accessors.
 #![no_std]
 #![warn(missing_docs)]
 
 pub mod dr6;
 pub mod dr7;
+#[cfg(feature = "x86_64")]
+pub mod frame;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub mod regs;
 
@@ -165,6 +118,37 @@ pub unsafe fn read_dr6() -> u64 {
     unsafe { regs::read_dr6() }
 }
 
+/// RFLAGS.RF (bit 16): set in the RFLAGS an exception returns to, the
+/// processor skips instruction breakpoints for the first instruction it runs.
+pub const RFLAGS_RF: u64 = 1 << 16;
+
+/// The RFLAGS the return from #DB must restore, given the registry's
+/// answer and the RFLAGS the processor saved: [`Resume::SetResumeFlag`]
+/// adds [`RFLAGS_RF`] (an execute breakpoint faulted before its instruction
+/// ran; without RF the return would fault again, forever); every other
+/// answer keeps `saved` as it is (data hits trap after the access, and this
+/// backend never asks for a single step).
+///
+/// For a kernel whose #DB entry saves the frame itself; with the `x86_64`
+/// crate's `InterruptStackFrame`, `frame::apply_resume` (feature `x86_64`)
+/// does it.
+///
+/// # Examples
+///
+/// ```
+/// use hwbreak_core::Resume;
+/// use hwbreak_x86::resume_rflags;
+///
+/// assert_eq!(resume_rflags(Resume::SetResumeFlag, 0x202), 0x1_0202);
+/// assert_eq!(resume_rflags(Resume::Continue, 0x202), 0x202);
+/// ```
+pub const fn resume_rflags(resume: Resume, saved: u64) -> u64 {
+    match resume {
+        Resume::SetResumeFlag => saved | RFLAGS_RF,
+        Resume::Continue | Resume::SingleStep | Resume::EndSingleStep => saved,
+    }
+}
+
 /// The x86_64 backend. Zero-sized apart from whether I/O breakpoints were
 /// enabled by the OS.
 ///
@@ -243,7 +227,7 @@ impl X86 {
     /// starts at `addr` and fits in `len` (`len` at least 1).
     const fn natural_piece(addr: u64, len: u64, cap: u64) -> u64 {
         let mut size = cap;
-        while size > 1 && (addr % size != 0 || size > len) {
+        while size > 1 && (!addr.is_multiple_of(size) || size > len) {
             size /= 2;
         }
         size
@@ -343,7 +327,7 @@ impl Arch for X86 {
             Condition::Io if piece.len == 8 => return Err(ErrorKind::UnsupportedLength.into()),
             _ => Length::from_bytes(piece.len).ok_or(ErrorKind::UnsupportedLength)?,
         };
-        if piece.addr % piece.len != 0 {
+        if !piece.addr.is_multiple_of(piece.len) {
             return Err(ErrorKind::Misaligned.into());
         }
         if condition == Condition::Io {

@@ -368,3 +368,76 @@ fn decode_hits_and_resume() {
     );
     assert!(!d.any_hit());
 }
+
+/// Every answer the registry can give, each applied to RFLAGS values with
+/// and without RF: only `SetResumeFlag` changes anything, and only bit 16.
+#[test]
+fn resume_rflags_sets_only_rf() {
+    const ALL: [Resume; 4] = [
+        Resume::Continue,
+        Resume::SetResumeFlag,
+        Resume::SingleStep,
+        Resume::EndSingleStep,
+    ];
+    // IF + reserved bit 1; IF + TF; RF already set; everything but RF.
+    for saved in [0x202u64, 0x302, 0x1_0202, !RFLAGS_RF] {
+        for resume in ALL {
+            let want = if resume == Resume::SetResumeFlag {
+                saved | 0x1_0000
+            } else {
+                saved
+            };
+            assert_eq!(
+                resume_rflags(resume, saved),
+                want,
+                "{resume:?} on {saved:#x}"
+            );
+        }
+    }
+}
+
+/// `frame::apply_resume` writes exactly `resume_rflags` into the
+/// `x86_64` crate's frame and leaves its other fields alone.
+#[cfg(feature = "x86_64")]
+#[test]
+fn frame_apply_resume_writes_saved_rflags() {
+    use x86_64::registers::rflags::RFlags;
+    use x86_64::structures::gdt::SegmentSelector;
+    use x86_64::structures::idt::InterruptStackFrame;
+    use x86_64::{PrivilegeLevel, VirtAddr};
+
+    let make = |flags: u64| {
+        InterruptStackFrame::new(
+            VirtAddr::new(0xffff_8000_0010_2000),
+            SegmentSelector::new(1, PrivilegeLevel::Ring0),
+            RFlags::from_bits_retain(flags),
+            VirtAddr::new(0xffff_8000_0020_0000),
+            SegmentSelector::new(2, PrivilegeLevel::Ring0),
+        )
+    };
+    for saved in [0x202u64, 0x302, 0x1_0202] {
+        for resume in [
+            Resume::Continue,
+            Resume::SetResumeFlag,
+            Resume::SingleStep,
+            Resume::EndSingleStep,
+        ] {
+            let mut frame = make(saved);
+            frame::apply_resume(&mut frame, resume);
+            assert_eq!(frame.cpu_flags.bits(), resume_rflags(resume, saved));
+            // Only the flags differ from the frame as saved.
+            let before = make(saved);
+            assert_eq!(frame.instruction_pointer, before.instruction_pointer);
+            assert_eq!(frame.code_segment, before.code_segment);
+            assert_eq!(frame.stack_pointer, before.stack_pointer);
+            assert_eq!(frame.stack_segment, before.stack_segment);
+        }
+    }
+    let mut frame = make(0x202);
+    frame::apply_resume(&mut frame, Resume::SetResumeFlag);
+    assert_eq!(
+        frame.cpu_flags,
+        RFlags::INTERRUPT_FLAG | RFlags::RESUME_FLAG | RFlags::from_bits_retain(2)
+    );
+    assert_eq!(frame.instruction_pointer.as_u64(), 0xffff_8000_0010_2000);
+}

@@ -705,7 +705,7 @@ impl Arch for ModelArch {
         match self.machine.config.style {
             Style::AfterAccess => {
                 let mut size = 8;
-                while size > 1 && (addr % size != 0 || size > len) {
+                while size > 1 && (!addr.is_multiple_of(size) || size > len) {
                     size /= 2;
                 }
                 Ok(size)

@@ -141,7 +141,10 @@ pub struct Counts {
 
 /// Entry point: `args` = what follows `qemu`.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let variants = load_variants(&util::root().join("boards"))?;
+    let mut variants = load_variants(&util::root().join("boards"))?;
+    // Kernels under `examples/` run by name only, never with `all`.
+    let boards = variants.len();
+    variants.extend(load_variants(&util::root().join("examples"))?);
     let Some(which) = args.first() else {
         return Err(format!(
             "usage: cargo xtask qemu <variant>|all|list\nvariants: {}",
@@ -155,7 +158,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             return Ok(());
         }
-        "all" => variants
+        "all" => variants[..boards]
             .iter()
             .filter(|v| v.kind == VariantKind::Suite)
             .collect(),

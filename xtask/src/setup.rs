@@ -6,11 +6,15 @@
 //!
 //! What is needed comes from the repository itself:
 //! - `rust-toolchain.toml`: the channel, its components and targets;
-//! - `boards/*/board.toml`: each variant's toolchain and target, the QEMU
-//!   binary it boots with (QEMU 8.1 or newer), the Debian packages it `needs`,
-//!   and `rust-src` when it builds `core` itself (`-Zbuild-std`);
-//! - for `cargo xtask test`: nightly's `miri` and `rust-src` (when the `miri`
-//!   command exists) and `gdb-multiarch` (the GDB check);
+//! - `boards/*/board.toml` and `examples/*/board.toml`: each variant's
+//!   toolchain and target, the QEMU binary it boots with (QEMU 8.1 or
+//!   newer), the Debian packages it `needs`, and `rust-src` when it builds
+//!   `core` itself (`-Zbuild-std`);
+//! - for `cargo xtask test`: the toolchains of the `rust-version`s the
+//!   libraries claim, with the kernel targets each is checked for
+//!   (`MSRV_BUILDS`), nightly's `rust-src` (the docs.rs builds), its
+//!   `miri` (when the `miri` command exists) and `gdb-multiarch` (the GDB
+//!   check);
 //! - for `cargo xtask bench`: `valgrind`.
 //!
 //! QEMU on Debian 12 comes from `bookworm-backports` (its own 7.2 lacks the
@@ -197,6 +201,19 @@ impl Plan {
             }
         }
         if purpose.test() {
+            // `cargo xtask test` builds the libraries with the oldest
+            // toolchains they claim, for the kernel targets.
+            for b in &MSRV_BUILDS {
+                let version = rust_version(root, b.manifest)?;
+                let want = plan.toolchain(&version);
+                want.targets.extend(b.targets.iter().map(|t| t.to_string()));
+            }
+            // The docs.rs builds: nightly, as on docs.rs, building `core`
+            // for each target (nightly's prebuilt powerpc64 library is not
+            // always downloadable).
+            plan.toolchain("nightly")
+                .components
+                .insert("rust-src".into());
             if root.join("xtask/src/miri.rs").is_file() {
                 let nightly = plan.toolchain("nightly");
                 nightly.components.insert("miri".into());
@@ -228,17 +245,93 @@ impl Plan {
     }
 }
 
-/// Every `boards/*/board.toml`, sorted by folder.
-fn boards(root: &Path) -> Result<Vec<(PathBuf, BoardFile)>, String> {
-    let dir = root.join("boards");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
+/// One MSRV check of `cargo xtask test`: these packages, built with the
+/// toolchain of the `rust-version` that `manifest` (relative to the root)
+/// claims, for these targets, with these features.
+pub struct MsrvBuild {
+    /// The step's name.
+    pub step: &'static str,
+    /// The manifest whose `rust-version` is checked.
+    pub manifest: &'static str,
+    /// Packages built.
+    pub packages: &'static [&'static str],
+    /// Targets built for.
+    pub targets: &'static [&'static str],
+    /// Features turned on.
+    pub features: &'static str,
+}
+
+/// The MSRV claims and how each is checked: the workspace's for the x86_64,
+/// AArch64 and RISC-V kernels, hwbreak-ppc64's own (PowerPC inline assembly) for
+/// powerpc64.
+pub const MSRV_BUILDS: [MsrvBuild; 2] = [
+    MsrvBuild {
+        step: "msrv",
+        manifest: "Cargo.toml",
+        packages: &[
+            "hwbreak",
+            "hwbreak-core",
+            "hwbreak-x86",
+            "hwbreak-aarch64",
+            "hwbreak-riscv",
+        ],
+        targets: &[
+            "x86_64-unknown-none",
+            "aarch64-unknown-none",
+            "riscv64gc-unknown-none-elf",
+        ],
+        features: "hwbreak/defmt,hwbreak/gdbstub,hwbreak/x86_64",
+    },
+    MsrvBuild {
+        step: "msrv ppc64",
+        manifest: "arch-ppc64/Cargo.toml",
+        packages: &["hwbreak", "hwbreak-core", "hwbreak-ppc64"],
+        targets: &["powerpc64-unknown-linux-gnu"],
+        features: "hwbreak/defmt,hwbreak/gdbstub,hwbreak/ppc64-dawr",
+    },
+];
+
+/// The `rust-version` a manifest (relative to `root`) claims: its
+/// package's own, or the workspace's when it inherits it.
+pub fn rust_version(root: &Path, manifest: &str) -> Result<String, String> {
+    let read = |path: &Path| -> Result<toml::Value, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path().join("board.toml")))
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
+    let path = root.join(manifest);
+    let own = read(&path)?
+        .get("package")
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    if let Some(v) = own {
+        return Ok(v);
+    }
+    read(&root.join("Cargo.toml"))?
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{}: no rust-version", path.display()))
+}
+
+/// Every `boards/*/board.toml`, then every `examples/*/board.toml`, each
+/// sorted by folder.
+fn boards(root: &Path) -> Result<Vec<(PathBuf, BoardFile)>, String> {
+    let mut paths = Vec::new();
+    for dir in ["boards", "examples"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path().join("board.toml")))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        paths.extend(found);
+    }
     paths
         .into_iter()
         .map(|p| {
@@ -881,5 +974,21 @@ mod tests {
         assert!(wants.targets.contains("riscv64gc-unknown-none-elf"));
         assert!(plan.qemu.iter().any(|q| q == "qemu-system-riscv64"));
         assert!(wants.components.contains("clippy"));
+        // The MSRV toolchains, with the kernel targets.
+        let root = util::root();
+        let msrv = rust_version(&root, "Cargo.toml").unwrap();
+        let (_, wants) = plan.rust.iter().find(|(n, _)| *n == msrv).unwrap();
+        assert!(wants.targets.contains("aarch64-unknown-none"));
+        // hwbreak-ppc64 claims its own; hwbreak-x86 inherits the workspace's.
+        let ppc64 = rust_version(&root, "arch-ppc64/Cargo.toml").unwrap();
+        assert_ne!(ppc64, msrv);
+        let (_, wants) = plan.rust.iter().find(|(n, _)| *n == ppc64).unwrap();
+        assert!(wants.targets.contains("powerpc64-unknown-linux-gnu"));
+        assert_eq!(rust_version(&root, "arch-x86/Cargo.toml").unwrap(), msrv);
+        // Nightly: the example kernel's target; `core`'s sources for the
+        // docs.rs builds.
+        let (_, wants) = plan.rust.iter().find(|(n, _)| n == "nightly").unwrap();
+        assert!(wants.targets.contains("x86_64-unknown-none"));
+        assert!(wants.components.contains("rust-src"));
     }
 }

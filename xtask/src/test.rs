@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
-//! Steps, in order: setup, formatting, clippy, docs, defmt builds, host
-//! tests, loom tests, every board's QEMU suite, the GDB sessions, the
-//! bounded fuzz run, miri.
+//! Steps, in order: setup, formatting, clippy, docs, packaging of the
+//! published crates, their docs.rs builds, defmt builds, the MSRV builds,
+//! host tests, loom tests, every board's QEMU suite, the example kernel,
+//! the GDB sessions, the bounded fuzz run, miri.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
 //!
@@ -19,6 +20,34 @@ use std::time::Instant;
 
 /// Operations of the bounded fuzz run.
 const FUZZ_OPS: &str = "1000000";
+
+/// The crates published to crates.io.
+const PUBLISHED: [&str; 6] = [
+    "hwbreak",
+    "hwbreak-core",
+    "hwbreak-x86",
+    "hwbreak-aarch64",
+    "hwbreak-ppc64",
+    "hwbreak-riscv",
+];
+
+/// Each published crate's folder and the name of its docs.rs step.
+const DOCS_RS: [(&str, &str, &str); 6] = [
+    ("hwbreak", ".", "docs.rs"),
+    ("hwbreak-core", "hal-core", "docs.rs core"),
+    ("hwbreak-x86", "arch-x86", "docs.rs x86"),
+    ("hwbreak-aarch64", "arch-aarch64", "docs.rs arm"),
+    ("hwbreak-ppc64", "arch-ppc64", "docs.rs ppc"),
+    ("hwbreak-riscv", "arch-riscv", "docs.rs riscv"),
+];
+
+/// The targets kernels build the libraries for.
+const KERNEL_TARGETS: [&str; 4] = [
+    "x86_64-unknown-none",
+    "aarch64-unknown-none",
+    "powerpc64-unknown-linux-gnu",
+    "riscv64gc-unknown-none-elf",
+];
 
 /// Pass/fail counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,6 +173,45 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         .env("RUSTDOCFLAGS", "-D warnings");
     v.push(("doc", doc, Parse::Step, None));
 
+    // `cargo package` of every published crate, as `cargo publish` would
+    // upload it: cargo orders them by dependency and verifies each one by
+    // building the packaged sources, with the crates packaged before it
+    // resolved from those packages (a temporary local registry), not from
+    // the workspace. `--allow-dirty`: a working tree with uncommitted edits
+    // is checked as it is.
+    let mut publish = util::cargo();
+    publish.args(["package", "--allow-dirty"]);
+    for p in PUBLISHED {
+        publish.args(["-p", p]);
+    }
+    v.push(("publish", publish, Parse::Step, None));
+
+    // Each crate's documentation as docs.rs builds it from
+    // `[package.metadata.docs.rs]`: with nightly, those targets, those
+    // features, `docsrs` set (crates may then use nightly's `doc_cfg`),
+    // warnings refused. `core` is built from source for each target:
+    // nightly's prebuilt powerpc64 library is not always downloadable. Its
+    // own target directory: nightly's artifacts would evict stable's.
+    for (package, dir, step) in DOCS_RS {
+        let doc = match docs_rs_build(&util::root().join(dir).join("Cargo.toml")) {
+            Ok((targets, features)) => {
+                let mut doc = util::cargo();
+                doc.env_remove("RUSTUP_TOOLCHAIN")
+                    .env("RUSTDOCFLAGS", "-D warnings --cfg docsrs")
+                    .env("CARGO_TARGET_DIR", util::root().join("target/docs-rs"))
+                    .args(["+nightly", "doc", "-Zbuild-std=core", "--no-deps"])
+                    .args(["-p", package])
+                    .args(["--features", &features.join(",")]);
+                for t in targets {
+                    doc.args(["--target", &t]);
+                }
+                doc
+            }
+            Err(e) => refused(&e),
+        };
+        v.push((step, doc, Parse::Step, None));
+    }
+
     // `defmt::Format` on every public type, built for the host and each
     // kernel target (libraries only: a logger is needed only to link a
     // final binary). One family feature satisfies hwbreak-ppc64's
@@ -155,26 +223,40 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
          hwbreak-aarch64/defmt,hwbreak-ppc64/defmt,hwbreak-ppc64/dawr,\
          hwbreak-riscv/defmt",
     );
-    for p in [
-        "hwbreak",
-        "hwbreak-core",
-        "hwbreak-x86",
-        "hwbreak-aarch64",
-        "hwbreak-ppc64",
-        "hwbreak-riscv",
-    ] {
+    for p in PUBLISHED {
         defmt.args(["-p", p]);
     }
-    for t in [
-        "host-tuple",
-        "x86_64-unknown-none",
-        "aarch64-unknown-none",
-        "powerpc64-unknown-linux-gnu",
-        "riscv64gc-unknown-none-elf",
-    ] {
+    defmt.args(["--target", "host-tuple"]);
+    for t in KERNEL_TARGETS {
         defmt.args(["--target", t]);
     }
     v.push(("defmt", defmt, Parse::Step, None));
+
+    // The libraries with every feature a kernel may use, built by the
+    // toolchain of each `rust-version` they claim, for the kernel targets
+    // it is claimed for (setup installs them). Their own target
+    // directory keeps the stable toolchain's cache intact.
+    for b in &setup::MSRV_BUILDS {
+        let build = match setup::rust_version(&util::root(), b.manifest) {
+            Ok(version) => {
+                let mut build = util::cargo();
+                build
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .arg(format!("+{version}"))
+                    .args(["build", "--features", b.features])
+                    .env("CARGO_TARGET_DIR", util::root().join("target/msrv"));
+                for p in b.packages {
+                    build.args(["-p", p]);
+                }
+                for t in b.targets {
+                    build.args(["--target", t]);
+                }
+                build
+            }
+            Err(e) => refused(&e),
+        };
+        v.push((b.step, build, Parse::Step, None));
+    }
 
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
@@ -186,7 +268,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "--workspace",
         "--no-fail-fast",
         "--features",
-        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub",
+        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub,hwbreak-x86/x86_64",
     ]);
     v.push(("host tests", host, Parse::CargoTests, None));
 
@@ -201,6 +283,13 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut qemu = util::xtask();
     qemu.args(["qemu", "all"]);
     v.push(("qemu", qemu, Parse::Boards, Some("qemu")));
+
+    // examples/x86_64-kernel: a kernel on the x86_64 crate, uart_16550 and
+    // PVH boot, using hwbreak as a crates.io user would (nightly: its IDT
+    // handlers are `extern "x86-interrupt"`).
+    let mut example = util::xtask();
+    example.args(["qemu", "x86_64-example"]);
+    v.push(("example", example, Parse::Boards, Some("qemu")));
 
     // A real gdb-multiarch against the boards' GDB stubs; its summary line
     // has the boards' format.
@@ -217,6 +306,50 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     v.push(("miri", miri, Parse::CargoTests, Some("miri")));
 
     v
+}
+
+/// A step that cannot be built as a command: it prints why and fails.
+fn refused(why: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo \"$1\" >&2; exit 1", "sh", why]);
+    cmd
+}
+
+/// The targets (the default one first) and features of a manifest's
+/// `[package.metadata.docs.rs]`.
+fn docs_rs_build(manifest: &std::path::Path) -> Result<(Vec<String>, Vec<String>), String> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let meta = value
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("docs"))
+        .and_then(|d| d.get("rs"))
+        .ok_or_else(|| format!("{}: no [package.metadata.docs.rs]", manifest.display()))?;
+    let strings = |key: &str| -> Vec<String> {
+        meta.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut targets = strings("targets");
+    if let Some(default) = meta.get("default-target").and_then(|v| v.as_str()) {
+        targets.retain(|t| t != default);
+        targets.insert(0, default.to_string());
+    }
+    if targets.is_empty() {
+        return Err(format!(
+            "{}: docs.rs builds no kernel target",
+            manifest.display()
+        ));
+    }
+    Ok((targets, strings("features")))
 }
 
 /// The commands `xtask` dispatches, read from its `main.rs` match arms.
@@ -490,6 +623,35 @@ mod tests {
                 passed: 0,
                 failed: 1
             }
+        );
+    }
+
+    #[test]
+    fn docs_rs_of_every_published_crate() {
+        for (package, dir, _) in DOCS_RS {
+            let manifest = util::root().join(dir).join("Cargo.toml");
+            let (targets, features) = docs_rs_build(&manifest).unwrap();
+            assert!(
+                targets.iter().all(|t| KERNEL_TARGETS.contains(&t.as_str())),
+                "{package}"
+            );
+            assert!(features.iter().any(|f| f == "defmt"), "{package}");
+        }
+        let (targets, features) = docs_rs_build(&util::root().join("Cargo.toml")).unwrap();
+        assert_eq!(targets[0], "x86_64-unknown-none");
+        assert_eq!(targets.len(), 3);
+        assert!(features.iter().any(|f| f == "gdbstub"));
+        assert!(docs_rs_build(&util::root().join("xtask/Cargo.toml")).is_err());
+    }
+
+    #[test]
+    fn refused_steps_fail_and_say_why() {
+        let mut cmd = refused("no rust-version");
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            "no rust-version"
         );
     }
 

@@ -1,0 +1,85 @@
+//! PVH boot: QEMU (`-kernel`) and Xen enter the kernel in 32-bit protected
+//! mode with paging off, at the address the `XEN_ELFNOTE_PHYS32_ENTRY`
+//! note gives. This stub identity-maps the first GiB, enters long mode with
+//! a minimal GDT and calls `kernel_main`, which loads the real GDT, TSS and
+//! IDT through the `x86_64` crate.
+
+core::arch::global_asm!(
+    // The note QEMU looks for: name "Xen", type 18 (PHYS32_ENTRY), the
+    // entry's 32-bit physical address.
+    ".pushsection .pvh_note, \"a\", @note",
+    ".p2align 2",
+    ".long 4, 4, 18",
+    ".asciz \"Xen\"",
+    ".long pvh_entry",
+    ".popsection",
+    // 1 GiB identity map: PML4[0] -> PDPT[0] -> 512 2-MiB pages
+    // (present, writable, page size).
+    ".pushsection .data.boot_paging, \"aw\"",
+    ".p2align 12",
+    "boot_pml4:",
+    ".quad boot_pdpt + 0x3",
+    ".fill 511, 8, 0",
+    "boot_pdpt:",
+    ".quad boot_pd + 0x3",
+    ".fill 511, 8, 0",
+    "boot_pd:",
+    ".set page, 0",
+    ".rept 512",
+    ".quad page + 0x83",
+    ".set page, page + 0x200000",
+    ".endr",
+    // Null, 64-bit code (selector 0x08), data (0x10): only until
+    // `kernel_main` loads the x86_64 crate's GDT.
+    ".p2align 3",
+    "boot_gdt:",
+    ".quad 0",
+    ".quad 0x00af9a000000ffff",
+    ".quad 0x00cf92000000ffff",
+    "boot_gdt_end:",
+    "boot_gdt_ptr:",
+    ".word boot_gdt_end - boot_gdt - 1",
+    ".quad boot_gdt",
+    ".popsection",
+    ".pushsection .bss.boot_stack, \"aw\", @nobits",
+    ".p2align 4",
+    "boot_stack:",
+    ".skip 0x10000",
+    "boot_stack_top:",
+    ".popsection",
+    ".pushsection .text.pvh_entry, \"ax\"",
+    ".code32",
+    ".global pvh_entry",
+    "pvh_entry:",
+    "cli",
+    // CR4.PAE, CR3 = the map, EFER.LME, then CR0.PG (PE is already on).
+    "movl %cr4, %eax",
+    "orl $0x20, %eax",
+    "movl %eax, %cr4",
+    "movl $boot_pml4, %eax",
+    "movl %eax, %cr3",
+    "movl $0xc0000080, %ecx",
+    "rdmsr",
+    "orl $0x100, %eax",
+    "wrmsr",
+    "movl %cr0, %eax",
+    "orl $0x80000001, %eax",
+    "movl %eax, %cr0",
+    "lgdt boot_gdt_ptr",
+    "ljmp $0x08, $long_mode",
+    ".code64",
+    "long_mode:",
+    "movw $0x10, %ax",
+    "movw %ax, %ds",
+    "movw %ax, %es",
+    "movw %ax, %ss",
+    "xorw %ax, %ax",
+    "movw %ax, %fs",
+    "movw %ax, %gs",
+    "movq $boot_stack_top, %rsp",
+    "call kernel_main",
+    "2: hlt",
+    "jmp 2b",
+    ".popsection",
+    options(att_syntax)
+);
