@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use hwbreak_core::model::{on_cpu, Config, ModelTrap};
-use hwbreak_core::{AccessKind, ErrorKind, PoolId, Request, Resume, Scope, Space, TaskId, CpuId};
+use hwbreak_core::{AccessKind, CpuId, ErrorKind, PoolId, Request, Resume, Scope, Space, TaskId};
 
 const A: u64 = 0xffff_8000_0060_0000;
 
@@ -105,7 +105,11 @@ fn a_debugger_watch_in_the_data_pool_reaches_its_handler() {
     assert_eq!(hits(c), 1);
     assert_eq!(last_addr(c), A + 5);
     let k = (0..4)
-        .find(|&k| on_cpu(0, || r.reg.armed_slot(PoolId::SECOND, k)).unwrap().is_some())
+        .find(|&k| {
+            on_cpu(0, || r.reg.armed_slot(PoolId::SECOND, k))
+                .unwrap()
+                .is_some()
+        })
         .unwrap();
     let mut trap = ModelTrap {
         address: Some(A + 0x100),
@@ -137,7 +141,12 @@ fn a_debugger_slot_moves_local_breakpoints_aside() {
     let local: Vec<(hwbreak_core::Handle, usize)> = (0..3)
         .map(|i| {
             let c = counter();
-            (r.reg.register(&write_req(A + 8 * i, 8, c).scope(scope)).unwrap(), c)
+            (
+                r.reg
+                    .register(&write_req(A + 8 * i, 8, c).scope(scope))
+                    .unwrap(),
+                c,
+            )
         })
         .collect();
     // System-wide watches and the debugger take slots from the top, so the

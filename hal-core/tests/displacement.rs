@@ -134,7 +134,13 @@ fn the_lowest_priorities_are_chosen_among_many_candidates() {
     let mut high = Vec::new();
     for c in 0..4 {
         for k in 0..3 {
-            high.push(place(&r, &mut n, Scope::Cpu(CpuId(c)), 10 + 3 * c as u8 + k, true));
+            high.push(place(
+                &r,
+                &mut n,
+                Scope::Cpu(CpuId(c)),
+                10 + 3 * c as u8 + k,
+                true,
+            ));
         }
     }
     // ... and one of priority 1 + c.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use hwbreak_core::cover::exact_cover;
 use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform, ModelTrap};
 use hwbreak_core::{
-    AccessKind, Arch, Decoded, ErrorKind, MemoryType, Piece, PoolId, Registry,
-    Request, Resume, SlotCounts, SlotImage, SlotView, Space,
+    AccessKind, Arch, Decoded, ErrorKind, MemoryType, Piece, PoolId, Registry, Request, Resume,
+    SlotCounts, SlotImage, SlotView, Space,
 };
 
 /// The model backend, except where a test makes it lie.
@@ -63,7 +63,10 @@ impl Arch for Liar {
         if extra != 0 {
             d.hits[0] |= extra as u32;
             // Asking about a slot past any pool must be answered, not panic.
-            assert_eq!(armed.slot(PoolId::FIRST, extra.trailing_zeros() as usize), None);
+            assert_eq!(
+                armed.slot(PoolId::FIRST, extra.trailing_zeros() as usize),
+                None
+            );
         }
         d
     }

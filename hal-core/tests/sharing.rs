@@ -8,9 +8,7 @@ mod common;
 
 use common::*;
 use hwbreak_core::model::{on_cpu, Config, Style};
-use hwbreak_core::{
-    AccessKind, CpuId, ErrorKind, Handle, PoolId, Request, Scope, State, TaskId,
-};
+use hwbreak_core::{AccessKind, CpuId, ErrorKind, Handle, PoolId, Request, Scope, State, TaskId};
 
 const A: u64 = 0xffff_8000_0040_0000;
 
@@ -176,7 +174,10 @@ fn modify_that_shrinks_or_moves_a_watch_frees_its_old_slots() {
     }
     // Growing back needs three: refused, nothing changed.
     assert_eq!(
-        r.reg.modify(h, &write_req(A + 3, 13, c)).unwrap_err().kind(),
+        r.reg
+            .modify(h, &write_req(A + 3, 13, c))
+            .unwrap_err()
+            .kind(),
         ErrorKind::NoSlot
     );
     hit_calls(&r, A + 64, &all, &[c]);
@@ -256,7 +257,9 @@ fn a_context_record_never_takes_more_than_it_holds() {
     let (h, cpu, _, c) = placed[5];
     let scope = Scope::TaskOnCpu(t, CpuId(cpu));
     let moved = A + 0x8000;
-    r.reg.modify(h, &write_req(moved, 8, c).scope(scope)).unwrap();
+    r.reg
+        .modify(h, &write_req(moved, 8, c).scope(scope))
+        .unwrap();
     assert!(r.access(cpu, moved, 8, AccessKind::Write).is_some());
     // ... growing it to two pieces is not, and changes nothing.
     assert!(r
@@ -277,7 +280,9 @@ fn a_task_breakpoint_is_modified_in_place() {
     let scope = Scope::Task(TaskId(2));
     let c = counter();
     let h = r.reg.register(&write_req(A, 8, c).scope(scope)).unwrap();
-    r.reg.modify(h, &write_req(A + 64, 8, c).scope(scope)).unwrap();
+    r.reg
+        .modify(h, &write_req(A + 64, 8, c).scope(scope))
+        .unwrap();
     r.switch(0, Some(2));
     assert!(r.access(0, A, 8, AccessKind::Write).is_none());
     assert!(r.access(0, A + 64, 8, AccessKind::Write).is_some());
