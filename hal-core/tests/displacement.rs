@@ -173,3 +173,39 @@ fn a_refused_request_displaces_nothing() {
     assert_eq!(r.reg.register(&req).unwrap_err().kind(), ErrorKind::NoSlot);
     assert!(flexible.iter().all(|f| !displaced(&r, f)));
 }
+
+/// When one call frees room for more waiting breakpoints than it can
+/// report, every breakpoint it arms again is told so: none comes back
+/// silently.
+#[test]
+fn every_breakpoint_armed_again_is_told() {
+    let r = rig(Config::x86_like(1));
+    // 32 aligned bytes: all four slots.
+    let wide = r
+        .reg
+        .register(&Request::write(BASE + 0x1000, 32).priority(Priority(200)))
+        .unwrap();
+    let mut waiting = Vec::new();
+    let mut n = 0;
+    for t in 0..8 {
+        for _ in 0..4 {
+            let (req, ctx) = watch(n, Scope::Task(TaskId(t)), 1);
+            n += 1;
+            let handle = r.reg.register(&req.flexible()).unwrap();
+            assert_eq!(r.reg.state(handle).unwrap(), State::Waiting);
+            waiting.push(Placed { handle, ctx });
+        }
+    }
+    r.reg.unregister(wide).unwrap();
+    let mut armed = 0;
+    for w in &waiting {
+        let is_armed = r.reg.state(w.handle).unwrap() == State::Armed;
+        assert_eq!(
+            is_armed,
+            events_of(w.ctx) == [EventKind::Reinstated],
+            "armed again exactly when told so"
+        );
+        armed += usize::from(is_armed);
+    }
+    assert!(armed > 0);
+}
