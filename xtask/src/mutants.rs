@@ -214,16 +214,17 @@ fn key(line: &str) -> String {
     format!("{file}: {}", rest.trim())
 }
 
-/// The keys listed in the equivalents file: the first `` `...` `` span of
-/// every list item (`- `) whose text has the `file: mutation` shape.
+/// The keys listed in the equivalents file: every `` `...` `` span of the
+/// form `path/file.rs: mutation` (a path without spaces, then `.rs: `).
 fn equivalent_keys(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim_start().strip_prefix("- ")?;
-            let rest = l.strip_prefix('`')?;
-            let (k, _) = rest.split_once('`')?;
-            k.contains(".rs: ").then(|| key(k))
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            span.split_once(".rs: ")
+                .is_some_and(|(path, _)| !path.is_empty() && !path.contains(char::is_whitespace))
         })
+        .map(key)
         .collect()
 }
 
@@ -440,11 +441,15 @@ mod tests {
             key("hal-core/src/cover.rs: replace || with && in exact_cover"),
             "hal-core/src/cover.rs: replace || with && in exact_cover"
         );
-        let md = "# Equivalent\n\n- `hal-core/src/reserve.rs: replace | with ^ in Ledger::commit_load`:\n  \
-                  disjoint bits.\n- not an entry\n* `x.rs: y`\n";
+        let md = "# Equivalent\n\n- `hal-core/src/reserve.rs: replace | with ^ in Ledger::commit_load`\n  \
+                  and `hal-core/src/a.rs: delete ! in f`: disjoint bits, see \
+                  `tests/reservations.rs` and `a b.rs: c`.\n";
         assert_eq!(
             equivalent_keys(md),
-            ["hal-core/src/reserve.rs: replace | with ^ in Ledger::commit_load"]
+            [
+                "hal-core/src/reserve.rs: replace | with ^ in Ledger::commit_load",
+                "hal-core/src/a.rs: delete ! in f"
+            ]
         );
     }
 
