@@ -14,6 +14,26 @@ fn write_req(addr: u64, len: u64, ctx: usize) -> Request {
     Request::write(addr, len).handler(count, ctx)
 }
 
+/// A trap of data slot `k` for an access at `addr` of `len` bytes.
+fn data_trap(k: usize, addr: u64, len: u8) -> ModelTrap {
+    let mut trap = ModelTrap {
+        address: Some(addr),
+        access_len: len,
+        ..ModelTrap::default()
+    };
+    trap.hits[1] = 1 << k;
+    trap
+}
+
+/// Completes the single step a before-access hit asked for.
+fn complete_step(r: &Rig) -> Resume {
+    let step = ModelTrap {
+        step: true,
+        ..ModelTrap::default()
+    };
+    on_cpu(0, || r.reg.on_debug_exception(&step)).resume
+}
+
 fn armed_data_slot(r: &Rig) -> usize {
     (0..4)
         .find(|&k| r.reg.armed_slot(PoolId::SECOND, k).unwrap().is_some())
@@ -49,12 +69,7 @@ fn step_over_disarms_the_hit_slot_until_the_step_completes() {
     assert_eq!(out.resume, Resume::SingleStep);
     assert_eq!(r.machine.regs(0).slots[1][k], None);
     assert_eq!(on_cpu(0, || r.reg.armed_slot(PoolId::SECOND, k)), Ok(None));
-    let step = ModelTrap {
-        step: true,
-        ..ModelTrap::default()
-    };
-    let end = on_cpu(0, || r.reg.on_debug_exception(&step));
-    assert_eq!(end.resume, Resume::EndSingleStep);
+    assert_eq!(complete_step(&r), Resume::EndSingleStep);
     assert!(r.machine.regs(0).slots[1][k].is_some());
     assert!(r.access(0, A, 8, AccessKind::Write).is_some());
     assert_eq!(hits(c), 2);
@@ -68,22 +83,13 @@ fn a_filtered_hit_is_still_stepped_over() {
     let c = counter();
     r.reg.register(&write_req(A, 8, c)).unwrap();
     let k = armed_data_slot(&r);
-    let mut trap = ModelTrap {
-        address: Some(A + 0x100),
-        access_len: 8,
-        ..ModelTrap::default()
-    };
-    trap.hits[1] = 1 << k;
+    let trap = data_trap(k, A + 0x100, 8);
     let out = on_cpu(0, || r.reg.on_debug_exception(&trap));
     assert_eq!((out.delivered, out.filtered), (0, 1));
     assert!(!out.spurious);
     assert_eq!(out.resume, Resume::SingleStep);
     assert_eq!(r.machine.regs(0).slots[1][k], None);
-    let step = ModelTrap {
-        step: true,
-        ..ModelTrap::default()
-    };
-    on_cpu(0, || r.reg.on_debug_exception(&step));
+    complete_step(&r);
     assert_eq!(hits(c), 0);
 }
 
@@ -111,20 +117,10 @@ fn a_debugger_watch_in_the_data_pool_reaches_its_handler() {
                 .is_some()
         })
         .unwrap();
-    let mut trap = ModelTrap {
-        address: Some(A + 0x100),
-        access_len: 1,
-        ..ModelTrap::default()
-    };
-    trap.hits[1] = 1 << k;
+    let trap = data_trap(k, A + 0x100, 1);
     let out = on_cpu(0, || r.reg.on_debug_exception(&trap));
     assert_eq!((out.delivered, out.filtered), (0, 1));
-    on_cpu(0, || {
-        r.reg.on_debug_exception(&ModelTrap {
-            step: true,
-            ..ModelTrap::default()
-        })
-    });
+    complete_step(&r);
     on_cpu(0, || r.reg.debugger_remove(d)).unwrap();
     assert!(r.access(0, A + 5, 1, AccessKind::Write).is_none());
 }

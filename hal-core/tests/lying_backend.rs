@@ -171,7 +171,10 @@ fn the_decoder_does_not_see_a_slot_being_stepped_over() {
         .unwrap();
     let k = trap.hits[1].trailing_zeros() as usize;
     assert!(k > 0, "system-wide watches take the highest slots");
-    assert_eq!(on_cpu(0, || reg.on_debug_exception(&trap)).resume, Resume::SingleStep);
+    assert_eq!(
+        on_cpu(0, || reg.on_debug_exception(&trap)).resume,
+        Resume::SingleStep
+    );
     let step = ModelTrap {
         step: true,
         ..ModelTrap::default()

@@ -310,7 +310,11 @@ fn loom_check() -> Result<(), String> {
                 eprintln!("{l}");
             }
         })?;
-        let counts = lines.iter().rev().find_map(|(_, l)| test_result(l));
+        let counts = lines
+            .iter()
+            .rev()
+            .find_map(|(_, l)| crate::test::cargo_result(l))
+            .map(|c| (c.passed, c.failed));
         Ok((ok, counts))
     };
     let (ok, counts) = run("--cfg loom", "target/loom")?;
@@ -342,23 +346,6 @@ fn loom_check() -> Result<(), String> {
     } else {
         Err(format!("the loom tests miss broken ledgers: {survivors:?}"))
     }
-}
-
-/// `test result: FAILED. 3 passed; 2 failed; ...` -> (3, 2).
-fn test_result(l: &str) -> Option<(u64, u64)> {
-    let rest = l.trim().strip_prefix("test result: ")?;
-    let num = |word: &str| -> Option<u64> {
-        rest.split(';').find_map(|p| {
-            p.trim()
-                .strip_suffix(word)?
-                .trim()
-                .rsplit(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-    };
-    Some((num("passed")?, num("failed")?))
 }
 
 /// The `--shard` CI uses for a commit: `hash mod n` of the commit's hash,
@@ -404,12 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn loom_result_lines() {
-        assert_eq!(
-            test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured"),
-            Some((3, 2))
-        );
-        assert_eq!(test_result("running 7 tests"), None);
+    fn loom_flag() {
         assert!(parse(&strings(&["--loom"])).unwrap().loom);
     }
 

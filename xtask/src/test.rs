@@ -29,9 +29,9 @@ const MUTANT_SHARDS: u64 = 200;
 
 /// Pass/fail counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Counts {
-    passed: u64,
-    failed: u64,
+pub(crate) struct Counts {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
 }
 
 /// How a step's output is counted.
@@ -356,7 +356,7 @@ fn count(parse: Parse, ok: bool, lines: &[&str]) -> (Counts, String) {
 }
 
 /// `test result: ok. 7 passed; 0 failed; 0 ignored; ...`.
-fn cargo_result(l: &str) -> Option<Counts> {
+pub(crate) fn cargo_result(l: &str) -> Option<Counts> {
     let rest = l.trim().strip_prefix("test result: ")?;
     let num = |word: &str| -> Option<u64> {
         rest.split(';').find_map(|p| {
