@@ -101,7 +101,7 @@ const DEBUGGER_SHIFT: u32 = 16;
     hwbreak_broken_ledger = "load_store",
     hwbreak_broken_ledger = "relaxed"
 )))]
-mod word {
+mod ledger_word {
     use crate::sync::{AtomicU32, Ordering};
 
     pub(super) const LOAD: Ordering = Ordering::Acquire;
@@ -121,7 +121,7 @@ mod word {
     hwbreak_broken_ledger = "relaxed"
 ))]
 #[path = "broken_ledger.rs"]
-mod word;
+mod ledger_word;
 
 impl Ledger {
     /// An empty ledger.
@@ -166,14 +166,14 @@ impl Ledger {
     /// ```
     pub fn commit_load(&self, pool: PoolId, load: u32, slots: u32) -> bool {
         let word = &self.words[pool.index()];
-        let mut cur = word.load(word::LOAD);
+        let mut cur = word.load(ledger_word::LOAD);
         loop {
             let debugger = cur >> DEBUGGER_SHIFT;
             if load > (cur & LOAD_MASK) && debugger + load > slots {
                 return false;
             }
             let new = (debugger << DEBUGGER_SHIFT) | load.min(LOAD_MASK);
-            match word::replace(word, cur, new) {
+            match ledger_word::replace(word, cur, new) {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
@@ -198,14 +198,14 @@ impl Ledger {
     /// ```
     pub fn debugger_take(&self, pool: PoolId, slots: u32) -> Result<()> {
         let word = &self.words[pool.index()];
-        let mut cur = word.load(word::LOAD);
+        let mut cur = word.load(ledger_word::LOAD);
         loop {
             let debugger = cur >> DEBUGGER_SHIFT;
             if debugger + 1 + (cur & LOAD_MASK) > slots {
                 return Err(ErrorKind::NoSlot.into());
             }
             let new = cur + (1 << DEBUGGER_SHIFT);
-            match word::replace(word, cur, new) {
+            match ledger_word::replace(word, cur, new) {
                 Ok(_) => return Ok(()),
                 Err(seen) => cur = seen,
             }
@@ -228,7 +228,7 @@ impl Ledger {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn debugger_give(&self, pool: PoolId) {
-        self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, word::UPDATE);
+        self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, ledger_word::UPDATE);
     }
 
     /// Slots the debugger holds in `pool`.
@@ -246,7 +246,7 @@ impl Ledger {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn debugger_slots(&self, pool: PoolId) -> u32 {
-        self.words[pool.index()].load(word::LOAD) >> DEBUGGER_SHIFT
+        self.words[pool.index()].load(ledger_word::LOAD) >> DEBUGGER_SHIFT
     }
 
     /// The normal path's published largest load in `pool`.
@@ -261,7 +261,7 @@ impl Ledger {
     /// assert_eq!(ledger.load(PoolId::FIRST), 3);
     /// ```
     pub fn load(&self, pool: PoolId) -> u32 {
-        self.words[pool.index()].load(word::LOAD) & LOAD_MASK
+        self.words[pool.index()].load(ledger_word::LOAD) & LOAD_MASK
     }
 }
 
