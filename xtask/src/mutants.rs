@@ -135,19 +135,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let out_dir = root.join("target/mutants");
     cmd.arg("--output").arg(&out_dir);
     eprintln!("+ {}", util::show(&cmd));
-    // cargo-mutants exits non-zero whenever a mutant is missed; the verdict
-    // here is against the equivalents file, so its status is only used when
-    // it produced no outcomes at all.
+    // cargo-mutants exits 2 when a mutant is missed and 3 when one timed
+    // out: those runs are judged here, against the equivalents file. Any
+    // other failure (4: the tests fail on the unmutated tree) means the
+    // outcomes say nothing.
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start cargo-mutants: {e}"))?;
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        return Err(format!("cargo-mutants failed: {status}"));
+    }
     let results = out_dir.join("mutants.out");
     let outcomes = read_outcomes(&results).map_err(|e| {
         format!(
-            "cargo-mutants ({status}) left no outcomes in {}: {e}",
+            "cargo-mutants left no outcomes in {}: {e}",
             results.display()
         )
     })?;
+    if outcomes.is_empty() {
+        return Err("cargo-mutants tested no mutant".into());
+    }
     let equivalents = std::fs::read_to_string(root.join(EQUIVALENTS))
         .map(|t| equivalent_keys(&t))
         .unwrap_or_default();
