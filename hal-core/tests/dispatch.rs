@@ -197,3 +197,44 @@ fn a_cpu_past_the_platform_count_is_refused() {
     }
     on_cpu(1, || r.reg.switch_task(Some(TaskId(0)))).unwrap();
 }
+
+/// An update while a hit slot is disarmed for its step-over rewrites the
+/// slot: the new watch is armed at once, and what the registry says is
+/// armed is what the registers hold, during the step and after it.
+#[test]
+fn an_update_during_a_step_over_arms_the_new_watch() {
+    let r = rig(Config::arm_like(1));
+    let c = counter();
+    let h = r.reg.register(&write_req(A, 8, c)).unwrap();
+    let other = r.reg.register(&write_req(A + 256, 8, 0)).unwrap();
+    let k = armed_data_slot(&r);
+    let trap = r
+        .machine
+        .access(0, A, 8, AccessKind::Write, Space::Kernel)
+        .unwrap();
+    assert_eq!(
+        on_cpu(0, || r.reg.on_debug_exception(&trap)).resume,
+        Resume::SingleStep
+    );
+    let agree = |r: &Rig| {
+        for slot in 0..4 {
+            assert_eq!(
+                on_cpu(0, || r.reg.armed_slot(PoolId::SECOND, slot)).unwrap(),
+                r.machine.regs(0).slots[1][slot],
+                "slot {slot}"
+            );
+        }
+    };
+    r.reg.modify(h, &write_req(A + 64, 8, c)).unwrap();
+    agree(&r);
+    assert!(
+        r.machine.regs(0).slots[1][k].is_some(),
+        "re-armed with the new watch"
+    );
+    assert_eq!(complete_step(&r), Resume::EndSingleStep);
+    agree(&r);
+    assert!(r.access(0, A + 64, 8, AccessKind::Write).is_some());
+    assert!(r.access(0, A, 8, AccessKind::Write).is_none());
+    r.reg.unregister(other).unwrap();
+    agree(&r);
+}
