@@ -537,3 +537,17 @@ fn arch_decode_is_the_decoder() {
     assert_eq!(A.decode(&t, &v), decode(&t, &v));
     assert_eq!(A.decode(&t, &v).hits, [0, 0b10]);
 }
+
+/// The two halves of the 48-bit address space end and begin exactly at
+/// their boundaries; everything between them is in neither.
+#[test]
+fn half_boundaries() {
+    use crate::encode::{half, Half, HIGH_HALF_START, LOW_HALF_END};
+    assert_eq!(LOW_HALF_END, 0x0001_0000_0000_0000);
+    assert_eq!(HIGH_HALF_START, 0xffff_0000_0000_0000);
+    assert_eq!(half(0x0000_ffff_ffff_ffff), Some(Half::Low));
+    assert_eq!(half(0x0001_0000_0000_0000), None);
+    assert_eq!(half(0xfffe_ffff_ffff_ffff), None);
+    assert_eq!(half(0xffff_0000_0000_0000), Some(Half::High));
+    assert_eq!(half(u64::MAX), Some(Half::High));
+}
