@@ -22,6 +22,9 @@ struct Liar<const POOLS: usize> {
     piece_bias: AtomicU64,
     /// Slot bit reported by `decode` on top of the model's hits (0: none).
     extra_hit: AtomicU64,
+    /// Bits every control word has on top of the model's (x86's DR7 has
+    /// such bits: LE, GE and the reserved bit 10).
+    control_extra: AtomicU64,
     /// What `decode` saw of each data slot, at each trap.
     seen: Mutex<Vec<[Option<SlotImage>; 4]>>,
 }
@@ -32,6 +35,7 @@ impl<const POOLS: usize> Liar<POOLS> {
             model: ModelArch::new(machine),
             piece_bias: AtomicU64::new(0),
             extra_hit: AtomicU64::new(0),
+            control_extra: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
         }
     }
@@ -59,7 +63,7 @@ impl<const N: usize> Arch for Liar<N> {
         self.model.encode(piece)
     }
     fn control_word(&self, pool: PoolId, slots: &[Option<SlotImage>]) -> u64 {
-        self.model.control_word(pool, slots)
+        self.model.control_word(pool, slots) | self.control_extra.load(Ordering::Relaxed)
     }
     fn decode(&self, trap: &ModelTrap, armed: &dyn SlotView) -> Decoded {
         let data = PoolId::ALL[N - 1];
@@ -188,4 +192,31 @@ fn the_decoder_does_not_see_a_slot_being_stepped_over() {
     assert!(seen[0][k].is_some(), "armed when it hit");
     assert_eq!(seen[1][k], None, "disarmed during the step");
     assert!(seen[2][k].is_some(), "armed again after it");
+}
+
+/// The control word loaded is the union of the system-wide set's word and
+/// the CPU's own slots' word: bits both have (x86's DR7 sets LE, GE and
+/// bit 10 in every word) stay set.
+#[test]
+fn bits_common_to_both_control_words_stay_set() {
+    const COMMON: u64 = 1 << 40;
+    let machine = Machine::new(Config::x86_like(1));
+    let arch = Liar::<1>::new(machine.clone());
+    arch.control_extra.store(COMMON, Ordering::Relaxed);
+    let reg: Box<Registry<Liar<1>, ModelPlatform, 8, 1, 1>> =
+        Box::new(Registry::new(arch, ModelPlatform::new(machine.clone())));
+    reg.init().unwrap();
+    on_cpu(0, || reg.cpu_online()).unwrap();
+    reg.register(&Request::write(A, 8)).unwrap();
+    reg.register(
+        &Request::write(A + 64, 8).scope(hwbreak_core::Scope::Cpu(hwbreak_core::CpuId(0))),
+    )
+    .unwrap();
+    let control = machine.regs(0).control[0];
+    assert_eq!(control & COMMON, COMMON, "{control:#x}");
+    assert_eq!(
+        control & 0b1111,
+        0b1100,
+        "both watches enabled: {control:#x}"
+    );
 }
