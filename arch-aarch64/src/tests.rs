@@ -489,3 +489,65 @@ fn decode_breakpoint_and_step() {
     assert_eq!(decode(&t, &v), hwbreak_core::Decoded::default());
     assert_eq!(Trap::new(ESR_STEP, 0, 0).exception_class(), 0x33);
 }
+
+/// A cache maintenance operation on a watched range (ISS.CM = bit 8)
+/// reports as a write whatever the watch's direction: a read-only watch
+/// is hit by it too.
+#[test]
+fn decode_cache_maintenance_hits_any_direction() {
+    let mut v = View::new();
+    v.data[0] = Some(enc(0x1000, 8, AccessKind::Read, Space::Kernel).unwrap());
+    // EC 0x35, IL, CM = 1 << 8, WnR = 1 << 6 (set for cache maintenance).
+    let esr_cm = 0xD400_0000 | 0x0200_0000 | 0x100 | 0x40 | 0x22;
+    assert_eq!(decode(&Trap::new(esr_cm, 0x1004, 0), &v).hits, [0, 0b1]);
+    // The same write without CM does not hit the read-only watch.
+    assert!(!decode(&Trap::new(ESR_WATCH_WRITE, 0x1004, 0), &v).any_hit());
+}
+
+/// Exactly the debug exception classes 0x30-0x35 are debug exceptions
+/// (BRK, 0x3C, is the kernel's own).
+#[test]
+fn debug_exception_classes() {
+    for ec in 0..0x40u64 {
+        let t = Trap::new(ec << 26, 0, 0);
+        assert_eq!(t.is_debug(), (0x30..=0x35).contains(&ec), "EC {ec:#x}");
+    }
+}
+
+/// Counts are clamped to what the core can index, and a count at the
+/// limit is kept as it is.
+#[test]
+fn counts_are_clamped_to_the_core_limit() {
+    let max = MAX_SLOTS as u8;
+    assert_eq!(Aarch64::with_counts(max + 4, 2).slot_counts().0, [max, 2]);
+    assert_eq!(Aarch64::with_counts(2, max + 1).slot_counts().0, [2, max]);
+    assert_eq!(Aarch64::with_counts(max, max).slot_counts().0, [max, max]);
+    assert_eq!(
+        Aarch64::with_counts(max - 1, max - 1).slot_counts().0,
+        [max - 1, max - 1]
+    );
+}
+
+/// The backend's `Arch::decode` is the decoder above.
+#[test]
+fn arch_decode_is_the_decoder() {
+    let mut v = View::new();
+    v.data[1] = Some(kernel_write(0x1000, 8).unwrap());
+    let t = Trap::new(ESR_WATCH_WRITE, 0x1004, 0x4008_0000);
+    assert_eq!(A.decode(&t, &v), decode(&t, &v));
+    assert_eq!(A.decode(&t, &v).hits, [0, 0b10]);
+}
+
+/// The two halves of the 48-bit address space end and begin exactly at
+/// their boundaries; everything between them is in neither.
+#[test]
+fn half_boundaries() {
+    use crate::encode::{half, Half, HIGH_HALF_START, LOW_HALF_END};
+    assert_eq!(LOW_HALF_END, 0x0001_0000_0000_0000);
+    assert_eq!(HIGH_HALF_START, 0xffff_0000_0000_0000);
+    assert_eq!(half(0x0000_ffff_ffff_ffff), Some(Half::Low));
+    assert_eq!(half(0x0001_0000_0000_0000), None);
+    assert_eq!(half(0xfffe_ffff_ffff_ffff), None);
+    assert_eq!(half(0xffff_0000_0000_0000), Some(Half::High));
+    assert_eq!(half(u64::MAX), Some(Half::High));
+}

@@ -2,8 +2,9 @@
 //!
 //! Steps, in order: setup, formatting, clippy, docs, packaging of the
 //! published crates, their docs.rs builds, defmt builds, the MSRV builds,
-//! host tests, loom tests, every board's QEMU suite, the example kernel,
-//! the GDB sessions, the bounded fuzz run, miri.
+//! host tests, loom tests (on the real ledger, then on broken ones that
+//! must fail), every board's QEMU suite, the example kernel, the GDB
+//! sessions, the bounded fuzz run, miri, one shard of the mutation run.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
 //!
@@ -48,12 +49,17 @@ const KERNEL_TARGETS: [&str; 4] = [
     "powerpc64-unknown-linux-gnu",
     "riscv64gc-unknown-none-elf",
 ];
+/// Shards the mutation run is cut into for CI: each `cargo xtask test`
+/// runs one, picked by the commit's hash. About 1 650 mutants, so a shard
+/// is 8 or 9 of them: on two cores, one build of the copied tree (about
+/// 2 minutes) and then 10 to 30 s per mutant.
+const MUTANT_SHARDS: u64 = 200;
 
 /// Pass/fail counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Counts {
-    passed: u64,
-    failed: u64,
+pub(crate) struct Counts {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
 }
 
 /// How a step's output is counted.
@@ -280,6 +286,11 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         .env("CARGO_TARGET_DIR", util::root().join("target/loom"));
     v.push(("loom", loom, Parse::CargoTests, None));
 
+    // The loom tests must also fail on deliberately broken ledgers.
+    let mut broken = util::xtask();
+    broken.args(["mutants", "--loom"]);
+    v.push(("loom-bad", broken, Parse::Step, Some("mutants")));
+
     let mut qemu = util::xtask();
     qemu.args(["qemu", "all"]);
     v.push(("qemu", qemu, Parse::Boards, Some("qemu")));
@@ -304,6 +315,15 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut miri = util::xtask();
     miri.arg("miri");
     v.push(("miri", miri, Parse::CargoTests, Some("miri")));
+
+    // One shard of `cargo xtask mutants`, so test strength cannot drop
+    // unnoticed: it fails on a surviving mutant that `mutants-equivalent.md`
+    // does not explain. Without a commit hash, shard 0.
+    let shard = crate::mutants::shard_for_commit(MUTANT_SHARDS)
+        .unwrap_or_else(|_| format!("0/{MUTANT_SHARDS}"));
+    let mut mutants = util::xtask();
+    mutants.args(["mutants", "--shard", &shard, "-j", "2"]);
+    v.push(("mutants", mutants, Parse::Step, Some("mutants")));
 
     v
 }
@@ -471,7 +491,7 @@ fn count(parse: Parse, ok: bool, lines: &[&str]) -> (Counts, String) {
 }
 
 /// `test result: ok. 7 passed; 0 failed; 0 ignored; ...`.
-fn cargo_result(l: &str) -> Option<Counts> {
+pub(crate) fn cargo_result(l: &str) -> Option<Counts> {
     let rest = l.trim().strip_prefix("test result: ")?;
     let num = |word: &str| -> Option<u64> {
         rest.split(';').find_map(|p| {
