@@ -54,7 +54,7 @@ mod arch {
 }
 
 pub use api::Api;
-pub use board::{Board, Caps};
+pub use board::{Board, Caps, Smp, Work};
 
 use core::fmt::Write;
 use hwbreak::{AccessKind, ArchImpl, Handle, Platform, PoolId, Registry};
