@@ -21,6 +21,8 @@ pub trait Api: Sync {
     fn register(&self, req: &Request) -> Result<Handle>;
     /// Modifies a breakpoint in place.
     fn modify(&self, h: Handle, req: &Request) -> Result<()>;
+    /// Re-points a system-wide breakpoint on the current CPU alone.
+    fn modify_local(&self, h: Handle, req: &Request) -> Result<()>;
     /// Unregisters a breakpoint.
     fn unregister(&self, h: Handle) -> Result<()>;
     /// Re-arms a disabled breakpoint.
@@ -66,6 +68,9 @@ impl<P: Platform, const B: usize, const C: usize, const T: usize> Api
     }
     fn modify(&self, h: Handle, req: &Request) -> Result<()> {
         Registry::modify(self, h, req)
+    }
+    fn modify_local(&self, h: Handle, req: &Request) -> Result<()> {
+        Registry::modify_local(self, h, req)
     }
     fn unregister(&self, h: Handle) -> Result<()> {
         Registry::unregister(self, h)

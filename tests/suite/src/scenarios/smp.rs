@@ -291,8 +291,8 @@ fn repoint(ctx: &Ctx) -> Result<Option<Handle>, &'static str> {
         ACKED.store(generation, Ordering::SeqCst);
         WATCHED.store(watched, Ordering::SeqCst);
         EPOCH.store(update, Ordering::SeqCst);
-        for cpu in 1..CPUS {
-            while ANSWERED[cpu].load(Ordering::Acquire) != update {
+        for answered in &ANSWERED[1..] {
+            while answered.load(Ordering::Acquire) != update {
                 core::hint::spin_loop();
             }
         }
