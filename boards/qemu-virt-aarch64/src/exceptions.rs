@@ -64,6 +64,12 @@ const KINDS: [&str; 16] = [
 /// Called by the vector code with the saved frame and the vector number.
 #[no_mangle]
 extern "C" fn hwbreak_board_exception(frame: &mut Frame, kind: u64) {
+    // IRQ from the kernel (SP_EL0) or from an exception handler that
+    // unmasked them (SP_EL1): the cross-CPU mailbox SGI.
+    if kind == 1 || kind == 5 {
+        crate::smp::on_irq();
+        return;
+    }
     let trap = Trap::new(frame.esr, frame.far, frame.elr);
     if kind == 0 && trap.is_debug() {
         DEBUG_EXCEPTIONS.fetch_add(1, Ordering::Relaxed);

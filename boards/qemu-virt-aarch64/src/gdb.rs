@@ -50,7 +50,7 @@ use hwbreak_suite::gdb::{Served, Session};
 use crate::exceptions::Frame;
 use crate::gdb_uart::GdbUart;
 use crate::platform::VirtPlatform;
-use crate::REGISTRY;
+use crate::{CPUS, REGISTRY};
 
 /// `brk` immediate of the boot stop that starts the session.
 const BRK_START: u16 = 0xf000;
@@ -66,8 +66,8 @@ const BRK_GDB: u16 = 0;
 const RAM_START: u64 = 0x4000_0000;
 const RAM_END: u64 = RAM_START + 128 * 1024 * 1024;
 
-/// GDB's breakpoints: one record per CPU (this board has one).
-static LATCH: StopLatch<1> = StopLatch::new();
+/// GDB's breakpoints: one record per CPU.
+static LATCH: StopLatch<CPUS> = StopLatch::new();
 /// The gdbstub session, kept between stops.
 static SESSION: Session<KernelTarget, GdbUart> = Session::new();
 /// Between the first stop and the end of the session: debug exceptions go
@@ -90,7 +90,7 @@ unsafe impl Sync for TargetCell {}
 /// The kernel as GDB sees it: one thread, the interrupted context's
 /// registers in the exception frame.
 pub struct KernelTarget {
-    hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, 1, 8>,
+    hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, CPUS, 8>,
     /// The frame of the stop being served; null while the kernel runs.
     frame: *mut Frame,
     /// GDB's last resume was a single step.

@@ -2,9 +2,11 @@
 //!
 //! Boots at EL1 (MMU off, identity addresses), prints through the PL011,
 //! runs the backend smoke scenarios (the backend alone, no registry), then
-//! the shared scenario suite with the AArch64-only scenarios through the
-//! registry, prints one summary line and exits through semihosting with
-//! status 0 when nothing failed.
+//! brings the registry up and starts the secondary CPUs (PSCI `CPU_ON`, up
+//! to [`CPUS`]; see `smp.rs`), runs the shared scenario suite with the
+//! AArch64-only scenarios through the registry, prints one summary line and
+//! exits through semihosting with status 0 when nothing failed. Secondaries
+//! idle until the suite's SMP scenarios give them work.
 //!
 //! Built with feature `gdb` (variant `aarch64-gdb`) it runs no scenarios:
 //! it stops at boot for GDB, connected to the second PL011 (see `gdb.rs`),
@@ -25,7 +27,10 @@ mod exceptions;
 mod gdb;
 #[cfg(feature = "gdb")]
 mod gdb_uart;
+mod gic;
 mod platform;
+mod psci;
+mod smp;
 #[cfg(not(feature = "gdb"))]
 mod smoke;
 
@@ -43,8 +48,12 @@ use {
 
 use platform::VirtPlatform;
 
-/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
-pub(crate) static REGISTRY: Registry<Aarch64, VirtPlatform, 64, 1, 8> =
+/// CPUs the kernel can serve (QEMU runs it with `-smp 4`); linker.ld lays
+/// out one stack pair per CPU for as many.
+pub const CPUS: usize = 4;
+
+/// The registry: 64 breakpoints, [`CPUS`] CPUs, 8 debug contexts.
+pub(crate) static REGISTRY: Registry<Aarch64, VirtPlatform, 64, CPUS, 8> =
     Registry::new(Aarch64::new(), VirtPlatform::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -106,6 +115,10 @@ impl Board for Virt {
     fn spurious_count(&self) -> u32 {
         SPURIOUS.load(Ordering::Relaxed)
     }
+
+    fn smp(&self) -> Option<&dyn hwbreak_suite::Smp> {
+        (smp::cpu_count() > 1).then_some(&smp::VirtSmp as &dyn hwbreak_suite::Smp)
+    }
 }
 
 /// Leaves QEMU: status 0 on `pass`, 1 otherwise.
@@ -121,6 +134,7 @@ pub fn exit(pass: bool) -> ! {
 #[no_mangle]
 extern "C" fn hwbreak_board_main() -> ! {
     kprintln!("hwbreak: qemu-virt-aarch64 test kernel");
+    smp::init_boot_cpu();
     // The kernel's own code takes debug exceptions (as it would take
     // interrupts); nothing traps before slots are armed and MDSCR_EL1.MDE
     // and KDE are set.
@@ -134,8 +148,9 @@ extern "C" fn hwbreak_board_main() -> ! {
     run_suite();
 }
 
-/// Initialises the registry, routes debug exceptions to it and brings
-/// this CPU online; exits QEMU with a failure if the registry refuses.
+/// Initialises the registry, routes debug exceptions to it, brings this
+/// CPU online and starts the secondaries (each brings itself online);
+/// exits QEMU with a failure if the registry refuses.
 fn bring_up_registry() {
     if let Err(e) = REGISTRY.init() {
         kprintln!("registry init failed: {}", e);
@@ -146,6 +161,7 @@ fn bring_up_registry() {
         kprintln!("cpu_online failed: {}", e);
         exit(false);
     }
+    smp::start_secondaries();
 }
 
 /// The smoke scenarios, then the shared suite; exits with the verdict.

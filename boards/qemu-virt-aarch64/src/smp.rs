@@ -1,0 +1,563 @@
+//! Four CPUs: start and stop through PSCI, cross-CPU calls and the
+//! debugger's round-up through GICv2 SGIs, and the suite's [`Smp`] services.
+//!
+//! # CPUs
+//! CPU n is the one whose MPIDR_EL1 has Aff1 = n / 8 and Aff0 = n % 8:
+//! QEMU `virt` numbers its CPUs that way with a GICv2 (clusters of 8), so
+//! here (at most [`CPUS`] = 4) MPIDR = n. At boot the boot CPU asks PSCI
+//! `AFFINITY_INFO` about CPUs 1, 2, ... until it answers "no such CPU"
+//! (or [`CPUS`] is reached): that is the count the registry serves.
+//!
+//! # Bring-up
+//! [`online`] calls PSCI `CPU_ON` with `_secondary_start` (boot.rs) as entry
+//! point and the CPU number as context id. QEMU resets the core first, so it
+//! starts with its debug registers, MDSCR_EL1 and the OS lock in their reset
+//! state. `_secondary_start` sets its own stacks and the vectors; then
+//! [`secondary_main`] unmasks debug exceptions (PSTATE.D), enables its GIC
+//! CPU interface, joins the cross-CPU calls, calls the registry's
+//! `cpu_online` (which clears the OS lock and writes every slot from the
+//! tables), unmasks interrupts and idles in `wfi`.
+//!
+//! It joins the calls *before* `cpu_online`: an update whose cross-call
+//! did not include it committed its tables before that call read the
+//! online set, so `cpu_online`, later, loads them; an update whose call
+//! includes it reaches it once it unmasks interrupts, and its `refresh`
+//! then runs after `cpu_online`. Either way no update is missed.
+//!
+//! # Cross-CPU calls ([`run_on_each_cpu`])
+//! One call at a time, system-wide: the caller takes the call lock, posts
+//! its function in one mailbox with the set of CPUs that must run it (the
+//! online CPUs but itself), sends them the mailbox SGI, runs the function
+//! itself and spins until every target has cleared its bit; all of it with
+//! its interrupts masked. A target's IRQ handler runs the function with
+//! interrupts masked (exception entry masks them) and clears its bit.
+//!
+//! Why this cannot deadlock: every loop in this module that waits for
+//! another CPU (for the call lock, for the targets of a call, for the
+//! round-up's owner, for a hotplug step) runs with interrupts masked and
+//! *polls* both requests another CPU may be waiting on: a call posted to
+//! this CPU (it runs it) and a stop request (it enters the stop loop). So a
+//! CPU never waits for a CPU that is itself waiting on it. The one lock no
+//! loop polls in is the critical section (platform.rs): it is only ever
+//! held for bounded work that waits for no other CPU. The registry never
+//! calls [`run_on_each_cpu`] inside its critical section, and nothing in
+//! this board does either.
+//!
+//! # Round-up ([`stop_others`], [`resume_others`])
+//! The stopper takes the round-up (one at a time; a second stopper is
+//! stopped by the first while it waits), and, under the call lock so the
+//! online set cannot change, asks every other online CPU to stop and sends
+//! them the SGI, then waits until all are in the stop loop, where they
+//! spin with interrupts masked. A CPU holding the call lock may be stopped
+//! (in its wait), so the stopper must not make cross-CPU calls until
+//! [`resume_others`]: a kernel debugger uses the registry's lockless path
+//! meanwhile. Released, each CPU calls the registry's `refresh` (the
+//! debugger may have installed breakpoints) before it returns to what it
+//! was doing; [`resume_others`] returns once all have. A CPU coming online
+//! joins only while no round-up is in progress, so a stopped world stays
+//! stopped.
+//!
+//! # Hotplug ([`offline`], [`online`])
+//! [`offline`] marks the idle CPU going down and wakes it; it leaves the
+//! cross-CPU calls itself (under the call lock, so no call is in flight to
+//! it afterwards and every earlier one has been answered), calls the
+//! registry's `cpu_offline`, disables its GIC CPU interface and calls PSCI
+//! `CPU_OFF`. [`offline`] returns when PSCI `AFFINITY_INFO` reports it off.
+//!
+//! Memory: the MMU is off, so under QEMU every access is to (its model of)
+//! device memory, where QEMU still implements exclusives and barriers; a
+//! kernel on hardware would enable the MMU before using atomics.
+
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use hwbreak_suite::{Smp, Work};
+
+use crate::gic;
+use crate::psci;
+use crate::{kprintln, CPUS, REGISTRY};
+
+/// No CPU (free locks, no round-up).
+const NONE: u32 = u32::MAX;
+
+/// Powered off (or never started).
+const OFF: u32 = 0;
+/// `CPU_ON` sent, bring-up not finished.
+const BOOTING: u32 = 1;
+/// Online, in the idle loop.
+const IDLE: u32 = 2;
+/// A spawner is filling in the work.
+const CLAIMED: u32 = 3;
+/// Running spawned work (the boot CPU: the kernel's main).
+const BUSY: u32 = 4;
+/// Told to go offline.
+const GOING_DOWN: u32 = 5;
+/// Left the cross-CPU calls and the registry; about to call `CPU_OFF`.
+const DOWN: u32 = 6;
+
+/// Each CPU's life-cycle state (the constants above).
+static STATE: [AtomicU32; CPUS] = [const { AtomicU32::new(OFF) }; CPUS];
+/// Spawned work: the `Work` function's address and its argument.
+static WORK: [(AtomicUsize, AtomicUsize); CPUS] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; CPUS];
+/// CPUs the boot CPU found (1 until [`init_boot_cpu`]).
+static COUNT: AtomicU32 = AtomicU32::new(1);
+
+/// CPUs receiving cross-CPU calls (bit n: CPU n). Changed under the call
+/// lock only.
+static ONLINE: AtomicU32 = AtomicU32::new(0);
+/// The CPU making a cross-CPU call, or [`NONE`].
+static CALL_LOCK: AtomicU32 = AtomicU32::new(NONE);
+/// The call in flight: the address of the caller's [`CrossCall`].
+static CALL: AtomicUsize = AtomicUsize::new(0);
+/// CPUs that still have to run the call in flight.
+static CALL_PENDING: AtomicU32 = AtomicU32::new(0);
+
+/// The CPU that stopped the others, or [`NONE`].
+static STOP_OWNER: AtomicU32 = AtomicU32::new(NONE);
+/// CPUs asked to stop and not yet released.
+static STOP_REQUESTED: AtomicU32 = AtomicU32::new(0);
+/// CPUs in the stop loop.
+static STOPPED: AtomicU32 = AtomicU32::new(0);
+
+/// A cross-CPU call, on the caller's stack while it waits.
+struct CrossCall<'a> {
+    f: &'a (dyn Fn() + Sync),
+}
+
+fn bit(cpu: u32) -> u32 {
+    1 << cpu
+}
+
+/// The MPIDR_EL1 value of CPU `cpu` on QEMU `virt` with a GICv2.
+pub fn mpidr_of(cpu: u32) -> u64 {
+    u64::from(cpu / 8) << 8 | u64::from(cpu % 8)
+}
+
+/// The current CPU's number, from MPIDR_EL1 (see the module docs).
+pub fn current_cpu() -> u32 {
+    let mpidr: u64;
+    // SAFETY: reads MPIDR_EL1, no side effect.
+    unsafe {
+        core::arch::asm!("mrs {0}, mpidr_el1", out(reg) mpidr, options(nomem, nostack, preserves_flags))
+    };
+    let aff0 = (mpidr & 0xff) as u32;
+    let aff1 = ((mpidr >> 8) & 0xff) as u32;
+    aff1 * 8 + aff0
+}
+
+/// CPUs found at boot.
+pub fn cpu_count() -> u32 {
+    COUNT.load(Ordering::Relaxed)
+}
+
+/// Masks IRQ and FIQ; returns the DAIF value to give [`irq_restore`].
+pub fn irq_save() -> u64 {
+    let daif: u64;
+    // SAFETY: reads DAIF and masks IRQ/FIQ; no memory effect.
+    unsafe {
+        core::arch::asm!("mrs {0}, daif", "msr daifset, #3", out(reg) daif, options(nomem, nostack, preserves_flags))
+    };
+    daif
+}
+
+/// Unmasks IRQ and FIQ if `daif` (from [`irq_save`]) had them unmasked.
+/// Only I (bit 7) and F (bit 6) are restored: D may have changed meanwhile
+/// (debug bring-up) and stays as it is.
+pub fn irq_restore(daif: u64) {
+    if daif & (1 << 7) == 0 {
+        // SAFETY: unmasks IRQs, which were unmasked when `daif` was read.
+        unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+    }
+    if daif & (1 << 6) == 0 {
+        // SAFETY: unmasks FIQs, which were unmasked when `daif` was read.
+        unsafe { core::arch::asm!("msr daifclr, #1", options(nomem, nostack, preserves_flags)) };
+    }
+}
+
+fn irq_enable() {
+    // SAFETY: unmasks IRQs in the kernel's own context; the vectors handle
+    // them (`on_irq`).
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Runs the call in flight if `me` is one of its targets. Interrupts
+/// masked (the IRQ handler and the polling loops must not both run it).
+fn answer_call(me: u32) {
+    if CALL_PENDING.load(Ordering::Acquire) & bit(me) == 0 {
+        return;
+    }
+    // SAFETY: the caller published a live `CrossCall` before setting our
+    // bit (Release/Acquire on CALL_PENDING) and keeps it alive until every
+    // bit is clear; ours is cleared only after the call.
+    let call = unsafe { &*(CALL.load(Ordering::Relaxed) as *const CrossCall<'_>) };
+    (call.f)();
+    CALL_PENDING.fetch_and(!bit(me), Ordering::Release);
+}
+
+/// Enters the stop loop if `me` was asked to stop. Interrupts masked.
+fn answer_stop(me: u32) {
+    if STOP_REQUESTED.load(Ordering::Acquire) & bit(me) == 0 {
+        return;
+    }
+    STOPPED.fetch_or(bit(me), Ordering::AcqRel);
+    while STOP_REQUESTED.load(Ordering::Acquire) & bit(me) != 0 {
+        core::hint::spin_loop();
+    }
+    // The debugger may have changed breakpoints (lockless path): pick them
+    // up before running on.
+    REGISTRY.refresh();
+    STOPPED.fetch_and(!bit(me), Ordering::Release);
+}
+
+/// One turn of a loop waiting for another CPU (interrupts masked): answer
+/// what other CPUs may be waiting on.
+fn relax(me: u32) {
+    answer_call(me);
+    answer_stop(me);
+    core::hint::spin_loop();
+}
+
+/// Spins until `done()`, answering calls and stops, interrupts masked.
+fn wait_until(me: u32, done: impl Fn() -> bool) {
+    let daif = irq_save();
+    while !done() {
+        relax(me);
+    }
+    irq_restore(daif);
+}
+
+/// Takes the call lock. Interrupts masked.
+fn lock_calls(me: u32) {
+    while CALL_LOCK
+        .compare_exchange_weak(NONE, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        relax(me);
+    }
+}
+
+fn unlock_calls() {
+    CALL_LOCK.store(NONE, Ordering::Release);
+}
+
+/// [`Platform::run_on_each_cpu`](hwbreak::Platform::run_on_each_cpu): runs
+/// `f` on every online CPU, this one included, interrupts masked on each,
+/// and returns when all have run it (see the module docs).
+pub fn run_on_each_cpu(f: &(dyn Fn() + Sync)) {
+    let daif = irq_save();
+    let me = current_cpu();
+    lock_calls(me);
+    let targets = ONLINE.load(Ordering::Relaxed) & !bit(me);
+    let call = CrossCall { f };
+    if targets != 0 {
+        CALL.store(&call as *const CrossCall<'_> as usize, Ordering::Relaxed);
+        CALL_PENDING.store(targets, Ordering::Release);
+        gic::send_mailbox_sgi(targets);
+    }
+    f();
+    while CALL_PENDING.load(Ordering::Acquire) != 0 {
+        // Nothing can be posted to us (we hold the lock), but we may be
+        // stopped while we wait.
+        answer_stop(me);
+        core::hint::spin_loop();
+    }
+    CALL.store(0, Ordering::Relaxed);
+    unlock_calls();
+    irq_restore(daif);
+}
+
+/// The mailbox SGI's handler (IRQ vector, interrupts masked).
+pub fn on_irq() {
+    let (iar, id) = gic::acknowledge();
+    if id >= gic::SPECIAL_IDS {
+        return;
+    }
+    // End it first: an SGI sent while we look at the mailboxes is then
+    // pending again and taken after `eret`, never lost.
+    gic::end(iar);
+    if id != gic::SGI_MAILBOX {
+        kprintln!("unexpected interrupt {} on CPU {}", id, current_cpu());
+        crate::exit(false);
+    }
+    let me = current_cpu();
+    answer_call(me);
+    answer_stop(me);
+}
+
+/// Joins the cross-CPU calls, waiting while a round-up is in progress (a
+/// stopped world stays stopped). Interrupts masked.
+fn join_calls(me: u32) {
+    loop {
+        lock_calls(me);
+        if STOP_OWNER.load(Ordering::Acquire) == NONE {
+            ONLINE.fetch_or(bit(me), Ordering::Relaxed);
+            unlock_calls();
+            return;
+        }
+        unlock_calls();
+        while STOP_OWNER.load(Ordering::Acquire) != NONE {
+            relax(me);
+        }
+    }
+}
+
+/// Leaves the cross-CPU calls. Interrupts masked.
+fn leave_calls(me: u32) {
+    lock_calls(me);
+    ONLINE.fetch_and(!bit(me), Ordering::Relaxed);
+    unlock_calls();
+    // A round-up that read the online set before we left counts on us.
+    answer_stop(me);
+}
+
+/// The boot CPU's part, first thing in `main`: finds the CPUs, enables the
+/// GIC and joins the cross-CPU calls, then unmasks interrupts. Fails (exits
+/// QEMU) if PSCI or the stack layout is not what this board expects.
+pub fn init_boot_cpu() {
+    extern "C" {
+        static __max_cpus: u8;
+    }
+    // An absolute linker symbol: its address is its value.
+    let linked = (&raw const __max_cpus) as usize;
+    if linked != CPUS {
+        kprintln!("linker.ld lays out stacks for {} CPUs, the kernel serves {}", linked, CPUS);
+        crate::exit(false);
+    }
+    let (major, minor) = psci::version();
+    if major < 1 {
+        kprintln!("PSCI {}.{}: CPU_ON/CPU_OFF/AFFINITY_INFO need 0.2 or later", major, minor);
+        crate::exit(false);
+    }
+    let mut count = 1;
+    while (count as usize) < CPUS && psci::affinity_info(mpidr_of(count)) >= 0 {
+        count += 1;
+    }
+    COUNT.store(count, Ordering::Relaxed);
+    gic::init_distributor();
+    gic::init_cpu();
+    STATE[0].store(BUSY, Ordering::Relaxed);
+    ONLINE.store(bit(0), Ordering::Release);
+    kprintln!("smp: PSCI {}.{} (hvc), GICv2, {} CPUs", major, minor, count);
+    irq_enable();
+}
+
+/// Starts every secondary found at boot (after the registry's `init`).
+pub fn start_secondaries() {
+    for cpu in 1..cpu_count() {
+        if let Err(e) = online(cpu) {
+            kprintln!("smp: CPU {} did not come up: {}", cpu, e);
+            crate::exit(false);
+        }
+    }
+    kprintln!("smp: {} CPUs online", cpu_count());
+}
+
+/// A secondary's Rust entry (from `_secondary_start`, stacks and vectors
+/// set, interrupts and debug exceptions masked as at reset).
+#[no_mangle]
+extern "C" fn hwbreak_secondary_main(cpu: u64) -> ! {
+    let me = cpu as u32;
+    if me != current_cpu() {
+        kprintln!("smp: CPU {} started with context id {}", current_cpu(), cpu);
+        crate::exit(false);
+    }
+    // SAFETY: EL1, this CPU's vectors are installed (boot.rs).
+    unsafe { hwbreak_aarch64::cpu::unmask_debug_exceptions() };
+    gic::init_cpu();
+    join_calls(me);
+    if let Err(e) = REGISTRY.cpu_online() {
+        kprintln!("smp: cpu_online on CPU {} failed: {}", me, e);
+        crate::exit(false);
+    }
+    STATE[me as usize].store(IDLE, Ordering::Release);
+    irq_enable();
+    idle(me)
+}
+
+/// A secondary's idle loop: spawned work, going offline, else `wfi`.
+fn idle(me: u32) -> ! {
+    let state = &STATE[me as usize];
+    loop {
+        // Check and sleep with interrupts masked: an SGI arriving between
+        // the check and `wfi` stays pending and ends the `wfi` (pending
+        // interrupts wake it even masked); unmasked, it would be taken
+        // before `wfi` and the CPU would sleep through the request.
+        let daif = irq_save();
+        match state.load(Ordering::Acquire) {
+            BUSY => {
+                irq_restore(daif);
+                let (f, arg) = &WORK[me as usize];
+                // SAFETY: `spawn` stored a `Work` function's address before
+                // publishing BUSY (Release/Acquire on the state).
+                let work: Work = unsafe { core::mem::transmute(f.load(Ordering::Relaxed)) };
+                work(arg.load(Ordering::Relaxed));
+                state.store(IDLE, Ordering::Release);
+            }
+            GOING_DOWN => go_down(me),
+            _ => {
+                // SAFETY: waits for an interrupt; no memory effect.
+                unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
+                irq_restore(daif);
+            }
+        }
+    }
+}
+
+/// The CPU's own part of going offline (interrupts masked).
+fn go_down(me: u32) -> ! {
+    leave_calls(me);
+    if let Err(e) = REGISTRY.cpu_offline() {
+        kprintln!("smp: cpu_offline on CPU {} failed: {}", me, e);
+        crate::exit(false);
+    }
+    gic::disable_cpu();
+    STATE[me as usize].store(DOWN, Ordering::Release);
+    let e = psci::cpu_off();
+    kprintln!("smp: PSCI CPU_OFF refused on CPU {}: {}", me, e);
+    crate::exit(false)
+}
+
+fn check_other(cpu: u32) -> Result<u32, &'static str> {
+    let me = current_cpu();
+    if cpu >= cpu_count() {
+        return Err("no such CPU");
+    }
+    if cpu == me {
+        return Err("the CPU is the caller");
+    }
+    Ok(me)
+}
+
+/// Starts `work(arg)` on the idle secondary `cpu` ([`Smp::spawn`]).
+pub fn spawn(cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
+    check_other(cpu)?;
+    let state = &STATE[cpu as usize];
+    state
+        .compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+        .map_err(|_| "the CPU is offline or busy")?;
+    let (f, a) = &WORK[cpu as usize];
+    f.store(work as *const () as usize, Ordering::Relaxed);
+    a.store(arg, Ordering::Relaxed);
+    state.store(BUSY, Ordering::Release);
+    gic::send_mailbox_sgi(bit(cpu));
+    Ok(())
+}
+
+/// Whether `cpu` is online and idle ([`Smp::is_idle`]).
+pub fn is_idle(cpu: u32) -> bool {
+    (cpu as usize) < CPUS && STATE[cpu as usize].load(Ordering::Acquire) == IDLE
+}
+
+/// Takes the idle secondary `cpu` down ([`Smp::offline`]).
+pub fn offline(cpu: u32) -> Result<(), &'static str> {
+    let me = check_other(cpu)?;
+    if cpu == 0 {
+        return Err("the boot CPU stays online");
+    }
+    if STOP_OWNER.load(Ordering::Acquire) == me {
+        return Err("the other CPUs are stopped");
+    }
+    STATE[cpu as usize]
+        .compare_exchange(IDLE, GOING_DOWN, Ordering::AcqRel, Ordering::Relaxed)
+        .map_err(|_| "the CPU is offline or busy")?;
+    gic::send_mailbox_sgi(bit(cpu));
+    wait_until(me, || STATE[cpu as usize].load(Ordering::Acquire) == DOWN);
+    wait_until(me, || psci::affinity_info(mpidr_of(cpu)) == psci::AFFINITY_OFF);
+    STATE[cpu as usize].store(OFF, Ordering::Release);
+    Ok(())
+}
+
+/// Brings `cpu` back ([`Smp::online`]); also how the boot CPU starts the
+/// secondaries.
+pub fn online(cpu: u32) -> Result<(), &'static str> {
+    let me = current_cpu();
+    if cpu >= cpu_count() {
+        return Err("no such CPU");
+    }
+    if STOP_OWNER.load(Ordering::Acquire) == me {
+        return Err("the other CPUs are stopped");
+    }
+    STATE[cpu as usize]
+        .compare_exchange(OFF, BOOTING, Ordering::AcqRel, Ordering::Relaxed)
+        .map_err(|_| "the CPU is online")?;
+    extern "C" {
+        fn _secondary_start();
+    }
+    let entry = _secondary_start as *const () as u64;
+    if psci::cpu_on(mpidr_of(cpu), entry, u64::from(cpu)).is_err() {
+        STATE[cpu as usize].store(OFF, Ordering::Release);
+        return Err("PSCI CPU_ON refused");
+    }
+    wait_until(me, || STATE[cpu as usize].load(Ordering::Acquire) == IDLE);
+    Ok(())
+}
+
+/// Stops every other online CPU ([`Smp::stop_others`]).
+pub fn stop_others() {
+    let daif = irq_save();
+    let me = current_cpu();
+    // A second stopper is stopped by the first while it waits here.
+    while STOP_OWNER
+        .compare_exchange_weak(NONE, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        relax(me);
+    }
+    lock_calls(me);
+    let targets = ONLINE.load(Ordering::Relaxed) & !bit(me);
+    STOP_REQUESTED.store(targets, Ordering::Release);
+    gic::send_mailbox_sgi(targets);
+    unlock_calls();
+    while STOPPED.load(Ordering::Acquire) & targets != targets {
+        core::hint::spin_loop();
+    }
+    irq_restore(daif);
+}
+
+/// Releases the CPUs [`stop_others`] stopped and waits until each has
+/// refreshed its registers and left the stop loop ([`Smp::resume_others`]).
+/// Does nothing if this CPU did not stop them.
+pub fn resume_others() {
+    let me = current_cpu();
+    if STOP_OWNER.load(Ordering::Acquire) != me {
+        return;
+    }
+    let targets = STOP_REQUESTED.swap(0, Ordering::AcqRel);
+    while STOPPED.load(Ordering::Acquire) & targets != 0 {
+        core::hint::spin_loop();
+    }
+    STOP_OWNER.store(NONE, Ordering::Release);
+}
+
+/// The suite's view of these services.
+pub struct VirtSmp;
+
+impl Smp for VirtSmp {
+    fn cpu_count(&self) -> u32 {
+        cpu_count()
+    }
+
+    fn spawn(&self, cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
+        spawn(cpu, work, arg)
+    }
+
+    fn is_idle(&self, cpu: u32) -> bool {
+        is_idle(cpu)
+    }
+
+    fn offline(&self, cpu: u32) -> Result<(), &'static str> {
+        offline(cpu)
+    }
+
+    fn online(&self, cpu: u32) -> Result<(), &'static str> {
+        online(cpu)
+    }
+
+    fn stop_others(&self) {
+        stop_others()
+    }
+
+    fn resume_others(&self) {
+        resume_others()
+    }
+}
