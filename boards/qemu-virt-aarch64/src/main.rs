@@ -30,9 +30,9 @@ mod gdb_uart;
 mod gic;
 mod platform;
 mod psci;
-mod smp;
 #[cfg(not(feature = "gdb"))]
 mod smoke;
+mod smp;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -17,6 +17,7 @@ const CPU_ON: u64 = 0xc400_0003;
 const AFFINITY_INFO: u64 = 0xc400_0004;
 
 /// `AFFINITY_INFO`'s answer for a CPU that is off.
+#[cfg(not(feature = "gdb"))]
 pub const AFFINITY_OFF: i64 = 1;
 
 /// One PSCI call: function id and three arguments in x0-x3, result in x0.

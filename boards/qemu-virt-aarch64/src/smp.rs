@@ -70,7 +70,9 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use hwbreak_suite::{Smp, Work};
+use hwbreak_suite::Work;
+#[cfg(not(feature = "gdb"))]
+use hwbreak_suite::Smp;
 
 use crate::gic;
 use crate::psci;
@@ -85,6 +87,7 @@ const OFF: u32 = 0;
 const BOOTING: u32 = 1;
 /// Online, in the idle loop.
 const IDLE: u32 = 2;
+#[cfg(not(feature = "gdb"))]
 /// A spawner is filling in the work.
 const CLAIMED: u32 = 3;
 /// Running spawned work (the boot CPU: the kernel's main).
@@ -191,7 +194,26 @@ fn answer_call(me: u32) {
     // bit is clear; ours is cleared only after the call.
     let call = unsafe { &*(CALL.load(Ordering::Relaxed) as *const CrossCall<'_>) };
     (call.f)();
-    CALL_PENDING.fetch_and(!bit(me), Ordering::Release);
+    let caller = CALL_LOCK.load(Ordering::Relaxed);
+    // The last one to answer wakes the caller from its `wfi`.
+    if CALL_PENDING.fetch_and(!bit(me), Ordering::AcqRel) == bit(me) && caller != NONE {
+        gic::send_mailbox_sgi(bit(caller));
+    }
+}
+
+/// Sleeps until an interrupt is pending, then acknowledges and ends it
+/// (interrupts masked: it is not taken). Every SGI here means "look at your
+/// mailboxes", which the caller's loop does next. A sleeping vCPU leaves
+/// its host thread idle, where a spinning one competes with the CPUs it
+/// waits for (QEMU's TCG does not yield the host thread for `wfe` or
+/// `yield`).
+fn sleep_masked() {
+    // SAFETY: waits for an interrupt; no memory effect.
+    unsafe { core::arch::asm!("wfi", options(nomem, nostack, preserves_flags)) };
+    let (iar, id) = gic::acknowledge();
+    if id < gic::SPECIAL_IDS {
+        gic::end(iar);
+    }
 }
 
 /// Enters the stop loop if `me` was asked to stop. Interrupts masked.
@@ -200,13 +222,17 @@ fn answer_stop(me: u32) {
         return;
     }
     STOPPED.fetch_or(bit(me), Ordering::AcqRel);
+    // `resume_others` sends an SGI after the release.
     while STOP_REQUESTED.load(Ordering::Acquire) & bit(me) != 0 {
-        core::hint::spin_loop();
+        sleep_masked();
     }
     // The debugger may have changed breakpoints (lockless path): pick them
     // up before running on.
     REGISTRY.refresh();
     STOPPED.fetch_and(!bit(me), Ordering::Release);
+    // A call posted to us while we were stopped: its SGI may have been
+    // consumed by the stop loop's sleep.
+    answer_call(me);
 }
 
 /// One turn of a loop waiting for another CPU (interrupts masked): answer
@@ -257,9 +283,12 @@ pub fn run_on_each_cpu(f: &(dyn Fn() + Sync)) {
     f();
     while CALL_PENDING.load(Ordering::Acquire) != 0 {
         // Nothing can be posted to us (we hold the lock), but we may be
-        // stopped while we wait.
+        // stopped while we wait. The last target to answer, and a
+        // round-up, send us an SGI: sleep until one comes.
         answer_stop(me);
-        core::hint::spin_loop();
+        if CALL_PENDING.load(Ordering::Acquire) != 0 {
+            sleep_masked();
+        }
     }
     CALL.store(0, Ordering::Relaxed);
     unlock_calls();
@@ -320,12 +349,20 @@ pub fn init_boot_cpu() {
     // An absolute linker symbol: its address is its value.
     let linked = (&raw const __max_cpus) as usize;
     if linked != CPUS {
-        kprintln!("linker.ld lays out stacks for {} CPUs, the kernel serves {}", linked, CPUS);
+        kprintln!(
+            "linker.ld lays out stacks for {} CPUs, the kernel serves {}",
+            linked,
+            CPUS
+        );
         crate::exit(false);
     }
     let (major, minor) = psci::version();
-    if major < 1 {
-        kprintln!("PSCI {}.{}: CPU_ON/CPU_OFF/AFFINITY_INFO need 0.2 or later", major, minor);
+    if (major, minor) < (0, 2) {
+        kprintln!(
+            "PSCI {}.{}: CPU_ON/CPU_OFF/AFFINITY_INFO need 0.2 or later",
+            major,
+            minor
+        );
         crate::exit(false);
     }
     let mut count = 1;
@@ -417,6 +454,7 @@ fn go_down(me: u32) -> ! {
     crate::exit(false)
 }
 
+#[cfg(not(feature = "gdb"))]
 fn check_other(cpu: u32) -> Result<u32, &'static str> {
     let me = current_cpu();
     if cpu >= cpu_count() {
@@ -428,6 +466,7 @@ fn check_other(cpu: u32) -> Result<u32, &'static str> {
     Ok(me)
 }
 
+#[cfg(not(feature = "gdb"))]
 /// Starts `work(arg)` on the idle secondary `cpu` ([`Smp::spawn`]).
 pub fn spawn(cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
     check_other(cpu)?;
@@ -443,11 +482,13 @@ pub fn spawn(cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+#[cfg(not(feature = "gdb"))]
 /// Whether `cpu` is online and idle ([`Smp::is_idle`]).
 pub fn is_idle(cpu: u32) -> bool {
     (cpu as usize) < CPUS && STATE[cpu as usize].load(Ordering::Acquire) == IDLE
 }
 
+#[cfg(not(feature = "gdb"))]
 /// Takes the idle secondary `cpu` down ([`Smp::offline`]).
 pub fn offline(cpu: u32) -> Result<(), &'static str> {
     let me = check_other(cpu)?;
@@ -462,7 +503,9 @@ pub fn offline(cpu: u32) -> Result<(), &'static str> {
         .map_err(|_| "the CPU is offline or busy")?;
     gic::send_mailbox_sgi(bit(cpu));
     wait_until(me, || STATE[cpu as usize].load(Ordering::Acquire) == DOWN);
-    wait_until(me, || psci::affinity_info(mpidr_of(cpu)) == psci::AFFINITY_OFF);
+    wait_until(me, || {
+        psci::affinity_info(mpidr_of(cpu)) == psci::AFFINITY_OFF
+    });
     STATE[cpu as usize].store(OFF, Ordering::Release);
     Ok(())
 }
@@ -492,6 +535,7 @@ pub fn online(cpu: u32) -> Result<(), &'static str> {
     Ok(())
 }
 
+#[cfg(not(feature = "gdb"))]
 /// Stops every other online CPU ([`Smp::stop_others`]).
 pub fn stop_others() {
     let daif = irq_save();
@@ -514,6 +558,7 @@ pub fn stop_others() {
     irq_restore(daif);
 }
 
+#[cfg(not(feature = "gdb"))]
 /// Releases the CPUs [`stop_others`] stopped and waits until each has
 /// refreshed its registers and left the stop loop ([`Smp::resume_others`]).
 /// Does nothing if this CPU did not stop them.
@@ -523,15 +568,18 @@ pub fn resume_others() {
         return;
     }
     let targets = STOP_REQUESTED.swap(0, Ordering::AcqRel);
+    gic::send_mailbox_sgi(targets);
     while STOPPED.load(Ordering::Acquire) & targets != 0 {
         core::hint::spin_loop();
     }
     STOP_OWNER.store(NONE, Ordering::Release);
 }
 
+#[cfg(not(feature = "gdb"))]
 /// The suite's view of these services.
 pub struct VirtSmp;
 
+#[cfg(not(feature = "gdb"))]
 impl Smp for VirtSmp {
     fn cpu_count(&self) -> u32 {
         cpu_count()
