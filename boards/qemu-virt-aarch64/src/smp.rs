@@ -1,5 +1,6 @@
 //! Four CPUs: start and stop through PSCI, cross-CPU calls and the
-//! debugger's round-up through GICv2 SGIs, and the suite's [`Smp`] services.
+//! debugger's round-up through GICv2 SGIs, and the suite's
+//! [`Smp`](hwbreak_suite::Smp) services.
 //!
 //! # CPUs
 //! CPU n is the one whose MPIDR_EL1 has Aff1 = n / 8 and Aff0 = n % 8:
@@ -13,7 +14,7 @@
 //! point and the CPU number as context id. QEMU resets the core first, so it
 //! starts with its debug registers, MDSCR_EL1 and the OS lock in their reset
 //! state. `_secondary_start` sets its own stacks and the vectors; then
-//! [`secondary_main`] unmasks debug exceptions (PSTATE.D), enables its GIC
+//! `hwbreak_secondary_main` unmasks debug exceptions (PSTATE.D), enables its GIC
 //! CPU interface, joins the cross-CPU calls, calls the registry's
 //! `cpu_online` (which clears the OS lock and writes every slot from the
 //! tables), unmasks interrupts and idles in `wfi`.
@@ -28,34 +29,39 @@
 //! One call at a time, system-wide: the caller takes the call lock, posts
 //! its function in one mailbox with the set of CPUs that must run it (the
 //! online CPUs but itself), sends them the mailbox SGI, runs the function
-//! itself and spins until every target has cleared its bit; all of it with
+//! itself and waits until every target has cleared its bit; all of it with
 //! its interrupts masked. A target's IRQ handler runs the function with
-//! interrupts masked (exception entry masks them) and clears its bit.
+//! interrupts masked (exception entry masks them) and clears its bit; the
+//! last one sends the caller an SGI, which ends the caller's `wfi`.
 //!
 //! Why this cannot deadlock: every loop in this module that waits for
-//! another CPU (for the call lock, for the targets of a call, for the
-//! round-up's owner, for a hotplug step) runs with interrupts masked and
-//! *polls* both requests another CPU may be waiting on: a call posted to
-//! this CPU (it runs it) and a stop request (it enters the stop loop). So a
-//! CPU never waits for a CPU that is itself waiting on it. The one lock no
-//! loop polls in is the critical section (platform.rs): it is only ever
-//! held for bounded work that waits for no other CPU. The registry never
-//! calls [`run_on_each_cpu`] inside its critical section, and nothing in
-//! this board does either.
+//! another CPU to do something (for the call lock, for the round-up's
+//! owner, for a hotplug step) runs with interrupts masked and *polls* both
+//! requests another CPU may be waiting on: a call posted to this CPU (it
+//! runs it) and a stop request (it enters the stop loop). So a CPU never
+//! waits for a CPU that is itself waiting on it. The caller of a call,
+//! which holds the call lock, can receive neither (both need the lock), so
+//! it only sleeps. The one lock no loop polls in is the critical section
+//! (platform.rs): it is only ever held for bounded work that waits for no
+//! other CPU. The registry never calls [`run_on_each_cpu`] inside its
+//! critical section, and nothing in this board does either.
 //!
 //! # Round-up ([`stop_others`], [`resume_others`])
 //! The stopper takes the round-up (one at a time; a second stopper is
-//! stopped by the first while it waits), and, under the call lock so the
-//! online set cannot change, asks every other online CPU to stop and sends
-//! them the SGI, then waits until all are in the stop loop, where they
-//! spin with interrupts masked. A CPU holding the call lock may be stopped
-//! (in its wait), so the stopper must not make cross-CPU calls until
-//! [`resume_others`]: a kernel debugger uses the registry's lockless path
-//! meanwhile. Released, each CPU calls the registry's `refresh` (the
-//! debugger may have installed breakpoints) before it returns to what it
-//! was doing; [`resume_others`] returns once all have. A CPU coming online
-//! joins only while no round-up is in progress, so a stopped world stays
-//! stopped.
+//! stopped by the first while it waits) and the call lock, which it keeps
+//! until [`resume_others`]: no call is in flight then, none starts but the
+//! stopper's own, and the online set stays as it read it. It asks every
+//! other online CPU to stop, sends them the SGI and waits until all are in
+//! the stop loop, where they spin with interrupts masked. Whatever they were
+//! doing (a registration waiting for the call lock included) is frozen,
+//! but they still answer the stopper's cross-CPU calls, so a debugger with
+//! the world stopped may update breakpoints through the registry's normal
+//! path as well as its lockless one (a stopped CPU never holds the critical
+//! section: it masks interrupts and never waits). Released, each CPU calls
+//! the registry's `refresh` (for the lockless path's changes) before it
+//! returns to what it was doing; [`resume_others`] returns once all have.
+//! A CPU coming online waits for the call lock, so it joins after the
+//! round-up; [`online`] and [`offline`] refuse to run on the stopper.
 //!
 //! # Hotplug ([`offline`], [`online`])
 //! [`offline`] marks the idle CPU going down and wakes it; it leaves the
@@ -70,9 +76,9 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use hwbreak_suite::Work;
 #[cfg(not(feature = "gdb"))]
 use hwbreak_suite::Smp;
+use hwbreak_suite::Work;
 
 use crate::gic;
 use crate::psci;
@@ -222,17 +228,18 @@ fn answer_stop(me: u32) {
         return;
     }
     STOPPED.fetch_or(bit(me), Ordering::AcqRel);
-    // `resume_others` sends an SGI after the release.
+    // The stopper may update breakpoints through the normal path (its
+    // cross-CPU calls reach us here) or the lockless one. It sends an SGI
+    // with each call and after the release.
     while STOP_REQUESTED.load(Ordering::Acquire) & bit(me) != 0 {
-        sleep_masked();
+        answer_call(me);
+        if STOP_REQUESTED.load(Ordering::Acquire) & bit(me) != 0 {
+            sleep_masked();
+        }
     }
-    // The debugger may have changed breakpoints (lockless path): pick them
-    // up before running on.
+    // What the lockless path changed reaches us only here.
     REGISTRY.refresh();
     STOPPED.fetch_and(!bit(me), Ordering::Release);
-    // A call posted to us while we were stopped: its SGI may have been
-    // consumed by the stop loop's sleep.
-    answer_call(me);
 }
 
 /// One turn of a loop waiting for another CPU (interrupts masked): answer
@@ -272,7 +279,12 @@ fn unlock_calls() {
 pub fn run_on_each_cpu(f: &(dyn Fn() + Sync)) {
     let daif = irq_save();
     let me = current_cpu();
-    lock_calls(me);
+    // A stopper holds the call lock until it resumes the others, and makes
+    // its own calls under it.
+    let stopper = CALL_LOCK.load(Ordering::Relaxed) == me;
+    if !stopper {
+        lock_calls(me);
+    }
     let targets = ONLINE.load(Ordering::Relaxed) & !bit(me);
     let call = CrossCall { f };
     if targets != 0 {
@@ -282,16 +294,15 @@ pub fn run_on_each_cpu(f: &(dyn Fn() + Sync)) {
     }
     f();
     while CALL_PENDING.load(Ordering::Acquire) != 0 {
-        // Nothing can be posted to us (we hold the lock), but we may be
-        // stopped while we wait. The last target to answer, and a
-        // round-up, send us an SGI: sleep until one comes.
-        answer_stop(me);
-        if CALL_PENDING.load(Ordering::Acquire) != 0 {
-            sleep_masked();
-        }
+        // Nothing can be posted to us (we hold the lock), and no round-up
+        // can start (it needs the lock). The last target to answer sends
+        // us an SGI: sleep until it comes.
+        sleep_masked();
     }
     CALL.store(0, Ordering::Relaxed);
-    unlock_calls();
+    if !stopper {
+        unlock_calls();
+    }
     irq_restore(daif);
 }
 
@@ -313,30 +324,21 @@ pub fn on_irq() {
     answer_stop(me);
 }
 
-/// Joins the cross-CPU calls, waiting while a round-up is in progress (a
-/// stopped world stays stopped). Interrupts masked.
+/// Joins the cross-CPU calls (after a round-up in progress: the stopper
+/// holds the call lock). Interrupts masked.
 fn join_calls(me: u32) {
-    loop {
-        lock_calls(me);
-        if STOP_OWNER.load(Ordering::Acquire) == NONE {
-            ONLINE.fetch_or(bit(me), Ordering::Relaxed);
-            unlock_calls();
-            return;
-        }
-        unlock_calls();
-        while STOP_OWNER.load(Ordering::Acquire) != NONE {
-            relax(me);
-        }
-    }
+    lock_calls(me);
+    ONLINE.fetch_or(bit(me), Ordering::Relaxed);
+    unlock_calls();
 }
 
 /// Leaves the cross-CPU calls. Interrupts masked.
 fn leave_calls(me: u32) {
+    // A round-up holds the call lock: we are stopped here, or leave
+    // before it reads the online set.
     lock_calls(me);
     ONLINE.fetch_and(!bit(me), Ordering::Relaxed);
     unlock_calls();
-    // A round-up that read the online set before we left counts on us.
-    answer_stop(me);
 }
 
 /// The boot CPU's part, first thing in `main`: finds the CPUs, enables the
@@ -535,8 +537,8 @@ pub fn online(cpu: u32) -> Result<(), &'static str> {
     Ok(())
 }
 
-#[cfg(not(feature = "gdb"))]
-/// Stops every other online CPU ([`Smp::stop_others`]).
+/// Stops every other online CPU ([`Smp::stop_others`]) and keeps the call
+/// lock until [`resume_others`].
 pub fn stop_others() {
     let daif = irq_save();
     let me = current_cpu();
@@ -547,21 +549,22 @@ pub fn stop_others() {
     {
         relax(me);
     }
+    // With the lock, no call is in flight and none starts but ours; the
+    // online set stays as read.
     lock_calls(me);
     let targets = ONLINE.load(Ordering::Relaxed) & !bit(me);
     STOP_REQUESTED.store(targets, Ordering::Release);
     gic::send_mailbox_sgi(targets);
-    unlock_calls();
     while STOPPED.load(Ordering::Acquire) & targets != targets {
         core::hint::spin_loop();
     }
     irq_restore(daif);
 }
 
-#[cfg(not(feature = "gdb"))]
 /// Releases the CPUs [`stop_others`] stopped and waits until each has
-/// refreshed its registers and left the stop loop ([`Smp::resume_others`]).
-/// Does nothing if this CPU did not stop them.
+/// refreshed its registers and left the stop loop, then gives the call
+/// lock back ([`Smp::resume_others`]). Does nothing if this CPU did not
+/// stop them.
 pub fn resume_others() {
     let me = current_cpu();
     if STOP_OWNER.load(Ordering::Acquire) != me {
@@ -572,6 +575,7 @@ pub fn resume_others() {
     while STOPPED.load(Ordering::Acquire) & targets != 0 {
         core::hint::spin_loop();
     }
+    unlock_calls();
     STOP_OWNER.store(NONE, Ordering::Release);
 }
 
