@@ -2,8 +2,10 @@
 //!
 //! Boot: VOF enters the image in 32-bit real mode; `entry` switches to
 //! 64-bit mode, sets a stack and the TOC and calls [`hwb_rust_start`], which
-//! finds RTAS through the Open Firmware client interface, installs the
-//! exception vectors and runs the scenarios. Exit: RTAS `power-off` (QEMU
+//! finds RTAS and the CPUs through the Open Firmware client interface,
+//! installs the exception vectors, runs the single-CPU smoke checks, starts
+//! the registry and the secondary threads ([`smp`]) and runs the scenarios
+//! on CPU 0 with every CPU up. Exit: RTAS `power-off` (QEMU
 //! status 0) when everything passed, `ibm,os-term` (status 1 with
 //! `-action panic=exit-failure`) otherwise.
 #![no_std]
@@ -14,6 +16,7 @@ mod firmware;
 mod platform;
 mod rt;
 mod smoke;
+mod smp;
 mod trap;
 
 use core::fmt::Write;
@@ -24,8 +27,8 @@ use hwbreak::{Arch, PoolId, Registry, Resume};
 use hwbreak_suite::{Board, Caps};
 use platform::Pseries;
 
-/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
-pub static REGISTRY: Registry<Ppc64, Pseries, 64, 1, 8> =
+/// The registry: 64 breakpoints, 4 CPUs, 8 debug contexts.
+pub static REGISTRY: Registry<Ppc64, Pseries, 64, { firmware::MAX_CPUS }, 8> =
     Registry::new(Ppc64::native(), Pseries::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -109,6 +112,10 @@ impl Board for PseriesBoard {
     fn spurious_count(&self) -> u32 {
         SPURIOUS.load(Ordering::Relaxed)
     }
+
+    fn smp(&self) -> Option<&dyn hwbreak_suite::Smp> {
+        Some(&smp::PseriesSmp)
+    }
 }
 
 /// Prints to the hypervisor console.
@@ -141,6 +148,15 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
             }
         }
     }
+    let cpus = of.cpus().unwrap_or_else(|e| {
+        println!("hwbreak: CPUs: {e}");
+        firmware::os_term(c"hwbreak: cannot list the CPUs")
+    });
+    // SAFETY: once, on the boot CPU, vectors not yet installed.
+    if let Err(e) = unsafe { smp::init(&cpus) } {
+        println!("hwbreak: CPUs: {e}");
+        firmware::os_term(c"hwbreak: cannot identify the boot CPU");
+    }
     // SAFETY: the client interface is no longer used.
     unsafe { entry::install_vectors() };
     let mut summary = smoke::run(&PseriesBoard);
@@ -151,6 +167,13 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
         firmware::os_term(c"hwbreak: registry start failed");
     }
     trap::set_hook(registry_debug);
+    // CPU 0 answers cross-CPU calls from now on.
+    platform::interrupts_on();
+    if let Err(e) = smp::start_secondaries() {
+        println!("hwbreak: starting the secondary CPUs: {e}");
+        firmware::os_term(c"hwbreak: secondary start failed");
+    }
+    println!("hwbreak: {} CPUs up", smp::cpu_count());
     summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &PseriesBoard));
     summary.print(&PseriesBoard);
     if summary.all_passed() {
