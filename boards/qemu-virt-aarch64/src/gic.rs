@@ -88,3 +88,15 @@ pub fn acknowledge() -> (u32, u32) {
 pub fn end(iar: u32) {
     write(GICC, GICC_EOIR, iar);
 }
+
+/// Acknowledges and ends every interrupt pending at this CPU (interrupts
+/// masked): the wake-up SGI a caller of a cross-CPU call did not sleep for.
+pub fn drain() {
+    loop {
+        let (iar, id) = acknowledge();
+        if id >= SPECIAL_IDS {
+            return;
+        }
+        end(iar);
+    }
+}

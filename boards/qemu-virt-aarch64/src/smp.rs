@@ -300,6 +300,9 @@ pub fn run_on_each_cpu(f: &(dyn Fn() + Sync)) {
         sleep_masked();
     }
     CALL.store(0, Ordering::Relaxed);
+    if targets != 0 {
+        gic::drain();
+    }
     if !stopper {
         unlock_calls();
     }
@@ -484,6 +487,12 @@ pub fn spawn(cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Whether `cpu` receives cross-CPU calls (brought up, not going down).
+#[cfg(feature = "gdb")]
+pub fn is_online(cpu: u32) -> bool {
+    cpu < 32 && ONLINE.load(Ordering::Acquire) & bit(cpu) != 0
+}
+
 #[cfg(not(feature = "gdb"))]
 /// Whether `cpu` is online and idle ([`Smp::is_idle`]).
 pub fn is_idle(cpu: u32) -> bool {
@@ -535,6 +544,12 @@ pub fn online(cpu: u32) -> Result<(), &'static str> {
     }
     wait_until(me, || STATE[cpu as usize].load(Ordering::Acquire) == IDLE);
     Ok(())
+}
+
+/// Whether `cpu` holds the round-up.
+#[cfg(feature = "gdb")]
+pub fn stopped_by(cpu: u32) -> bool {
+    STOP_OWNER.load(Ordering::Acquire) == cpu
 }
 
 /// Stops every other online CPU ([`Smp::stop_others`]) and keeps the call
