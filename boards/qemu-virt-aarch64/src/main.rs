@@ -186,18 +186,43 @@ fn run_suite() -> ! {
 }
 
 /// The `gdb` build: a GDB session over `hwbreak_suite::gdb::debuggee`
-/// instead of the scenarios. Exits QEMU with status 0 when the program
-/// has run (GDB judges the stops; `cargo xtask gdb` judges GDB).
+/// instead of the scenarios. The session starts with a stop on the boot
+/// CPU; the debuggee then runs on CPU 1 (the boot CPU itself on a one-CPU
+/// machine), so GDB's breakpoints and watchpoints trap on another CPU than
+/// the one that stopped first, and the boot CPU, waiting, is rounded up
+/// at each of their stops. Exits QEMU with status 0 when the program has
+/// run (GDB judges the stops; `cargo xtask gdb` judges GDB).
 #[cfg(feature = "gdb")]
 fn gdb_session() -> ! {
     bring_up_registry();
     kprintln!("gdb: stopping for GDB (second PL011)");
     gdb::initial_stop();
-    let result = hwbreak_suite::gdb::debuggee();
-    kprintln!("gdb: debuggee returned {}", result);
+    let (result, cpu) = if smp::cpu_count() > 1 {
+        if let Err(e) = smp::spawn(1, run_debuggee, 0) {
+            kprintln!("gdb: cannot start the debuggee on CPU 1: {}", e);
+            exit(false);
+        }
+        while !smp::is_idle(1) {
+            core::hint::spin_loop();
+        }
+        (DEBUGGEE_RESULT.load(Ordering::Acquire), 1)
+    } else {
+        (hwbreak_suite::gdb::debuggee(), 0)
+    };
+    kprintln!("gdb: debuggee returned {} on CPU {}", result, cpu);
     gdb::final_stop();
     kprintln!("gdb: session over");
     exit(true)
+}
+
+/// What the debuggee returned on CPU 1.
+#[cfg(feature = "gdb")]
+static DEBUGGEE_RESULT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Spawned work: the debuggee, its result kept for the boot CPU.
+#[cfg(feature = "gdb")]
+fn run_debuggee(_: usize) {
+    DEBUGGEE_RESULT.store(hwbreak_suite::gdb::debuggee(), Ordering::Release);
 }
 
 #[panic_handler]

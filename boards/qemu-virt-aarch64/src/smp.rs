@@ -93,7 +93,6 @@ const OFF: u32 = 0;
 const BOOTING: u32 = 1;
 /// Online, in the idle loop.
 const IDLE: u32 = 2;
-#[cfg(not(feature = "gdb"))]
 /// A spawner is filling in the work.
 const CLAIMED: u32 = 3;
 /// Running spawned work (the boot CPU: the kernel's main).
@@ -459,7 +458,6 @@ fn go_down(me: u32) -> ! {
     crate::exit(false)
 }
 
-#[cfg(not(feature = "gdb"))]
 fn check_other(cpu: u32) -> Result<u32, &'static str> {
     let me = current_cpu();
     if cpu >= cpu_count() {
@@ -471,7 +469,6 @@ fn check_other(cpu: u32) -> Result<u32, &'static str> {
     Ok(me)
 }
 
-#[cfg(not(feature = "gdb"))]
 /// Starts `work(arg)` on the idle secondary `cpu` ([`Smp::spawn`]).
 pub fn spawn(cpu: u32, work: Work, arg: usize) -> Result<(), &'static str> {
     check_other(cpu)?;
@@ -493,7 +490,6 @@ pub fn is_online(cpu: u32) -> bool {
     cpu < 32 && ONLINE.load(Ordering::Acquire) & bit(cpu) != 0
 }
 
-#[cfg(not(feature = "gdb"))]
 /// Whether `cpu` is online and idle ([`Smp::is_idle`]).
 pub fn is_idle(cpu: u32) -> bool {
     (cpu as usize) < CPUS && STATE[cpu as usize].load(Ordering::Acquire) == IDLE
