@@ -14,10 +14,11 @@
 //! point and the CPU number as context id. QEMU resets the core first, so it
 //! starts with its debug registers, MDSCR_EL1 and the OS lock in their reset
 //! state. `_secondary_start` sets its own stacks and the vectors; then
-//! `hwbreak_secondary_main` unmasks debug exceptions (PSTATE.D), enables its GIC
-//! CPU interface, joins the cross-CPU calls, calls the registry's
-//! `cpu_online` (which clears the OS lock and writes every slot from the
-//! tables), unmasks interrupts and idles in `wfi`.
+//! `hwbreak_secondary_main` unmasks debug exceptions (PSTATE.D), enables
+//! its GIC CPU interface, joins the cross-CPU calls, calls the registry's
+//! `cpu_online` (which writes every slot from the tables and, once one is
+//! armed, clears the OS lock and sets MDSCR_EL1.MDE/KDE), unmasks
+//! interrupts and idles in `wfi`.
 //!
 //! It joins the calls *before* `cpu_online`: an update whose cross-call
 //! did not include it committed its tables before that call read the
@@ -458,6 +459,7 @@ fn go_down(me: u32) -> ! {
     crate::exit(false)
 }
 
+/// The caller's number, if `cpu` is another CPU this machine has.
 fn check_other(cpu: u32) -> Result<u32, &'static str> {
     let me = current_cpu();
     if cpu >= cpu_count() {
@@ -465,6 +467,16 @@ fn check_other(cpu: u32) -> Result<u32, &'static str> {
     }
     if cpu == me {
         return Err("the CPU is the caller");
+    }
+    Ok(me)
+}
+
+/// As [`check_other`], and the caller has not stopped the others (the
+/// CPU it would wait for could not come up or go down).
+fn check_hotplug(cpu: u32) -> Result<u32, &'static str> {
+    let me = check_other(cpu)?;
+    if STOP_OWNER.load(Ordering::Acquire) == me {
+        return Err("the other CPUs are stopped");
     }
     Ok(me)
 }
@@ -495,16 +507,13 @@ pub fn is_idle(cpu: u32) -> bool {
     (cpu as usize) < CPUS && STATE[cpu as usize].load(Ordering::Acquire) == IDLE
 }
 
-#[cfg(not(feature = "gdb"))]
 /// Takes the idle secondary `cpu` down ([`Smp::offline`]).
+#[cfg(not(feature = "gdb"))]
 pub fn offline(cpu: u32) -> Result<(), &'static str> {
-    let me = check_other(cpu)?;
     if cpu == 0 {
         return Err("the boot CPU stays online");
     }
-    if STOP_OWNER.load(Ordering::Acquire) == me {
-        return Err("the other CPUs are stopped");
-    }
+    let me = check_hotplug(cpu)?;
     STATE[cpu as usize]
         .compare_exchange(IDLE, GOING_DOWN, Ordering::AcqRel, Ordering::Relaxed)
         .map_err(|_| "the CPU is offline or busy")?;
@@ -520,13 +529,7 @@ pub fn offline(cpu: u32) -> Result<(), &'static str> {
 /// Brings `cpu` back ([`Smp::online`]); also how the boot CPU starts the
 /// secondaries.
 pub fn online(cpu: u32) -> Result<(), &'static str> {
-    let me = current_cpu();
-    if cpu >= cpu_count() {
-        return Err("no such CPU");
-    }
-    if STOP_OWNER.load(Ordering::Acquire) == me {
-        return Err("the other CPUs are stopped");
-    }
+    let me = check_hotplug(cpu)?;
     STATE[cpu as usize]
         .compare_exchange(OFF, BOOTING, Ordering::AcqRel, Ordering::Relaxed)
         .map_err(|_| "the CPU is online")?;
@@ -590,8 +593,8 @@ pub fn resume_others() {
     STOP_OWNER.store(NONE, Ordering::Release);
 }
 
-#[cfg(not(feature = "gdb"))]
 /// The suite's view of these services.
+#[cfg(not(feature = "gdb"))]
 pub struct VirtSmp;
 
 #[cfg(not(feature = "gdb"))]
