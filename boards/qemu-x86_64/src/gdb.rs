@@ -122,7 +122,14 @@ impl ConnectionExt for Com2 {
     }
 }
 
-type Adapter = GdbBreakpoints<'static, hwbreak::ArchImpl, crate::BoardPlatform, 64, 1, 8>;
+type Adapter = GdbBreakpoints<
+    'static,
+    hwbreak::ArchImpl,
+    crate::BoardPlatform,
+    64,
+    { crate::smp::MAX_CPUS },
+    8,
+>;
 
 /// The kernel as GDB sees it: the interrupted context of the current stop
 /// and GDB's breakpoints.
@@ -283,7 +290,7 @@ struct Stub(UnsafeCell<Kernel>);
 // SAFETY: see above.
 unsafe impl Sync for Stub {}
 
-static LATCH: StopLatch<1> = StopLatch::new();
+static LATCH: StopLatch<{ crate::smp::MAX_CPUS }> = StopLatch::new();
 static STUB: Stub = Stub(UnsafeCell::new(Kernel {
     frame: core::ptr::null_mut(),
     step: false,
