@@ -46,11 +46,12 @@
 //! Going down, the CPU closes its mailboxes (answering whatever was
 //! posted), then calls the registry's `cpu_offline`, masks its XICS
 //! priority (`H_CPPR` 0) and calls RTAS `stop-self`. The caller waits
-//! until RTAS `query-cpu-stopped-state` says stopped. QEMU leaves
-//! DAWR/DAWRX/CIABR as they were across `stop-self` and `start-cpu` (only
-//! the MSR, the entry state and LPCR are set), so the bring-up does not
-//! touch them: the registry's `cpu_offline` cleared them and its
-//! `cpu_online` rewrites them from its tables.
+//! until RTAS `query-cpu-stopped-state` says stopped. QEMU 10 keeps the
+//! debug registers across `stop-self` and `start-cpu` (a DAWR0 armed before
+//! the stop was seen to trap after the start, before any bring-up code
+//! touched it); the bring-up does not touch them either: the registry's
+//! `cpu_offline` cleared them and its `cpu_online` rewrites them from its
+//! tables.
 //!
 //! # Round-up
 //! [`Smp::stop_others`](hwbreak_suite::Smp::stop_others): one CPU at a
@@ -238,7 +239,7 @@ pub unsafe fn init(cpus: &CpuServers) -> Result<(), &'static str> {
         m.servers[i].store(s, Ordering::Relaxed);
     }
     m.count.store(cpus.count as u32, Ordering::Relaxed);
-    for cpu in 0..MAX_CPUS {
+    for (cpu, stack_top) in STACK_TOPS.iter().enumerate() {
         let (bottom, top) = exception_stack(cpu);
         // SAFETY: no other CPU runs yet and no exception is taken (the
         // vectors are not installed), so nothing reads the areas.
@@ -247,7 +248,7 @@ pub unsafe fn init(cpus: &CpuServers) -> Result<(), &'static str> {
         }
         if cpu > 0 {
             let base = core::ptr::addr_of!(STACKS) as u64 + ((cpu - 1) * STACK_SIZE) as u64;
-            STACK_TOPS[cpu].store(base + STACK_SIZE as u64, Ordering::Relaxed);
+            stack_top.store(base + STACK_SIZE as u64, Ordering::Relaxed);
         }
     }
     // SAFETY: this CPU's area, set up above.
