@@ -3,7 +3,8 @@
 //! Boots at EL1 (MMU off, identity addresses), prints through the PL011,
 //! runs the backend smoke scenarios (the backend alone, no registry), then
 //! brings the registry up and starts the secondary CPUs (PSCI `CPU_ON`, up
-//! to [`CPUS`]; see `smp.rs`), runs the shared scenario suite with the
+//! to [`CPUS`]; see `smp.rs`), checks the SMP services themselves
+//! (`smp_check.rs`), runs the shared scenario suite with the
 //! AArch64-only scenarios through the registry, prints one summary line and
 //! exits through semihosting with status 0 when nothing failed. Secondaries
 //! idle until the suite's SMP scenarios give them work.
@@ -33,6 +34,8 @@ mod psci;
 #[cfg(not(feature = "gdb"))]
 mod smoke;
 mod smp;
+#[cfg(not(feature = "gdb"))]
+mod smp_check;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -174,6 +177,10 @@ fn run_suite() -> ! {
         skipped: 0,
     };
     bring_up_registry();
+    let (passed, failed, skipped) = smp_check::run();
+    summary.passed += passed;
+    summary.failed += failed;
+    summary.skipped += skipped;
     let counts = REGISTRY.slot_counts();
     kprintln!(
         "registry: {} breakpoint and {} watchpoint slots",
