@@ -116,6 +116,10 @@ static WATCHED: AtomicUsize = AtomicUsize::new(0);
 /// Bumped after each update; each writer answers in [`ANSWERED`].
 static EPOCH: AtomicUsize = AtomicUsize::new(0);
 static ANSWERED: [AtomicUsize; CPUS] = [const { AtomicUsize::new(0) }; CPUS];
+/// Set while the boot CPU is inside an updating call: the writers store
+/// in a loop only then, so their traps race the update instead of slowing
+/// down the handshakes between updates.
+static UPDATING: AtomicBool = AtomicBool::new(false);
 /// Tells the writers to return.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -137,6 +141,7 @@ fn reset_shared() {
         c.store(0, Ordering::SeqCst);
     }
     STOP.store(false, Ordering::SeqCst);
+    UPDATING.store(false, Ordering::SeqCst);
 }
 
 /// A handler context: the generation of the update that installed the
@@ -196,8 +201,31 @@ fn spawn_all(smp: &dyn Smp, work: crate::Work) -> Outcome {
 // Stress: re-pointing a system-wide watch while three CPUs store
 // ---------------------------------------------------------------------
 
-/// Updates the boot CPU makes (register, modify and unregister mixed).
-const UPDATES: usize = 10_000;
+/// Updates the boot CPU makes (register, modify and unregister mixed):
+/// 10 000, or `HWBREAK_SMP_UPDATES` when the kernel is built with it set
+/// (a quicker local run; the counts line says how many ran).
+const UPDATES: usize = match option_env!("HWBREAK_SMP_UPDATES") {
+    Some(n) => parse_count(n),
+    None => 10_000,
+};
+
+/// A decimal count at build time (a build with anything else fails).
+const fn parse_count(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    assert!(!bytes.is_empty(), "HWBREAK_SMP_UPDATES is empty");
+    let mut n = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "HWBREAK_SMP_UPDATES is not a number"
+        );
+        n = n * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(n > 0, "HWBREAK_SMP_UPDATES is 0");
+    n
+}
 /// Updates per register .. unregister cycle (register, modifies,
 /// unregister).
 const CYCLE: usize = 8;
@@ -233,9 +261,14 @@ fn writer(cpu: usize) {
             }
             ANSWERED[cpu].store(epoch, Ordering::Release);
         }
-        store(cpu, which, v);
-        which ^= 1;
-        v = v.wrapping_add(1);
+        if UPDATING.load(Ordering::Relaxed) {
+            // An update is in flight: race it.
+            store(cpu, which, v);
+            which ^= 1;
+            v = v.wrapping_add(1);
+        } else {
+            core::hint::spin_loop();
+        }
     }
 }
 
@@ -290,6 +323,7 @@ fn repoint(ctx: &Ctx) -> Result<Option<Handle>, &'static str> {
         let req = |w: usize| {
             Request::write(var_addr(w), 8).handler(attributing_handler, context(generation, w))
         };
+        UPDATING.store(true, Ordering::SeqCst);
         let watched = match handle {
             None => {
                 handle = Some(
@@ -312,6 +346,7 @@ fn repoint(ctx: &Ctx) -> Result<Option<Handle>, &'static str> {
                 1 + which
             }
         };
+        UPDATING.store(false, Ordering::SeqCst);
         // Every CPU has reloaded: older generations are gone everywhere.
         ACKED.store(generation, Ordering::SeqCst);
         WATCHED.store(watched, Ordering::SeqCst);
