@@ -138,14 +138,15 @@ const VECTORS: usize = 256;
 /// and the spurious vector.
 pub static IDT: BootCell<[Gate; VECTORS]> = BootCell(UnsafeCell::new([Gate::EMPTY; VECTORS]));
 
-/// The register frame the #DB and #BP entries build on the IST stack.
+/// The register frame the #DB and #BP entries build on the IST stack (and
+/// the doorbell entry on the interrupted stack).
 #[repr(C)]
 #[derive(Debug)]
 pub struct Frame {
     /// Alignment pad.
     pub _pad: u64,
     /// DR7 as it was when the exception was taken (the entry then cleared
-    /// it).
+    /// it); 0 in a doorbell's frame, whose entry leaves DR7 alone.
     pub dr7: u64,
     /// General registers, in the order the entry pushed them (r15 last).
     pub r15: u64,
@@ -259,15 +260,21 @@ global_asm!(
     DEBUG_ENTRY bp_entry, bp_rust
 
     /* The cross-CPU doorbell (`smp::DOORBELL_VECTOR`), on the interrupted
-       stack: no privilege change, the kernel has no red zone. The CPU
-       aligned rsp to 16 and pushed 5 words; 15 more make it aligned at
-       the call. `doorbell_rust` sends the EOI. */
+       stack: no privilege change, the kernel has no red zone. The same
+       frame as the debug entries (a round-up shows it to GDB), with DR7
+       left alone and 0 in its place; the CPU aligned rsp to 16 and pushed
+       5 words, 17 more keep it aligned at the call. `doorbell_rust` sends
+       the EOI. */
     .global doorbell_entry
     .p2align 4
 doorbell_entry:
     PUSH_GPRS
+    push $0
+    sub $8, %rsp
+    mov %rsp, %rdi
     cld
     call doorbell_rust
+    add $16, %rsp
     POP_GPRS
     iretq
 

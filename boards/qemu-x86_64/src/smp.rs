@@ -55,7 +55,9 @@
 //! [`stop_others`]: the stopping CPU claims [`STOPPER`], rings every other
 //! online CPU and waits until each has entered the stop loop (its doorbell
 //! handler, or any wait loop of this module, enters it), spinning with
-//! interrupts off. [`resume_others`] releases them; each calls the
+//! interrupts off. Stopped CPUs answer the stopping CPU's cross-CPU calls
+//! (and only its), so a debugger with the world stopped may also use the
+//! registry's normal path. [`resume_others`] releases them; each calls the
 //! registry's `refresh` before it leaves the loop, and the caller returns
 //! once all have left.
 //!
@@ -337,6 +339,7 @@ fn idle(me: usize) -> ! {
                 irq_restore(true);
                 work(arg);
                 slot.state.store(state::IDLE, Ordering::Release);
+                wake_sleepers();
             }
             state::LEAVING => go_offline(me),
             // SAFETY: ring 0; waits for the next interrupt.
@@ -378,38 +381,68 @@ fn park() -> ! {
 /// The doorbell's handler (from `cpu.rs`'s `doorbell_entry`), interrupts
 /// off.
 #[no_mangle]
-extern "C" fn doorbell_rust() {
+extern "C" fn doorbell_rust(frame: &mut cpu::Frame) {
     let me = current_cpu();
+    #[cfg(feature = "gdb")]
+    let outer = FRAMES[me].swap(frame, Ordering::AcqRel);
+    #[cfg(not(feature = "gdb"))]
+    let _ = frame;
     serve_calls(me);
     // SAFETY: in the handler of the fixed-vector doorbell; after the scan,
     // so a doorbell rung during it is delivered again.
     unsafe { apic::eoi() };
     enter_stop_if_asked(me);
+    #[cfg(feature = "gdb")]
+    FRAMES[me].store(outer, Ordering::Release);
+}
+
+/// Per CPU: the frame of the innermost exception or doorbell it is in (null
+/// outside any), for the GDB stub to show a stopped CPU's registers.
+#[cfg(feature = "gdb")]
+pub static FRAMES: [core::sync::atomic::AtomicPtr<cpu::Frame>; MAX_CPUS] =
+    [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
+
+/// Whether `cpu` receives cross-CPU calls (is online).
+#[cfg(feature = "gdb")]
+pub fn is_online(cpu: usize) -> bool {
+    cpu < MAX_CPUS && ONLINE.load(Ordering::Acquire) & bit(cpu) != 0
+}
+
+/// Whether `cpu` holds the round-up (called [`stop_others`] and has not
+/// resumed the others yet).
+#[cfg(feature = "gdb")]
+pub fn stopped_by(cpu: usize) -> bool {
+    STOPPER.load(Ordering::Acquire) == cpu as u32
 }
 
 /// Runs every call posted to `me`, with interrupts off.
 fn serve_calls(me: usize) {
     let enabled = irq_save();
-    for from in &MAILBOXES {
-        let slot = &from[me];
-        let posted = slot.load(Ordering::Acquire);
-        if posted <= TAKEN {
-            continue;
-        }
-        if slot
-            .compare_exchange(posted, TAKEN, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            // SAFETY: a posted value is the address of a live `Call`: its
-            // caller waits (and keeps it on its stack) until the mailbox
-            // is empty again, which only happens below.
-            let call = unsafe { &*(posted as *const Call<'_>) };
-            (call.f)();
-            slot.store(0, Ordering::Release);
-            wake_sleepers();
-        }
+    for from in 0..MAX_CPUS {
+        serve_call(from, me);
     }
     irq_restore(enabled);
+}
+
+/// Runs the call `from` posted to `me`, if any. Interrupts are off.
+fn serve_call(from: usize, me: usize) {
+    let slot = &MAILBOXES[from][me];
+    let posted = slot.load(Ordering::Acquire);
+    if posted <= TAKEN {
+        return;
+    }
+    if slot
+        .compare_exchange(posted, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        // SAFETY: a posted value is the address of a live `Call`: its
+        // caller waits (and keeps it on its stack) until the mailbox is
+        // empty again, which only happens below.
+        let call = unsafe { &*(posted as *const Call<'_>) };
+        (call.f)();
+        slot.store(0, Ordering::Release);
+        wake_sleepers();
+    }
 }
 
 /// Bit n: CPU n sleeps in [`wait`] until a doorbell.
@@ -439,7 +472,13 @@ fn wake_sleepers() {
 fn wait(me: usize, may_sleep: bool, done: impl Fn() -> bool) {
     loop {
         serve_calls(me);
-        enter_stop_if_asked(me);
+        if !may_sleep {
+            // Nothing else can stop this CPU meanwhile. With `may_sleep`
+            // the doorbell does (at the `hlt` below, or once the caller's
+            // interrupts are back on), inside its handler: the round-up
+            // then finds the CPU in an exception frame (see `FRAMES`).
+            enter_stop_if_asked(me);
+        }
         if done() {
             return;
         }
@@ -566,6 +605,12 @@ pub fn is_idle(cpu: u32) -> bool {
     (cpu as usize) < MAX_CPUS && SLOTS[cpu as usize].state.load(Ordering::Acquire) == state::IDLE
 }
 
+/// Waits (halting, when interrupts are on) until `cpu` is idle.
+#[cfg(feature = "gdb")]
+pub fn wait_until_idle(cpu: u32) {
+    wait(current_cpu(), interrupts_enabled(), || is_idle(cpu));
+}
+
 /// `Smp::offline`: returns once the CPU is reset by INIT.
 pub fn offline(cpu: u32) -> Result<(), &'static str> {
     let cpu = checked_secondary(cpu)?;
@@ -621,6 +666,10 @@ fn enter_stop_if_asked(me: usize) {
     STOPPED.fetch_or(bit(me), Ordering::AcqRel);
     wake_sleepers();
     while STOPPER.load(Ordering::Acquire) == stopper {
+        // The stopper may update the registry through its normal path
+        // (a debugger stub does): its cross-CPU calls, and only its, are
+        // answered.
+        serve_call(stopper as usize, me);
         core::hint::spin_loop();
     }
     crate::REG.refresh();
