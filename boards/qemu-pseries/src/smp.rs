@@ -61,6 +61,7 @@
 //! released, then calls the registry's `refresh`. A CPU between `start-cpu`
 //! and opening its mailboxes is not online yet and is not stopped.
 
+use core::fmt::Write;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use hwbreak::Zone;
@@ -70,7 +71,6 @@ use crate::entry::ExceptionArea;
 use crate::firmware::{self, hcall, hcall_r4, CpuServers, MAX_CPUS};
 use crate::platform::{interrupts_off, interrupts_on, interrupts_restore};
 use crate::{println, REGISTRY};
-use core::fmt::Write;
 
 /// H_EOI: end of interrupt (XIRR).
 const H_EOI: u64 = 0x64;
