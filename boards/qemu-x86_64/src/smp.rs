@@ -190,20 +190,33 @@ fn ring(cpu: usize) {
     unsafe { apic::send_fixed(cpu as u32, DOORBELL_VECTOR) };
 }
 
-/// QEMU's CPU count (fw_cfg `FW_CFG_NB_CPUS`).
-fn fw_cfg_cpus() -> u32 {
+/// The first `N` bytes of fw_cfg item `item` (QEMU's firmware
+/// configuration device: selector port 0x510, data port 0x511).
+fn fw_cfg_read<const N: usize>(item: u16) -> [u8; N] {
     const SELECTOR: u16 = 0x510;
     const DATA: u16 = 0x511;
-    const NB_CPUS: u16 = 0x05;
-    let (lo, hi): (u8, u8);
+    let mut bytes = [0; N];
     // SAFETY: QEMU's fw_cfg I/O ports on microvm; selecting an item and
-    // reading its bytes has no other effect.
+    // reading its bytes has no other effect (without the device, the reads
+    // return 0xff).
     unsafe {
-        asm!("out dx, ax", in("dx") SELECTOR, in("ax") NB_CPUS, options(nomem, nostack, preserves_flags));
-        asm!("in al, dx", out("al") lo, in("dx") DATA, options(nomem, nostack, preserves_flags));
-        asm!("in al, dx", out("al") hi, in("dx") DATA, options(nomem, nostack, preserves_flags));
+        asm!("out dx, ax", in("dx") SELECTOR, in("ax") item, options(nomem, nostack, preserves_flags));
+        for b in &mut bytes {
+            asm!("in al, dx", out("al") *b, in("dx") DATA, options(nomem, nostack, preserves_flags));
+        }
     }
-    u32::from(u16::from_le_bytes([lo, hi]))
+    bytes
+}
+
+/// QEMU's CPU count (fw_cfg `FW_CFG_NB_CPUS`), or 1 without fw_cfg (its
+/// signature item reads "QEMU").
+fn fw_cfg_cpus() -> u32 {
+    const SIGNATURE: u16 = 0x00;
+    const NB_CPUS: u16 = 0x05;
+    if fw_cfg_read::<4>(SIGNATURE) != *b"QEMU" {
+        return 1;
+    }
+    u32::from(u16::from_le_bytes(fw_cfg_read(NB_CPUS)))
 }
 
 /// Boot CPU: enables its x2APIC and reads the CPU count. Returns the
