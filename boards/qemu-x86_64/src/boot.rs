@@ -54,6 +54,36 @@ pub fn trampoline_image() -> &'static [u8] {
 
 global_asm!(
     r#"
+    /* 32-bit protected mode, paging off -> long mode with the boot page
+       tables (the boot CPU's path and the trampoline's): CR4.PAE (bit 5),
+       CR3, EFER.LME (MSR 0xC0000080, bit 8), CR0.PG (31) | WP (16) |
+       PE (0). A far jump to 64-bit code follows. */
+    .macro ENABLE_PAGING
+    mov %cr4, %eax
+    or $(1 << 5), %eax
+    mov %eax, %cr4
+    mov $boot_pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $(1 << 8), %eax
+    wrmsr
+    mov %cr0, %eax
+    or $((1 << 31) | (1 << 16) | 1), %eax
+    mov %eax, %cr0
+    .endm
+
+    /* 64-bit: data selector 0x10 in DS, ES, SS; FS and GS null. */
+    .macro LOAD_DATA_SEGMENTS
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    .endm
+
     .section .note.pvh, "a", @note
     .p2align 2
     .long 4                      /* name size ("Xen\0") */
@@ -94,34 +124,14 @@ pvh_start:
     add $8, %edi
     loop 1b
 
-    /* CR4.PAE (bit 5). */
-    mov %cr4, %eax
-    or $(1 << 5), %eax
-    mov %eax, %cr4
-    mov $boot_pml4, %eax
-    mov %eax, %cr3
-    /* EFER.LME (MSR 0xC0000080, bit 8). */
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $(1 << 8), %eax
-    wrmsr
-    /* CR0.PG (31) | WP (16) | PE (0). */
-    mov %cr0, %eax
-    or $((1 << 31) | (1 << 16) | 1), %eax
-    mov %eax, %cr0
+    ENABLE_PAGING
 
     lgdt gdt_pointer
     ljmp $0x08, $long_mode
 
     .code64
 long_mode:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
+    LOAD_DATA_SEGMENTS
     mov $boot_stack_top, %rsp
     xor %ebp, %ebp
     call kmain
@@ -135,13 +145,7 @@ long_mode:
        own GDT. */
     .code64
 ap_long_mode:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
+    LOAD_DATA_SEGMENTS
     mov AP_BOOT, %rsp
     mov AP_BOOT + 8, %rdi
     xor %ebp, %ebp
@@ -176,18 +180,7 @@ ap_protected:
     mov %ax, %es
     mov %ax, %ss
     /* The boot CPU's steps, with its page tables. */
-    mov %cr4, %eax
-    or $(1 << 5), %eax
-    mov %eax, %cr4
-    mov $boot_pml4, %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $(1 << 8), %eax
-    wrmsr
-    mov %cr0, %eax
-    or $((1 << 31) | (1 << 16) | 1), %eax
-    mov %eax, %cr0
+    ENABLE_PAGING
     ljmp $0x18, $ap_long_mode
 
     .p2align 3
