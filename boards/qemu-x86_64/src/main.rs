@@ -281,6 +281,11 @@ fn run_checks(board: &QemuX86) -> ! {
     // SAFETY: ring 0; hand the registry clean registers.
     unsafe { regs::clear_all() };
 
+    summary.report(
+        board,
+        "x86_concurrent_cross_cpu_calls",
+        Ok(smp::check_concurrent_calls()),
+    );
     match REG.cpu_online() {
         Ok(()) => summary.add(hwbreak_suite::run_scenarios(&REG, board)),
         Err(_) => summary.report(board, "registry_init", Ok(Err("cpu_online refused"))),

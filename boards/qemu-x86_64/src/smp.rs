@@ -730,6 +730,73 @@ pub fn resume_others() {
     });
 }
 
+/// Rounds of [`check_concurrent_calls`]: cross-CPU calls each CPU makes.
+#[cfg(not(feature = "gdb"))]
+const CHECK_ROUNDS: u32 = 100;
+/// `[caller][runner]`: calls of `caller` that `runner` ran.
+#[cfg(not(feature = "gdb"))]
+static CHECK_RAN: [[AtomicU32; MAX_CPUS]; MAX_CPUS] =
+    [const { [const { AtomicU32::new(0) }; MAX_CPUS] }; MAX_CPUS];
+/// Calls that ran with interrupts enabled.
+#[cfg(not(feature = "gdb"))]
+static CHECK_IRQ_ON: AtomicU32 = AtomicU32::new(0);
+
+/// [`CHECK_ROUNDS`] cross-CPU calls from `caller`, each counting where it
+/// ran.
+#[cfg(not(feature = "gdb"))]
+fn call_rounds(caller: usize) {
+    for _ in 0..CHECK_ROUNDS {
+        run_on_each_cpu(&|| {
+            if interrupts_enabled() {
+                CHECK_IRQ_ON.fetch_add(1, Ordering::Relaxed);
+            }
+            CHECK_RAN[caller][current_cpu()].fetch_add(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Every online CPU makes cross-CPU calls at the same time (so callers
+/// wait for each other): each call must run exactly once on every online
+/// CPU, with interrupts off. A caller that did not answer the calls
+/// posted to it while waiting would hang here instead.
+#[cfg(not(feature = "gdb"))]
+pub fn check_concurrent_calls() -> Result<(), &'static str> {
+    let me = current_cpu();
+    let online = ONLINE.load(Ordering::SeqCst);
+    for row in &CHECK_RAN {
+        for c in row {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+    CHECK_IRQ_ON.store(0, Ordering::Relaxed);
+    let callers: u32 = (0..MAX_CPUS)
+        .filter(|&c| c != me && online & bit(c) != 0)
+        .try_fold(bit(me), |callers, cpu| {
+            spawn(cpu as u32, call_rounds, cpu).map(|()| callers | bit(cpu))
+        })?;
+    call_rounds(me);
+    wait(me, interrupts_enabled(), || {
+        (0..MAX_CPUS).all(|c| c == me || callers & bit(c) == 0 || is_idle(c as u32))
+    });
+    let all_once = (0..MAX_CPUS).all(|caller| {
+        (0..MAX_CPUS).all(|runner| {
+            let want = if callers & bit(caller) != 0 && online & bit(runner) != 0 {
+                CHECK_ROUNDS
+            } else {
+                0
+            };
+            CHECK_RAN[caller][runner].load(Ordering::Relaxed) == want
+        })
+    });
+    if !all_once {
+        return Err("a cross-CPU call did not run exactly once on every online CPU");
+    }
+    if CHECK_IRQ_ON.load(Ordering::Relaxed) != 0 {
+        return Err("a cross-CPU call ran with interrupts enabled");
+    }
+    Ok(())
+}
+
 /// The board's [`hwbreak_suite::Smp`].
 pub struct BoardSmp;
 
