@@ -398,30 +398,41 @@ fn registry() -> Option<&'static dyn Api> {
     unsafe { (*REGISTRY.0.get()).map(|p| &*p) }
 }
 
-/// What a piece of work on a secondary found: 0 still running, 1 passed,
-/// else 2 + the index of its failure in [`FAILURES`].
+/// What a piece of work on a secondary found: [`RUNNING`], [`PASSED`] or
+/// [`FAILED`] with the reason in [`WHY`].
 static RESULT: [AtomicUsize; CPUS] = [const { AtomicUsize::new(0) }; CPUS];
 const RUNNING: usize = 0;
 const PASSED: usize = 1;
+const FAILED: usize = 2;
 
-static FAILURES: &[&str] = &[
-    "no registry lent to the work",
-    "switch_task refused on a secondary",
-    "the task's watch did not trap on the CPU it moved to",
-    "switching to the loaded task rewrote its slot",
-    "switching away and back did not rewrite the slot",
-    "the watch trapped on a CPU where its task is not loaded",
-    "a watch removed while the CPU was down trapped after online",
-    "a watch registered while the CPU was down did not trap after online",
-    "the debugger's watch did not trap on a secondary",
-    "the locally re-pointed watch still trapped at its old address",
-    "the locally re-pointed watch did not trap at its new address",
-    "another CPU's copy of the watch moved too",
-    "a secondary's registration failed for another reason than a full pool",
-];
+/// Why a secondary's work failed, written before its [`RESULT`] says
+/// [`FAILED`].
+struct Why([UnsafeCell<&'static str>; CPUS]);
 
-fn fail(cpu: usize, why: usize) {
-    RESULT[cpu].store(2 + why, Ordering::SeqCst);
+// SAFETY: slot `cpu` is written only by the work on `cpu` before it
+// publishes `FAILED` (release), and read only after that is seen (acquire).
+unsafe impl Sync for Why {}
+
+static WHY: Why = Why([const { UnsafeCell::new("") }; CPUS]);
+
+fn pass(cpu: usize) {
+    RESULT[cpu].store(PASSED, Ordering::Release);
+}
+
+fn fail(cpu: usize, why: &'static str) {
+    // SAFETY: see `Why`: this CPU's slot, before the release below.
+    unsafe { *WHY.0[cpu].get() = why };
+    RESULT[cpu].store(FAILED, Ordering::Release);
+}
+
+/// The verdict of the work on `cpu` once it is not [`RUNNING`].
+fn verdict(cpu: usize) -> Outcome {
+    match RESULT[cpu].load(Ordering::Acquire) {
+        PASSED => Ok(()),
+        // SAFETY: see `Why`: FAILED was seen with acquire.
+        FAILED => Err(unsafe { *WHY.0[cpu].get() }),
+        _ => Err("the work did not finish"),
+    }
 }
 
 /// Runs `work` on secondary `cpu` and waits for its verdict.
@@ -432,10 +443,7 @@ fn run_on(smp: &dyn Smp, cpu: usize, work: crate::Work) -> Outcome {
     while !smp.is_idle(cpu as u32) || RESULT[cpu].load(Ordering::SeqCst) == RUNNING {
         core::hint::spin_loop();
     }
-    match RESULT[cpu].load(Ordering::SeqCst) {
-        PASSED => Ok(()),
-        code => Err(FAILURES.get(code - 2).copied().unwrap_or("work failed")),
-    }
+    verdict(cpu)
 }
 
 /// Handler calls per CPU for the scenarios below (context: unused).
@@ -481,24 +489,27 @@ const TASK: TaskId = TaskId(1);
 /// slot, then switch it out again.
 fn task_visit(cpu: usize) {
     let Some(reg) = registry() else {
-        return fail(cpu, 0);
+        return fail(cpu, "no registry lent to the work");
     };
-    let verdict = (|| {
-        let switch = |t: Option<TaskId>| reg.switch_task(t).map_err(|_| 1usize);
+    let found = (|| {
+        let switch = |t: Option<TaskId>| {
+            reg.switch_task(t)
+                .map_err(|_| "switch_task refused on a secondary")
+        };
         switch(None)?;
         if store_traps(cpu, A) {
-            return Err(5);
+            return Err("the watch trapped on a CPU where its task is not loaded");
         }
         switch(Some(TASK))?;
         if !store_traps(cpu, A) {
-            return Err(2);
+            return Err("the task's watch did not trap on the CPU it moved to");
         }
         let pool = reg
             .pool_of(hwbreak::AccessKind::Write)
-            .map_err(|_| 1usize)?;
+            .map_err(|_| "no pool serves write watches")?;
         let n = reg.slot_counts().get(pool);
         let Some(slot) = (0..n).find(|&k| matches!(reg.armed_slot(pool, k), Ok(Some(_)))) else {
-            return Err(2);
+            return Err("the task's watch did not trap on the CPU it moved to");
         };
         // SAFETY: the switches below put the slot back.
         unsafe { reg.clear_slot(pool, slot) };
@@ -509,18 +520,18 @@ fn task_visit(cpu: usize) {
         let back = store_traps(cpu, A);
         switch(None)?;
         if rewritten {
-            return Err(3);
+            return Err("switching to the loaded task rewrote its slot");
         }
         if !back {
-            return Err(4);
+            return Err("switching away and back did not rewrite the slot");
         }
         if store_traps(cpu, A) {
-            return Err(5);
+            return Err("the watch trapped on a CPU where its task is not loaded");
         }
         Ok(())
     })();
-    match verdict {
-        Ok(()) => RESULT[cpu].store(PASSED, Ordering::SeqCst),
+    match found {
+        Ok(()) => pass(cpu),
         Err(why) => fail(cpu, why),
     }
 }
@@ -563,12 +574,18 @@ const HOTPLUG_CPU: usize = CPUS - 1;
 
 fn after_online(cpu: usize) {
     if store_traps(cpu, A) {
-        return fail(cpu, 6);
+        return fail(
+            cpu,
+            "a watch removed while the CPU was down trapped after online",
+        );
     }
     if !store_traps(cpu, B) {
-        return fail(cpu, 7);
+        return fail(
+            cpu,
+            "a watch registered while the CPU was down did not trap after online",
+        );
     }
-    RESULT[cpu].store(PASSED, Ordering::SeqCst);
+    pass(cpu);
 }
 
 fn hotplug(ctx: &Ctx) -> Outcome {
@@ -609,7 +626,7 @@ static RACER_HANDLE: HandleCell = HandleCell::new();
 
 fn racer(cpu: usize) {
     let Some(reg) = registry() else {
-        return fail(cpu, 0);
+        return fail(cpu, "no registry lent to the work");
     };
     match reg.register(&per_cpu(A)) {
         Ok(h) => {
@@ -617,16 +634,21 @@ fn racer(cpu: usize) {
             RACER.store(1, Ordering::SeqCst);
         }
         Err(e) if e.kind() == hwbreak::ErrorKind::NoSlot => RACER.store(2, Ordering::SeqCst),
-        Err(_) => return fail(cpu, 12),
+        Err(_) => {
+            return fail(
+                cpu,
+                "a secondary's registration failed for another reason than a full pool",
+            )
+        }
     }
-    RESULT[cpu].store(PASSED, Ordering::SeqCst);
+    pass(cpu);
 }
 
 fn debugger_hit(cpu: usize) {
     if !store_traps(cpu, B) {
-        return fail(cpu, 8);
+        return fail(cpu, "the debugger's watch did not trap on a secondary");
     }
-    RESULT[cpu].store(PASSED, Ordering::SeqCst);
+    pass(cpu);
 }
 
 fn debugger_stop(ctx: &Ctx) -> Outcome {
@@ -651,8 +673,8 @@ fn debugger_stop(ctx: &Ctx) -> Outcome {
         let first = ctx.reg.debugger_install(&per_cpu(B));
         smp.resume_others();
         while !smp.is_idle(1) || RACER.load(Ordering::SeqCst) == 0 {
-            if RESULT[1].load(Ordering::SeqCst) > PASSED {
-                return Err(FAILURES[12]);
+            if RESULT[1].load(Ordering::Acquire) == FAILED {
+                return verdict(1);
             }
             core::hint::spin_loop();
         }
@@ -729,22 +751,31 @@ fn mover_handler(event: &Event) {
 fn mover_work(cpu: usize) {
     // The first store traps and re-points this CPU's copy to B.
     if !store_traps(cpu, A) {
-        return fail(cpu, 9);
+        return fail(
+            cpu,
+            "the locally re-pointed watch still trapped at its old address",
+        );
     }
     if store_traps(cpu, A) {
-        return fail(cpu, 9);
+        return fail(
+            cpu,
+            "the locally re-pointed watch still trapped at its old address",
+        );
     }
     if !store_traps(cpu, B) {
-        return fail(cpu, 10);
+        return fail(
+            cpu,
+            "the locally re-pointed watch did not trap at its new address",
+        );
     }
-    RESULT[cpu].store(PASSED, Ordering::SeqCst);
+    pass(cpu);
 }
 
 fn bystander_work(cpu: usize) {
     if !store_traps(cpu, A) || store_traps(cpu, B) {
-        return fail(cpu, 11);
+        return fail(cpu, "another CPU's copy of the watch moved too");
     }
-    RESULT[cpu].store(PASSED, Ordering::SeqCst);
+    pass(cpu);
 }
 
 fn local_from_handler(ctx: &Ctx) -> Outcome {
