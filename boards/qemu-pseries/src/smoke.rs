@@ -309,6 +309,85 @@ fn ciabr_execute() -> Result<(), &'static str> {
     Ok(())
 }
 
+fn stack_pointer() -> u64 {
+    let sp: u64;
+    // SAFETY: reads r1.
+    unsafe { core::arch::asm!("mr {0}, 1", out(reg) sp, options(nomem, nostack)) };
+    sp
+}
+
+static OUTER_SP: AtomicU64 = AtomicU64::new(0);
+static NESTED_SP: AtomicU64 = AtomicU64::new(0);
+static NESTED_RESULT: AtomicU64 = AtomicU64::new(0);
+
+/// The DAWR0 hit calls a function CIABR watches from inside the handler:
+/// the execute trap nests in the data trap's handler.
+fn nesting(trap: &Trap) -> Option<Resume> {
+    if trap.stepping {
+        return None;
+    }
+    if trap.vector == 0xd00 {
+        NESTED_SP.store(stack_pointer(), Ordering::SeqCst);
+        disarm_all();
+        return Some(Resume::Continue);
+    }
+    record(trap);
+    // SAFETY: this CPU; disarming is always valid.
+    unsafe { ARCH.write_slot(DATA_POOL, 0, None) };
+    OUTER_SP.store(stack_pointer(), Ordering::SeqCst);
+    let r = core::hint::black_box(exec_target as extern "C" fn(u64) -> u64)(7);
+    NESTED_RESULT.store(r, Ordering::SeqCst);
+    Some(Resume::Continue)
+}
+
+/// A debug interrupt taken inside a handler goes below the handler's frame
+/// on the same exception stack, and both return where they came from.
+fn nested_exception() -> Result<(), &'static str> {
+    crate::trap::set_hook(nesting);
+    reset();
+    for v in [&OUTER_SP, &NESTED_SP, &NESTED_RESULT] {
+        v.store(0, Ordering::SeqCst);
+    }
+    let exec = Piece {
+        addr: code_address(exec_target),
+        len: 1,
+        kind: AccessKind::Execute,
+        space: Space::Kernel,
+        memory: MemoryType::Normal,
+    };
+    let code = ARCH.encode(&exec).map_err(|_| "encode")?;
+    let data = ARCH
+        .encode(&data_piece(target_addr(1), 8, AccessKind::Write))
+        .map_err(|_| "encode")?;
+    // SAFETY: this CPU; images from `encode`.
+    unsafe {
+        ARCH.write_slot(CODE_POOL, 0, Some(code));
+        ARCH.write_slot(DATA_POOL, 0, Some(data));
+    }
+    write_target(1, 0x5a);
+    disarm_all();
+    // SAFETY: a plain static.
+    let stored = unsafe { core::ptr::addr_of!(TARGET.0[1]).read_volatile() };
+    let (bottom, top) = crate::smp::exception_stack(crate::smp::this_cpu());
+    let (outer, nested) = (
+        OUTER_SP.load(Ordering::SeqCst),
+        NESTED_SP.load(Ordering::SeqCst),
+    );
+    if HITS.load(Ordering::SeqCst) != 1 || nested == 0 {
+        return Err("the data trap or the nested execute trap did not happen");
+    }
+    if !(bottom..top).contains(&outer) || !(bottom..top).contains(&nested) {
+        return Err("a handler did not run on the exception stack");
+    }
+    if nested >= outer {
+        return Err("the nested handler's frame is not below the outer one");
+    }
+    if NESTED_RESULT.load(Ordering::SeqCst) != 21 || stored != 0x5a {
+        return Err("the interrupted code did not resume correctly");
+    }
+    Ok(())
+}
+
 fn dabr_hcall() -> Result<(), &'static str> {
     crate::trap::set_hook(capture);
     reset();
@@ -345,7 +424,7 @@ type Check = (&'static str, fn() -> Result<(), &'static str>, bool);
 pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
     let dawr = ARCH.family() != Family::Dabr;
     let p9 = ARCH.family() == Family::Dawr;
-    let checks: [Check; 7] = [
+    let checks: [Check; 8] = [
         ("ppc64_smoke_dawr0_write_traps", dawr0_write, dawr),
         (
             "ppc64_qemu_dsisr_store_bit_missing",
@@ -360,6 +439,11 @@ pub fn run(board: &dyn hwbreak_suite::Board) -> Summary {
         ),
         ("ppc64_smoke_dawr0_step_over", dawr0_step_over, dawr),
         ("ppc64_smoke_ciabr_execute_traps", ciabr_execute, dawr),
+        (
+            "ppc64_smoke_nested_exception_on_exception_stack",
+            nested_exception,
+            dawr,
+        ),
         (
             "ppc64_smoke_dabr_hcall_stores_exact_image",
             dabr_hcall,
