@@ -18,8 +18,10 @@
 //! The cost of every operation is independent of the number of debug
 //! contexts holding breakpoints: histograms (how many contexts have weight
 //! `v`, how many CPUs have load `v`) make every maximum a scan over at most
-//! [`MAX_SLOTS`] + 2 buckets. Only a context that also has CPU-bound
-//! breakpoints pays for the (at most [`MAX_BOUND`]) CPUs it is bound to.
+//! [`MAX_SLOTS`] + 2 buckets, and the per-pool ones also keep a mask of
+//! their non-empty buckets, so the largest load over all CPUs is read
+//! without a scan. Only a context that also has CPU-bound breakpoints pays
+//! for the (at most [`MAX_BOUND`]) CPUs it is bound to.
 //!
 //! The debugger's part is one atomic word per pool ([`Ledger`]), shared with
 //! the normal path, so a kernel debugger that may take no lock reserves with
@@ -55,9 +57,58 @@ fn highest(h: &[u32; BUCKETS]) -> u32 {
     0
 }
 
-fn shift(h: &mut [u32; BUCKETS], from: u32, to: u32) {
-    h[bucket(from)] -= 1;
-    h[bucket(to)] += 1;
+/// A histogram that also knows which of its buckets are non-empty, so its
+/// highest value is found without a scan. Used for the per-pool
+/// histograms every admission reads; the per-CPU ones stay plain arrays
+/// (a mask each would add to every CPU's state, and only bound contexts
+/// and CPU-bound breakpoints read them).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Histogram {
+    count: [u32; BUCKETS],
+    /// Bit `b` set when `count[b] != 0`.
+    nonempty: u32,
+}
+
+const _: () = assert!(BUCKETS <= u32::BITS as usize);
+
+impl Histogram {
+    const EMPTY: Self = Self {
+        count: [0; BUCKETS],
+        nonempty: 0,
+    };
+
+    /// `holders` holders, all at value 0.
+    fn zeros(holders: u32) -> Self {
+        let mut h = Self::EMPTY;
+        h.count[0] = holders;
+        h.nonempty = u32::from(holders != 0);
+        h
+    }
+
+    fn add(&mut self, v: u32) {
+        let b = bucket(v);
+        self.count[b] += 1;
+        self.nonempty |= 1 << b;
+    }
+
+    fn remove(&mut self, v: u32) {
+        let b = bucket(v);
+        self.count[b] -= 1;
+        if self.count[b] == 0 {
+            self.nonempty &= !(1 << b);
+        }
+    }
+
+    /// Moves one holder from value `from` to value `to`.
+    fn shift(&mut self, from: u32, to: u32) {
+        self.remove(from);
+        self.add(to);
+    }
+
+    /// The highest value with a holder (0 when empty).
+    fn highest(&self) -> u32 {
+        (u32::BITS - 1).saturating_sub(self.nonempty.leading_zeros())
+    }
 }
 
 /// The atomic part of the reservation: per pool, the normal path's largest
@@ -378,11 +429,11 @@ pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
     all_cpus: [u32; MAX_POOLS],
     per_cpu: [[CpuCounts; CPUS]; MAX_POOLS],
     /// Number of CPUs whose `pinned` is `v`.
-    pinned_hist: [[u32; BUCKETS]; MAX_POOLS],
+    pinned_hist: [Histogram; MAX_POOLS],
     /// Number of CPUs whose `pinned + max bound weight` is `v`.
-    combo_hist: [[u32; BUCKETS]; MAX_POOLS],
+    combo_hist: [Histogram; MAX_POOLS],
     /// Number of contexts whose any-CPU count is `v` (`v > 0`).
-    any_hist: [[u32; BUCKETS]; MAX_POOLS],
+    any_hist: [Histogram; MAX_POOLS],
     contexts: [ContextCounts; CONTEXTS],
 }
 
@@ -403,9 +454,9 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             cpus: 0,
             all_cpus: [0; MAX_POOLS],
             per_cpu: [[CpuCounts::EMPTY; CPUS]; MAX_POOLS],
-            pinned_hist: [[0; BUCKETS]; MAX_POOLS],
-            combo_hist: [[0; BUCKETS]; MAX_POOLS],
-            any_hist: [[0; BUCKETS]; MAX_POOLS],
+            pinned_hist: [Histogram::EMPTY; MAX_POOLS],
+            combo_hist: [Histogram::EMPTY; MAX_POOLS],
+            any_hist: [Histogram::EMPTY; MAX_POOLS],
             contexts: [ContextCounts::EMPTY; CONTEXTS],
         }
     }
@@ -433,16 +484,16 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         self.all_cpus = [0; MAX_POOLS];
         for p in 0..MAX_POOLS {
             self.per_cpu[p].fill(CpuCounts::EMPTY);
-            self.pinned_hist[p] = [0; BUCKETS];
-            self.combo_hist[p] = [0; BUCKETS];
-            self.any_hist[p] = [0; BUCKETS];
+            self.pinned_hist[p] = Histogram::EMPTY;
+            self.combo_hist[p] = Histogram::EMPTY;
+            self.any_hist[p] = Histogram::EMPTY;
         }
         self.contexts.fill(ContextCounts::EMPTY);
         self.cpus = cpus;
         for (p, &s) in slots.iter().enumerate() {
             self.slots[p] = s.min(MAX_SLOTS as u32);
-            self.pinned_hist[p][0] = cpus;
-            self.combo_hist[p][0] = cpus;
+            self.pinned_hist[p] = Histogram::zeros(cpus);
+            self.combo_hist[p] = Histogram::zeros(cpus);
         }
         Ok(())
     }
@@ -471,8 +522,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// ```
     pub fn max_load(&self, pool: PoolId) -> u32 {
         let p = pool.index();
-        let through_any = highest(&self.pinned_hist[p]) + highest(&self.any_hist[p]);
-        let through_bound = highest(&self.combo_hist[p]);
+        let through_any = self.pinned_hist[p].highest() + self.any_hist[p].highest();
+        let through_bound = self.combo_hist[p].highest();
         self.all_cpus[p] + through_any.max(through_bound)
     }
 
@@ -494,7 +545,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     pub fn load(&self, pool: PoolId, cpu: CpuId) -> u32 {
         let p = pool.index();
         let c = &self.per_cpu[p][cpu.0 as usize];
-        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(highest(&self.any_hist[p]))
+        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(self.any_hist[p].highest())
     }
 
     /// Checks that `scope` names CPUs and contexts within capacity
@@ -673,8 +724,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
                 let (old_pinned, old_combo) = (cpu.pinned, cpu.combo());
                 cpu.pinned = offset(cpu.pinned, delta)?;
                 let new_combo = cpu.combo();
-                shift(&mut self.pinned_hist[p], old_pinned, cpu.pinned);
-                shift(&mut self.combo_hist[p], old_combo, new_combo);
+                self.pinned_hist[p].shift(old_pinned, cpu.pinned);
+                self.combo_hist[p].shift(old_combo, new_combo);
             }
             Scope::Task(t) => {
                 let ctx = self.contexts[t.0 as usize];
@@ -729,10 +780,10 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
 
     fn move_any(&mut self, p: usize, from: u32, to: u32) {
         if from > 0 {
-            self.any_hist[p][bucket(from)] -= 1;
+            self.any_hist[p].remove(from);
         }
         if to > 0 {
-            self.any_hist[p][bucket(to)] += 1;
+            self.any_hist[p].add(to);
         }
     }
 
@@ -748,7 +799,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             counts.bound_hist[bucket(v)] += 1;
         }
         let new_combo = counts.combo();
-        shift(&mut self.combo_hist[p], old_combo, new_combo);
+        self.combo_hist[p].shift(old_combo, new_combo);
     }
 
     /// Slots of `pool` held by the scope `scope` exactly (diagnostics):
