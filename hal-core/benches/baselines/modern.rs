@@ -274,12 +274,7 @@ impl Modern {
         match scope {
             Scope::AllCpus => {
                 for cpu in 0..self.cpus as i32 {
-                    let bp = Bp {
-                        task: None,
-                        cpu,
-                        pool: p,
-                        weight: n as i32,
-                    };
+                    let bp = Self::wide_part(p, cpu, n);
                     if !self.reserve_one(bp) {
                         for done in 0..cpu {
                             self.toggle(Bp { cpu: done, ..bp }, false);
@@ -299,13 +294,7 @@ impl Modern {
         match scope {
             Scope::AllCpus => {
                 for cpu in 0..self.cpus as i32 {
-                    let bp = Bp {
-                        task: None,
-                        cpu,
-                        pool: p,
-                        weight: n as i32,
-                    };
-                    self.toggle(bp, false);
+                    self.toggle(Self::wide_part(p, cpu, n), false);
                 }
             }
             _ => self.toggle(Self::bp(p, scope, n), false),
@@ -326,6 +315,25 @@ impl Modern {
             .map(|c| self.load(pool, c))
             .max()
             .unwrap_or(0)
+    }
+
+    /// The part of a system-wide breakpoint on `cpu`: a CPU-bound one.
+    fn wide_part(pool: usize, cpu: i32, n: u32) -> Bp {
+        Bp {
+            task: None,
+            cpu,
+            pool,
+            weight: n as i32,
+        }
+    }
+
+    /// The CPUs `bp` may run on.
+    fn cpus_of(&self, bp: Bp) -> std::ops::Range<i32> {
+        if bp.cpu == ANY_CPU {
+            0..self.cpus as i32
+        } else {
+            bp.cpu..bp.cpu + 1
+        }
     }
 
     fn bp(pool: usize, scope: Scope, n: u32) -> Bp {
@@ -356,13 +364,8 @@ impl Modern {
                 return own + s.cpu_pinned_hist.max(s.slots);
             }
         }
-        let cpus = if bp.cpu == ANY_CPU {
-            0..self.cpus as i32
-        } else {
-            bp.cpu..bp.cpu + 1
-        };
         let mut most = 0;
-        for cpu in cpus {
+        for cpu in self.cpus_of(bp) {
             let tasks = match bp.task {
                 None => {
                     Histogram::max_merge(&s.tsk_pinned[cpu as usize], &s.tsk_pinned_all, s.slots)
@@ -419,12 +422,7 @@ impl Modern {
             }
             // It keeps CPU-bound breakpoints: only the CPUs `bp` covers.
             None => {
-                let cpus = if bp.cpu == ANY_CPU {
-                    0..self.cpus as i32
-                } else {
-                    bp.cpu..bp.cpu + 1
-                };
-                for cpu in cpus {
+                for cpu in self.cpus_of(bp) {
                     let mut old = self
                         .tasks
                         .pinned(task, cpu, pool)
