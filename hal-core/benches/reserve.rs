@@ -371,8 +371,8 @@ fn measure<const CPUS: usize>(checkpoints: &[usize], seed: u64) -> Vec<Point> {
         };
         let best = interleaved(
             &mut [&mut op_ours, &mut op_modern],
-            Duration::from_millis(5),
-            41,
+            Duration::from_millis(1),
+            201,
         );
         let mut j = 0usize;
         let target = if CPUS * want > 1_000_000 { 10 } else { 30 };
@@ -729,7 +729,74 @@ fn svg(points: &[Point]) -> String {
     s
 }
 
+/// The implementation a `--probe` run counts.
+enum Counted {
+    Ours(Box<Reservations<256, CONTEXTS>>, Ledger),
+    Modern(Box<Modern>),
+}
+
+/// The measured region of `--probe`: `n` reserve+release cycles of one task
+/// breakpoint (any CPU) over the target contexts. Returns the refusals.
+#[inline(never)]
+fn reserve_loop(counted: &mut Counted, targets: &[TaskId], n: u64) -> u64 {
+    let mut refused = 0;
+    for i in 0..n as usize {
+        let t = Scope::Task(targets[i % targets.len()]);
+        match counted {
+            Counted::Ours(r, ledger) => {
+                refused += u64::from(r.reserve(ledger, POOL, black_box(t), 1).is_err());
+                r.release(ledger, POOL, t, 1);
+            }
+            Counted::Modern(m) => {
+                refused += u64::from(!m.reserve(POOL, black_box(t), 1));
+                m.release(POOL, t, 1);
+            }
+        }
+    }
+    refused
+}
+
+/// `reserve --probe <ours|modern> <n>`, run by `cargo xtask bench` under
+/// callgrind: `n` reserve+release cycles on 256 CPUs with 10 000 task
+/// breakpoints held (as in [`measure`]), counted inside [`reserve_loop`].
+fn probe(which: &str, n: u64) {
+    const HELD: usize = 10_000;
+    let mut counted = match which {
+        "ours" => {
+            let mut r = Box::new(Reservations::<256, CONTEXTS>::new());
+            r.init(256, SLOTS).unwrap();
+            Counted::Ours(r, Ledger::new())
+        }
+        "modern" => Counted::Modern(Box::new(Modern::new(256, SLOTS))),
+        other => panic!("unknown implementation {other}"),
+    };
+    let mut rng = Rng::new(256);
+    let (mut held, mut ctx) = (0, 0u32);
+    while held < HELD {
+        let n = (1 + rng.below(3) as usize).min(HELD - held) as u32;
+        let s = Scope::Task(TaskId(ctx));
+        let ok = match &mut counted {
+            Counted::Ours(r, ledger) => r.reserve(ledger, POOL, s, n).is_ok(),
+            Counted::Modern(m) => m.reserve(POOL, s, n),
+        };
+        assert!(ok, "population fits");
+        ctx += 1;
+        held += n as usize;
+    }
+    let targets: Vec<TaskId> = (0..TARGETS)
+        .map(|i| TaskId((CONTEXTS - TARGETS + i) as u32))
+        .collect();
+    assert_eq!(reserve_loop(&mut counted, &targets, n), 0, "all admitted");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--probe") {
+        let which = args.get(1).expect("--probe <ours|modern> <n>").clone();
+        let n: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("count");
+        with_big_stack(move || probe(&which, n));
+        return;
+    }
     let (ops, refused) = check_equivalence();
     detail(
         "reserve_equivalence_ops",

@@ -42,10 +42,12 @@ const OVER: usize = BUCKETS - 1;
 /// `TableFull`.
 pub const MAX_BOUND: usize = 4;
 
+#[inline]
 fn bucket(v: u32) -> usize {
     (v as usize).min(OVER)
 }
 
+#[inline]
 fn highest(h: &[u32; BUCKETS]) -> u32 {
     let mut v = OVER;
     while v > 0 {
@@ -85,12 +87,14 @@ impl Histogram {
         h
     }
 
+    #[inline]
     fn add(&mut self, v: u32) {
         let b = bucket(v);
         self.count[b] += 1;
         self.nonempty |= 1 << b;
     }
 
+    #[inline]
     fn remove(&mut self, v: u32) {
         let b = bucket(v);
         self.count[b] -= 1;
@@ -100,12 +104,14 @@ impl Histogram {
     }
 
     /// Moves one holder from value `from` to value `to`.
+    #[inline]
     fn shift(&mut self, from: u32, to: u32) {
         self.remove(from);
         self.add(to);
     }
 
     /// The highest value with a holder (0 when empty).
+    #[inline]
     fn highest(&self) -> u32 {
         (u32::BITS - 1).saturating_sub(self.nonempty.leading_zeros())
     }
@@ -597,13 +603,21 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn adjust(&mut self, ledger: &Ledger, changes: &[Change]) -> Result<()> {
+        if let [one] = changes {
+            if let Some(done) = self.adjust_unbound_task(ledger, one) {
+                return done;
+            }
+        }
+        // Only the pools a change names can see their largest load move.
+        let mut touched = [false; MAX_POOLS];
         for ch in changes {
             self.check_scope(ch.scope)?;
             if ch.pool.index() >= MAX_POOLS {
                 return Err(ErrorKind::SlotOutOfRange.into());
             }
+            touched[ch.pool.index()] = true;
         }
-        let before: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+        let before = self.max_loads(&touched, &[0; MAX_POOLS]);
         let mut applied = 0;
         let mut result = Ok(());
         for ch in changes {
@@ -614,7 +628,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             applied += 1;
         }
         if result.is_ok() {
-            result = self.commit(ledger, &before);
+            let after = self.max_loads(&touched, &before);
+            result = self.commit(ledger, &before, &after);
         }
         if result.is_err() {
             for ch in changes[..applied].iter().rev() {
@@ -681,10 +696,69 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         );
     }
 
+    /// The most common change, without the general transaction: a debug
+    /// context's any-CPU count in a pool where it has no CPU binding. Its
+    /// weight moves between two buckets of the pool's histogram and only
+    /// that pool's largest load can move. `None` when the change is not of
+    /// that kind or would fail on its own counts: the general path then
+    /// decides, and reports the error.
+    fn adjust_unbound_task(&mut self, ledger: &Ledger, ch: &Change) -> Option<Result<()>> {
+        let Scope::Task(t) = ch.scope else {
+            return None;
+        };
+        let p = ch.pool.index();
+        let ctx = self.contexts.get(t.0 as usize)?;
+        if p >= MAX_POOLS
+            || ctx
+                .bound
+                .iter()
+                .any(|b| b.count > 0 && b.pool as usize == p)
+        {
+            return None;
+        }
+        let old = u32::from(ctx.any[p]);
+        let new = offset(old, ch.delta)
+            .ok()
+            .filter(|&v| v <= u32::from(u16::MAX))?;
+        let before = self.max_load(ch.pool);
+        self.move_any(p, old, new);
+        let after = self.max_load(ch.pool);
+        let slots = self.slots[p];
+        if after > before && (after > slots || !ledger.commit_load(ch.pool, after, slots)) {
+            self.move_any(p, new, old);
+            return Some(Err(ErrorKind::NoSlot.into()));
+        }
+        if after < before {
+            ledger.commit_load(ch.pool, after, slots);
+        }
+        self.contexts[t.0 as usize].any[p] = new as u16;
+        Some(Ok(()))
+    }
+
+    /// The largest load of every `touched` pool; `otherwise[p]` for the
+    /// others.
+    fn max_loads(
+        &self,
+        touched: &[bool; MAX_POOLS],
+        otherwise: &[u32; MAX_POOLS],
+    ) -> [u32; MAX_POOLS] {
+        core::array::from_fn(|p| {
+            if touched[p] {
+                self.max_load(PoolId::ALL[p])
+            } else {
+                otherwise[p]
+            }
+        })
+    }
+
     /// Publishes the new loads: raises first (each may be refused, and
     /// lowering them back is always possible), then lowers.
-    fn commit(&mut self, ledger: &Ledger, before: &[u32; MAX_POOLS]) -> Result<()> {
-        let after: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+    fn commit(
+        &mut self,
+        ledger: &Ledger,
+        before: &[u32; MAX_POOLS],
+        after: &[u32; MAX_POOLS],
+    ) -> Result<()> {
         let mut raised = [false; MAX_POOLS];
         for p in 0..MAX_POOLS {
             let pool = PoolId::ALL[p];
@@ -864,6 +938,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Default for Reservations<CPUS, CO
     }
 }
 
+#[inline]
 fn offset(v: u32, delta: i32) -> Result<u32> {
     v.checked_add_signed(delta)
         .ok_or_else(|| ErrorKind::NoSlot.into())

@@ -119,6 +119,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if runs("dispatch") {
         dispatch_instructions(&root, &mut results)?;
         switch_instructions(&root, &mut results)?;
+        reserve_instructions(&root, &mut results)?;
     }
     if runs("size") {
         text_sizes(&root, &mut results)?;
@@ -288,6 +289,28 @@ fn dispatch_instructions(root: &Path, results: &mut Results) -> Result<(), Strin
          and whose register writes are empty), worst of 1, 4 and 16 armed breakpoints; the model backend \
          adds {} (locks and logging of a test double, not a real backend)",
         num(per["model-16"] - per["core-16"])
+    ));
+    Ok(())
+}
+
+/// Reserve+release cycles per counted run.
+const RESERVES: u64 = 2_000;
+
+/// Instructions per reserve+release of a task breakpoint, ours and the
+/// modern baseline's, as an exact companion to the timed ratio.
+fn reserve_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let per = per_call(
+        root,
+        results,
+        "reserve",
+        "reserve_loop",
+        "reserve_release_instructions",
+        &["ours", "modern"],
+        RESERVES,
+    )?;
+    results.detail(format!(
+        "reserve_instructions_ratio_vs_modern = {} (modern / ours, 256 CPUs, 10000 task breakpoints)",
+        num(per["modern"] / per["ours"])
     ));
     Ok(())
 }
