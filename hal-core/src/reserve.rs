@@ -47,7 +47,6 @@ fn bucket(v: u32) -> usize {
     (v as usize).min(OVER)
 }
 
-#[inline]
 fn highest(h: &[u32; BUCKETS]) -> u32 {
     let mut v = OVER;
     while v > 0 {
@@ -938,7 +937,6 @@ impl<const CPUS: usize, const CONTEXTS: usize> Default for Reservations<CPUS, CO
     }
 }
 
-#[inline]
 fn offset(v: u32, delta: i32) -> Result<u32> {
     v.checked_add_signed(delta)
         .ok_or_else(|| ErrorKind::NoSlot.into())
