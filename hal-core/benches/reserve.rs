@@ -696,7 +696,7 @@ fn svg(points: &[Point]) -> String {
     for (k, (name, color)) in [
         ("hwbreak core", "#1f77b4"),
         ("upstream since 2022:", "#2ca02c"),
-        ("before 2022: one global", "#d62728"),
+        ("upstream before 2022:", "#d62728"),
     ]
     .iter()
     .enumerate()
@@ -713,8 +713,8 @@ fn svg(points: &[Point]) -> String {
             ly + 4.0
         );
         let second_line = match k {
-            1 => "task hash, histograms",
-            2 => "list, walked per CPU",
+            1 => "hashed task lists",
+            2 => "one list, per CPU",
             _ => "",
         };
         if !second_line.is_empty() {
