@@ -5,9 +5,10 @@
 //!    baseline and a model of the modern upstream one (and the plot
 //!    `docs/bench-reserve.svg`), context-switch register writes, the
 //!    flatness of registry operations in what is held, per-CPU footprint.
-//! 2. Instructions per debug exception and per context switch, counted
-//!    with `valgrind --tool=callgrind` on the `dispatch` and `switch` bench
-//!    binaries.
+//! 2. Instructions per debug exception, per context switch and per
+//!    reserve + release (ours and the modern baseline's), counted with
+//!    `valgrind --tool=callgrind` on the `dispatch`, `switch` and `reserve`
+//!    bench binaries.
 //! 3. Bytes of code the core plus each backend add to a freestanding
 //!    kernel: a probe kernel is built for each architecture with and
 //!    without a registry exercising the whole API, and the `.text` sizes of
