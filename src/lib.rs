@@ -12,7 +12,8 @@
 //! ([`Registry::on_debug_exception`]) and the context switch
 //! ([`Registry::switch_task`]). The integration guide, `docs/integration.md`
 //! in the repository, walks through each of them for x86_64, AArch64 and
-//! POWER, and explains every [`ErrorKind`].
+//! POWER, and explains every [`ErrorKind`]; the RISC-V backend's crate
+//! documentation covers its exception path.
 //!
 //! # Examples
 //!
@@ -109,6 +110,19 @@ cfg_if::cfg_if! {
         /// assert_eq!(<ArchImpl as Arch>::NAME, "ppc64");
         /// ```
         pub type ArchImpl = hwbreak_ppc64::Ppc64;
+    } else if #[cfg(target_arch = "riscv64")] {
+        /// The backend crate for the architecture being compiled for
+        /// (`hwbreak-riscv`).
+        pub use hwbreak_riscv as native;
+        /// The backend for the architecture being compiled for.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use hwbreak::{Arch, ArchImpl};
+        /// assert_eq!(<ArchImpl as Arch>::NAME, "riscv64");
+        /// ```
+        pub type ArchImpl = hwbreak_riscv::Riscv;
     }
 }
 

@@ -80,9 +80,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
          (- where the hardware reports none, e.g. x86 data hits)"
     );
     println!();
+    let name_width = runs.iter().map(|r| r.name.len()).max().unwrap_or(0).max(14);
     for r in &runs {
         println!(
-            "{:<14} {:<7} {}{}",
+            "{:<name_width$} {:<7} {}{}",
             r.name,
             if r.ok { "ok" } else { "FAILED" },
             r.summary.as_deref().unwrap_or("no summary line"),

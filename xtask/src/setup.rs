@@ -28,6 +28,9 @@ use std::process::{Command, Stdio};
 
 /// Oldest QEMU whose POWER DAWR/CIABR emulation the boards rely on.
 const MIN_QEMU: (u32, u32) = (8, 1);
+/// Oldest OpenSBI with the SBI Debug Triggers extension the RISC-V board's
+/// S-mode variant uses (Debian 12's own 1.1 lacks it).
+const MIN_OPENSBI: (u32, u32) = (1, 5);
 
 /// The apt source this command writes on Debian 12.
 const BACKPORTS_LIST: &str = "/etc/apt/sources.list.d/hwbreak-bookworm-backports.list";
@@ -392,6 +395,28 @@ fn system(plan: &Plan) -> Result<(), String> {
             }
         }
     }
+    // OpenSBI, which `-bios default` loads, must carry SBI Debug Triggers
+    // (1.5 or newer); it comes from the same suite as QEMU.
+    if plan.qemu.iter().any(|b| b.starts_with("qemu-system-riscv")) {
+        let what = format!(
+            "opensbi >= {}.{} (SBI Debug Triggers)",
+            MIN_OPENSBI.0, MIN_OPENSBI.1
+        );
+        match dpkg_version("opensbi")
+            .as_deref()
+            .and_then(parse_deb_version)
+        {
+            Some(v) if v >= MIN_OPENSBI => step(&format!("{what} (found {}.{})", v.0, v.1), None),
+            found => {
+                let why = match found {
+                    Some(v) => format!("found {}.{}, too old: installing opensbi", v.0, v.1),
+                    None => "missing: installing opensbi".to_string(),
+                };
+                step(&what, Some(&why));
+                qemu_pkgs.push("opensbi".into());
+            }
+        }
+    }
     let mut other: Vec<String> = Vec::new();
     for (pkg, why) in &plan.packages {
         let what = format!("package {pkg} ({why})");
@@ -502,10 +527,36 @@ fn qemu_package(bin: &str) -> Result<String, String> {
         "x86_64" | "i386" => "qemu-system-x86",
         "aarch64" | "arm" => "qemu-system-arm",
         "ppc64" | "ppc" => "qemu-system-ppc",
-        "riscv64" | "riscv32" => "qemu-system-misc",
+        // Debian 12's bookworm-backports and Debian 13 split the RISC-V
+        // emulator out of qemu-system-misc; the package depends on the
+        // OpenSBI 1.5 that `-bios default` loads (DBTR needs 1.5: bookworm's
+        // own opensbi 1.1 has no Debug Triggers extension).
+        "riscv64" | "riscv32" => "qemu-system-riscv",
         _ => return Err(format!("no known Debian package provides `{bin}`")),
     };
     Ok(pkg.into())
+}
+
+/// The installed version of Debian package `pkg`, if installed.
+fn dpkg_version(pkg: &str) -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status} ${Version}", pkg])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = text.strip_prefix("install ok installed ")?;
+    Some(version.trim().to_string())
+}
+
+/// `(major, minor)` of a Debian version string (`1.5.1-1~bpo12+2`,
+/// `1:10.0.2+ds-2`): the epoch is skipped.
+fn parse_deb_version(v: &str) -> Option<(u32, u32)> {
+    let v = v.split_once(':').map_or(v, |(_, rest)| rest);
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// `(major, minor)` of `bin --version`, or `None` when it does not run.
@@ -792,6 +843,15 @@ mod tests {
     }
 
     #[test]
+    fn debian_versions() {
+        assert_eq!(parse_deb_version("1.5.1-1~bpo12+2"), Some((1, 5)));
+        assert_eq!(parse_deb_version("1.1-2"), Some((1, 1)));
+        assert_eq!(parse_deb_version("1:10.0.2+ds-2"), Some((10, 0)));
+        assert!(parse_deb_version("1.1-2").unwrap() < MIN_OPENSBI);
+        assert_eq!(parse_deb_version("garbage"), None);
+    }
+
+    #[test]
     fn qemu_packages() {
         assert_eq!(
             qemu_package("qemu-system-x86_64").unwrap(),
@@ -805,6 +865,10 @@ mod tests {
             qemu_package("qemu-system-ppc64").unwrap(),
             "qemu-system-ppc"
         );
+        assert_eq!(
+            qemu_package("qemu-system-riscv64").unwrap(),
+            "qemu-system-riscv"
+        );
         assert!(qemu_package("qemu-system-sparc64").is_err());
     }
 
@@ -814,6 +878,8 @@ mod tests {
         let (first, wants) = &plan.rust[0];
         assert_eq!(first, "stable");
         assert!(wants.targets.contains("x86_64-unknown-none"));
+        assert!(wants.targets.contains("riscv64gc-unknown-none-elf"));
+        assert!(plan.qemu.iter().any(|q| q == "qemu-system-riscv64"));
         assert!(wants.components.contains("clippy"));
     }
 }

@@ -152,7 +152,8 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut defmt = util::cargo();
     defmt.args(["build", "--features"]).arg(
         "hwbreak/defmt,hwbreak-core/defmt,hwbreak-x86/defmt,\
-         hwbreak-aarch64/defmt,hwbreak-ppc64/defmt,hwbreak-ppc64/dawr",
+         hwbreak-aarch64/defmt,hwbreak-ppc64/defmt,hwbreak-ppc64/dawr,\
+         hwbreak-riscv/defmt",
     );
     for p in [
         "hwbreak",
@@ -160,6 +161,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "hwbreak-x86",
         "hwbreak-aarch64",
         "hwbreak-ppc64",
+        "hwbreak-riscv",
     ] {
         defmt.args(["-p", p]);
     }
@@ -168,6 +170,7 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         "x86_64-unknown-none",
         "aarch64-unknown-none",
         "powerpc64-unknown-linux-gnu",
+        "riscv64gc-unknown-none-elf",
     ] {
         defmt.args(["--target", t]);
     }

@@ -43,10 +43,14 @@ mod arch;
 #[cfg(target_arch = "powerpc64")]
 #[path = "arch_ppc64.rs"]
 mod arch;
+#[cfg(target_arch = "riscv64")]
+#[path = "arch_riscv.rs"]
+mod arch;
 #[cfg(not(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
-    target_arch = "powerpc64"
+    target_arch = "powerpc64",
+    target_arch = "riscv64"
 )))]
 mod arch {
     /// No arch-only scenarios for this architecture.
