@@ -29,6 +29,10 @@
 //! - **hits go to exactly the right handlers**: an access calls exactly the
 //!   handlers of the armed registrations (and debugger slots) whose request
 //!   covers it, with an address inside the request when one is reported;
+//! - **handlers hear only what is true**: an accepted update tells only
+//!   registered breakpoints anything (never one already unregistered), only
+//!   of displacement and reinstatement, consistently with their states; a
+//!   refused call tells nobody anything;
 //! - at the end, after removing everything: no slot armed anywhere, ledger
 //!   back to zero.
 
@@ -669,17 +673,25 @@ impl Harness {
         Some((self.live[i].handle, Some(i)))
     }
 
-    /// Runs an updating call; on error, checks it changed nothing.
+    /// Runs an updating call; on error, checks it changed nothing and told
+    /// no handler anything; on success, checks what it told handlers
+    /// ([`Harness::check_told`]).
     fn guarded<T>(
         &mut self,
         cpu: u32,
         call: impl FnOnce(&Reg) -> hwbreak_core::Result<T>,
     ) -> Result<Result<T, ErrorKind>, Failure> {
         let before = self.snapshot();
+        let registered: Vec<(usize, Handle)> = self.live.iter().map(|l| (l.id, l.handle)).collect();
         let r = on_cpu(cpu, || call(&self.reg));
-        take_seen();
+        let told = take_seen();
         match r {
-            Ok(v) => Ok(Ok(v)),
+            Ok(v) => {
+                if let Err(m) = self.check_told(&registered, &told) {
+                    return self.fail(m);
+                }
+                Ok(Ok(v))
+            }
             Err(e) => {
                 count(|s| s.refused += 1);
                 let after = self.snapshot();
@@ -688,9 +700,55 @@ impl Harness {
                         "refused call ({e:?}) changed state:\nbefore {before:x?}\nafter  {after:x?}"
                     ));
                 }
+                if !told.is_empty() {
+                    return self.fail(format!("refused call ({e:?}) told handlers {told:?}"));
+                }
                 Ok(Err(e.kind()))
             }
         }
+    }
+
+    /// What an accepted update told handlers: only registered breakpoints
+    /// hear anything (never one already unregistered, never a debugger
+    /// slot), only of displacement and reinstatement, and in agreement
+    /// with their states: the last word each got says what it is now.
+    fn check_told(
+        &self,
+        before: &[(usize, Handle)],
+        told: &[(usize, EventKind, Option<u64>)],
+    ) -> Result<(), String> {
+        let mut last: BTreeMap<usize, EventKind> = BTreeMap::new();
+        for &(id, kind, _) in told {
+            if kind == EventKind::Hit {
+                return Err(format!(
+                    "a handler of {id} was called with a hit outside a trap"
+                ));
+            }
+            // A registration made by this very call gets the next id.
+            let known = before.iter().any(|b| b.0 == id) || id == self.next_id;
+            if !known {
+                return Err(format!(
+                    "the handler of {id}, which is not registered, was told {kind:?}"
+                ));
+            }
+            last.insert(id, kind);
+        }
+        for &(id, handle) in before {
+            let Ok(now) = self.reg.state(handle) else {
+                // Unregistered by this call.
+                continue;
+            };
+            match last.get(&id) {
+                Some(EventKind::Displaced) if now == State::Armed => {
+                    return Err(format!("{id} was told Displaced but is armed"));
+                }
+                Some(EventKind::Reinstated) if now == State::Waiting => {
+                    return Err(format!("{id} was told Reinstated but is waiting"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn round_up(&self, except: u32) {

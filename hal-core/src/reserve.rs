@@ -30,7 +30,7 @@
 use crate::arch::{PoolId, MAX_POOLS, MAX_SLOTS};
 use crate::error::{ErrorKind, Result};
 use crate::request::{CpuId, Scope, TaskId};
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::AtomicU32;
 
 /// Histogram buckets: values 0..=MAX_SLOTS, and one bucket for "more than
 /// any pool has" (values only get there tentatively, before a refusal).
@@ -149,6 +149,36 @@ pub struct Ledger {
 const LOAD_MASK: u32 = 0xffff;
 const DEBUGGER_SHIFT: u32 = 16;
 
+/// How the ledger reads and updates its words. Taking slots (a raised
+/// load, `debugger_take`) acquires and giving them back (a lowered load,
+/// `debugger_give`) releases, so whatever a path did with a slot before
+/// giving it back is visible to the path that takes it next.
+#[cfg(not(any(
+    hwbreak_broken_ledger = "load_store",
+    hwbreak_broken_ledger = "relaxed"
+)))]
+mod word {
+    use crate::sync::{AtomicU32, Ordering};
+
+    pub(super) const LOAD: Ordering = Ordering::Acquire;
+    pub(super) const UPDATE: Ordering = Ordering::AcqRel;
+
+    /// Replaces `cur` by `new` unless the word changed meanwhile
+    /// (`Err(seen)`): check and update in one step.
+    pub(super) fn replace(word: &AtomicU32, cur: u32, new: u32) -> Result<u32, u32> {
+        word.compare_exchange_weak(cur, new, UPDATE, LOAD)
+    }
+}
+
+// Deliberately broken ledgers for the loom tests to catch (test builds
+// only: `--cfg hwbreak_broken_ledger="load_store"` or `="relaxed"`).
+#[cfg(any(
+    hwbreak_broken_ledger = "load_store",
+    hwbreak_broken_ledger = "relaxed"
+))]
+#[path = "broken_ledger.rs"]
+mod word;
+
 impl Ledger {
     /// An empty ledger.
     ///
@@ -192,14 +222,14 @@ impl Ledger {
     /// ```
     pub fn commit_load(&self, pool: PoolId, load: u32, slots: u32) -> bool {
         let word = &self.words[pool.index()];
-        let mut cur = word.load(Ordering::Acquire);
+        let mut cur = word.load(word::LOAD);
         loop {
             let debugger = cur >> DEBUGGER_SHIFT;
             if load > (cur & LOAD_MASK) && debugger + load > slots {
                 return false;
             }
             let new = (debugger << DEBUGGER_SHIFT) | load.min(LOAD_MASK);
-            match word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            match word::replace(word, cur, new) {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
@@ -224,14 +254,14 @@ impl Ledger {
     /// ```
     pub fn debugger_take(&self, pool: PoolId, slots: u32) -> Result<()> {
         let word = &self.words[pool.index()];
-        let mut cur = word.load(Ordering::Acquire);
+        let mut cur = word.load(word::LOAD);
         loop {
             let debugger = cur >> DEBUGGER_SHIFT;
             if debugger + 1 + (cur & LOAD_MASK) > slots {
                 return Err(ErrorKind::NoSlot.into());
             }
             let new = cur + (1 << DEBUGGER_SHIFT);
-            match word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            match word::replace(word, cur, new) {
                 Ok(_) => return Ok(()),
                 Err(seen) => cur = seen,
             }
@@ -254,7 +284,7 @@ impl Ledger {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn debugger_give(&self, pool: PoolId) {
-        self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, Ordering::AcqRel);
+        self.words[pool.index()].fetch_sub(1 << DEBUGGER_SHIFT, word::UPDATE);
     }
 
     /// Slots the debugger holds in `pool`.
@@ -272,7 +302,7 @@ impl Ledger {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn debugger_slots(&self, pool: PoolId) -> u32 {
-        self.words[pool.index()].load(Ordering::Acquire) >> DEBUGGER_SHIFT
+        self.words[pool.index()].load(word::LOAD) >> DEBUGGER_SHIFT
     }
 
     /// The normal path's published largest load in `pool`.
@@ -287,7 +317,7 @@ impl Ledger {
     /// assert_eq!(ledger.load(PoolId::FIRST), 3);
     /// ```
     pub fn load(&self, pool: PoolId) -> u32 {
-        self.words[pool.index()].load(Ordering::Acquire) & LOAD_MASK
+        self.words[pool.index()].load(word::LOAD) & LOAD_MASK
     }
 }
 

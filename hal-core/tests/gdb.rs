@@ -419,3 +419,53 @@ fn a_hit_of_a_breakpoint_gdb_removed_is_not_reported() {
         })
     );
 }
+
+/// With several breakpoints inserted, a stop names the one that was hit,
+/// and the adapter counts what it holds.
+#[test]
+fn a_stop_names_the_breakpoint_that_was_hit_among_several() {
+    static LATCH: StopLatch<1> = StopLatch::new();
+    let machine = Machine::new(Config::arm_like(1));
+    let reg: Box<Registry<ModelArch, ModelPlatform, 16, 1, 4>> = Box::new(Registry::new(
+        ModelArch::new(machine.clone()),
+        ModelPlatform::new(machine.clone()),
+    ));
+    reg.init().unwrap();
+    on_cpu(0, || reg.cpu_online().unwrap());
+    let mut gdb = GdbBreakpoints::<_, _, 16, 1, 4>::new(&reg, &LATCH);
+    assert!(gdb.is_empty());
+    assert!(gdb.add_hw_watchpoint(VAR, 4, WatchKind::Write));
+    assert!(!gdb.is_empty());
+    assert!(gdb.add_hw_watchpoint(VAR + 64, 4, WatchKind::Write));
+    assert!(gdb.add_hw_breakpoint(VAR + 128));
+    assert_eq!(gdb.len(), 3);
+    let hit = |addr: u64, kind: AccessKind| {
+        let trap = machine.access(0, addr, 1, kind, Space::Kernel).unwrap();
+        on_cpu(0, || reg.on_debug_exception(&trap));
+        on_cpu(0, || {
+            reg.on_debug_exception(&hwbreak_core::model::ModelTrap {
+                step: true,
+                ..Default::default()
+            })
+        });
+        on_cpu(0, || gdb.take_stop())
+    };
+    assert_eq!(
+        hit(VAR + 65, AccessKind::Write),
+        Some(GdbStop::Watch {
+            kind: WatchKind::Write,
+            addr: VAR + 65
+        })
+    );
+    assert_eq!(
+        hit(VAR + 128, AccessKind::Execute),
+        Some(GdbStop::HwBreak { addr: VAR + 128 })
+    );
+    assert_eq!(
+        hit(VAR + 2, AccessKind::Write),
+        Some(GdbStop::Watch {
+            kind: WatchKind::Write,
+            addr: VAR + 2
+        })
+    );
+}

@@ -242,3 +242,60 @@ fn repeated_rounds_three_threads() {
         assert_eq!(ledger.load(DATA), load);
     });
 }
+
+/// Giving a slot back publishes what was done with it: the debugger
+/// empties its slot, then gives it back; the normal path, once the ledger
+/// lets it raise into that slot, must find it empty.
+#[test]
+fn giving_a_slot_back_publishes_the_emptied_slot() {
+    loom::model(|| {
+        let slots = 1;
+        let ledger = Arc::new(Ledger::new());
+        ledger.debugger_take(DATA, slots).unwrap();
+        // What the debugger's slot holds (1: its watch).
+        let slot = Arc::new(AtomicU32::new(1));
+        let dbg = {
+            let (l, s) = (ledger.clone(), slot.clone());
+            thread::spawn(move || {
+                s.store(0, Ordering::Relaxed);
+                l.debugger_give(DATA);
+            })
+        };
+        if ledger.commit_load(DATA, 1, slots) {
+            assert_eq!(
+                slot.load(Ordering::Relaxed),
+                0,
+                "the normal path was given a slot still in use"
+            );
+        }
+        dbg.join().unwrap();
+    });
+}
+
+/// The same the other way: the normal path empties the slot it no longer
+/// needs, then lowers its load; a debugger the ledger then lets in must
+/// find the slot empty.
+#[test]
+fn lowering_a_load_publishes_the_emptied_slot() {
+    loom::model(|| {
+        let slots = 1;
+        let ledger = Arc::new(Ledger::new());
+        assert!(ledger.commit_load(DATA, 1, slots));
+        let slot = Arc::new(AtomicU32::new(1));
+        let normal = {
+            let (l, s) = (ledger.clone(), slot.clone());
+            thread::spawn(move || {
+                s.store(0, Ordering::Relaxed);
+                assert!(l.commit_load(DATA, 0, slots));
+            })
+        };
+        if ledger.debugger_take(DATA, slots).is_ok() {
+            assert_eq!(
+                slot.load(Ordering::Relaxed),
+                0,
+                "the debugger was given a slot still in use"
+            );
+        }
+        normal.join().unwrap();
+    });
+}

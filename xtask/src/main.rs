@@ -9,6 +9,7 @@ mod demo;
 mod fuzz;
 mod gdb;
 mod miri;
+mod mutants;
 mod qemu;
 mod setup;
 mod test;
@@ -20,7 +21,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup [--for demo|test|bench]
+  setup [--for demo|test|bench|mutants]
                      install rustup targets/components, QEMU, packages (idempotent)
   demo               build and boot every board in QEMU, print what trapped
   test               every check: fmt, clippy, docs, host tests, QEMU suites
@@ -28,6 +29,8 @@ commands:
   bench              benchmarks (see BENCHMARKS.md)
   fuzz [--ops N]     fuzz API call sequences against the model backend
   miri               the core's tests under miri
+  mutants [--crate C] [--shard K/N]
+                     mutation testing of the core and the backends' pure code
   gdb [variant]      a real gdb-multiarch session against each GDB board variant
 ";
 
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "miri" => miri::run(rest),
+        "mutants" => mutants::run(rest),
         "gdb" => gdb::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

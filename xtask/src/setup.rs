@@ -11,7 +11,9 @@
 //!   and `rust-src` when it builds `core` itself (`-Zbuild-std`);
 //! - for `cargo xtask test`: nightly's `miri` and `rust-src` (when the `miri`
 //!   command exists) and `gdb-multiarch` (the GDB check);
-//! - for `cargo xtask bench`: `valgrind`.
+//! - for `cargo xtask bench`: `valgrind`;
+//! - for `cargo xtask mutants` and `cargo xtask test` (its mutants shard):
+//!   cargo-mutants at [`CARGO_MUTANTS`], from crates.io.
 //!
 //! QEMU on Debian 12 comes from `bookworm-backports` (its own 7.2 lacks the
 //! POWER watchpoint emulation the ppc64 boards rely on): the suite is added in
@@ -45,13 +47,18 @@ pub enum Purpose {
     Test,
     /// Benchmarks: the boards and valgrind.
     Bench,
+    /// Mutation testing (`cargo xtask mutants`): cargo-mutants only.
+    Mutants,
     /// Everything above (`cargo xtask setup` without arguments).
     All,
 }
 
 impl Purpose {
     fn boards(self) -> bool {
-        true
+        self != Purpose::Mutants
+    }
+    fn mutants(self) -> bool {
+        matches!(self, Purpose::Mutants | Purpose::Test | Purpose::All)
     }
     fn test(self) -> bool {
         matches!(self, Purpose::Test | Purpose::All)
@@ -61,7 +68,7 @@ impl Purpose {
     }
 }
 
-/// Entry point: `cargo xtask setup [--for demo|test|bench|all]`.
+/// Entry point: `cargo xtask setup [--for demo|test|bench|mutants|all]`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let purpose = match args
         .iter()
@@ -73,7 +80,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ["--for", "demo"] => Purpose::Demo,
         ["--for", "test"] => Purpose::Test,
         ["--for", "bench"] => Purpose::Bench,
-        _ => return Err("usage: cargo xtask setup [--for demo|test|bench|all]".into()),
+        ["--for", "mutants"] => Purpose::Mutants,
+        _ => return Err("usage: cargo xtask setup [--for demo|test|bench|mutants|all]".into()),
     };
     ensure(purpose)?;
     println!("setup: everything is in place");
@@ -86,7 +94,47 @@ pub fn ensure(purpose: Purpose) -> Result<(), String> {
     let plan = Plan::collect(&root, purpose)?;
     rust(&plan)?;
     system(&plan)?;
+    if purpose.mutants() {
+        cargo_mutants()?;
+    }
     Ok(())
+}
+
+/// The cargo-mutants release the mutation runs and the equivalents file
+/// were checked with (its mutant names are what the file is keyed by).
+pub const CARGO_MUTANTS: &str = "27.1.0";
+
+/// Installs cargo-mutants [`CARGO_MUTANTS`] from crates.io unless that
+/// version is already installed.
+fn cargo_mutants() -> Result<(), String> {
+    let what = format!("cargo-mutants {CARGO_MUTANTS}");
+    let found = Command::new("cargo")
+        .args(["mutants", "--version"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    match found {
+        Some(v) if v.split_whitespace().any(|w| w == CARGO_MUTANTS) => {
+            step(&what, None);
+            Ok(())
+        }
+        other => {
+            let why = match other {
+                Some(v) => format!("found `{}`: installing", v.trim()),
+                None => "missing: installing".into(),
+            };
+            step(&what, Some(&why));
+            util::run(Command::new("cargo").args([
+                "install",
+                "cargo-mutants",
+                "--version",
+                CARGO_MUTANTS,
+                "--locked",
+            ]))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

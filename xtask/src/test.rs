@@ -1,8 +1,9 @@
 //! `cargo xtask test`: every check the project has, in one run.
 //!
 //! Steps, in order: setup, formatting, clippy, docs, defmt builds, host
-//! tests, loom tests, every board's QEMU suite, the GDB sessions, the
-//! bounded fuzz run, miri.
+//! tests, loom tests (on the real ledger, then on broken ones that must
+//! fail), every board's QEMU suite, the GDB sessions, the bounded fuzz
+//! run, miri, one shard of the mutation run.
 //! Each step's output is shown as it runs. A step whose command does not
 //! exist yet fails; nothing is skipped silently.
 //!
@@ -19,6 +20,10 @@ use std::time::Instant;
 
 /// Operations of the bounded fuzz run.
 const FUZZ_OPS: &str = "1000000";
+
+/// Shards the mutation run is cut into for CI: each `cargo xtask test`
+/// runs one (a few minutes), picked by the commit's hash.
+const MUTANT_SHARDS: u64 = 64;
 
 /// Pass/fail counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,6 +203,11 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
         .env("CARGO_TARGET_DIR", util::root().join("target/loom"));
     v.push(("loom", loom, Parse::CargoTests, None));
 
+    // The loom tests must also fail on deliberately broken ledgers.
+    let mut broken = util::xtask();
+    broken.args(["mutants", "--loom"]);
+    v.push(("loom-bad", broken, Parse::Step, Some("mutants")));
+
     let mut qemu = util::xtask();
     qemu.args(["qemu", "all"]);
     v.push(("qemu", qemu, Parse::Boards, Some("qemu")));
@@ -215,6 +225,15 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     let mut miri = util::xtask();
     miri.arg("miri");
     v.push(("miri", miri, Parse::CargoTests, Some("miri")));
+
+    // One shard of `cargo xtask mutants`, so test strength cannot drop
+    // unnoticed: it fails on a surviving mutant that `mutants-equivalent.md`
+    // does not explain. Without a commit hash, shard 0.
+    let shard = crate::mutants::shard_for_commit(MUTANT_SHARDS)
+        .unwrap_or_else(|_| format!("0/{MUTANT_SHARDS}"));
+    let mut mutants = util::xtask();
+    mutants.args(["mutants", "--shard", &shard]);
+    v.push(("mutants", mutants, Parse::Step, Some("mutants")));
 
     v
 }

@@ -1,0 +1,211 @@
+//! Which breakpoints a higher-priority request displaces: only armed
+//! flexible ones of strictly lower priority that compete with it for a
+//! slot on some CPU, the lowest priorities first, and no more of them than
+//! it needs. A refusal displaces nothing.
+
+mod common;
+
+use common::*;
+use hwbreak_core::model::Config;
+use hwbreak_core::{CpuId, ErrorKind, EventKind, Handle, Priority, Request, Scope, State, TaskId};
+
+const BASE: u64 = 0xffff_8000_0030_0000;
+
+/// An 8-byte write watch at the `n`th distinct address, counted by a fresh
+/// handler context (returned).
+fn watch(n: u64, scope: Scope, priority: u8) -> (Request, usize) {
+    let ctx = counter();
+    let req = Request::write(BASE + 64 * n, 8)
+        .scope(scope)
+        .priority(Priority(priority))
+        .handler(count, ctx);
+    (req, ctx)
+}
+
+struct Placed {
+    handle: Handle,
+    ctx: usize,
+}
+
+fn place(r: &Rig, n: &mut u64, scope: Scope, priority: u8, flexible: bool) -> Placed {
+    let (mut req, ctx) = watch(*n, scope, priority);
+    *n += 1;
+    if flexible {
+        req = req.flexible();
+    }
+    let handle = r.reg.register(&req).unwrap();
+    assert_eq!(r.reg.state(handle).unwrap(), State::Armed);
+    Placed { handle, ctx }
+}
+
+fn displaced(r: &Rig, p: &Placed) -> bool {
+    let waiting = r.reg.state(p.handle).unwrap() == State::Waiting;
+    assert_eq!(
+        waiting,
+        events_of(p.ctx) == [EventKind::Displaced],
+        "the state and the events told must agree"
+    );
+    waiting
+}
+
+const T1: TaskId = TaskId(1);
+const T2: TaskId = TaskId(2);
+const C0: CpuId = CpuId(0);
+const C1: CpuId = CpuId(1);
+
+/// For each case: four flexible breakpoints of priority 5 in `filler` fill
+/// the pool where the new pinned request of priority 9 in `new` needs a
+/// slot; each `decoy` is a flexible breakpoint of priority 1 (the lowest,
+/// so tried first) that holds a slot the new request cannot use. The new
+/// request displaces exactly one filler and no decoy.
+#[test]
+fn only_competing_breakpoints_are_displaced() {
+    let cases: [(Scope, Scope, &[Scope]); 6] = [
+        (Scope::Cpu(C0), Scope::Cpu(C0), &[Scope::Cpu(C1)]),
+        (
+            Scope::Cpu(C0),
+            Scope::TaskOnCpu(T1, C0),
+            &[Scope::TaskOnCpu(T1, C1)],
+        ),
+        (Scope::Task(T1), Scope::Task(T1), &[Scope::Task(T2)]),
+        (
+            Scope::Task(T1),
+            Scope::TaskOnCpu(T1, C0),
+            &[Scope::TaskOnCpu(T2, C0)],
+        ),
+        (
+            Scope::TaskOnCpu(T1, C0),
+            Scope::TaskOnCpu(T1, C0),
+            &[Scope::TaskOnCpu(T2, C0), Scope::TaskOnCpu(T1, C1)],
+        ),
+        (
+            Scope::TaskOnCpu(T1, C0),
+            Scope::Task(T1),
+            &[Scope::Task(T2)],
+        ),
+    ];
+    for (new, filler, decoys) in cases {
+        let r = rig(Config::x86_like(2));
+        let mut n = 0;
+        let decoys: Vec<Placed> = decoys
+            .iter()
+            .map(|&s| place(&r, &mut n, s, 1, true))
+            .collect();
+        let fillers: Vec<Placed> = (0..4).map(|_| place(&r, &mut n, filler, 5, true)).collect();
+        let (req, _) = watch(n, new, 9);
+        r.reg
+            .register(&req)
+            .unwrap_or_else(|e| panic!("{new:?} over {filler:?}: {e:?}"));
+        for d in &decoys {
+            assert!(!displaced(&r, d), "{new:?} displaced a non-competing decoy");
+        }
+        let gone = fillers.iter().filter(|f| displaced(&r, f)).count();
+        assert_eq!(gone, 1, "{new:?} over {filler:?}");
+    }
+}
+
+/// Equal priority is not enough: a pinned request of the same priority as
+/// the flexible ones holding the pool is refused and displaces nothing.
+#[test]
+fn equal_priority_does_not_displace() {
+    let r = rig(Config::x86_like(1));
+    let mut n = 0;
+    let held: Vec<Placed> = (0..4)
+        .map(|_| place(&r, &mut n, Scope::AllCpus, 5, true))
+        .collect();
+    let (req, _) = watch(n, Scope::AllCpus, 5);
+    assert_eq!(r.reg.register(&req).unwrap_err().kind(), ErrorKind::NoSlot);
+    assert!(held.iter().all(|h| !displaced(&r, h)));
+    // One step higher is enough.
+    let (req, _) = watch(n + 1, Scope::AllCpus, 6);
+    r.reg.register(&req).unwrap();
+    assert_eq!(held.iter().filter(|h| displaced(&r, h)).count(), 1);
+}
+
+/// Four CPUs full of flexible CPU-bound breakpoints, more candidates than
+/// one request considers: a system-wide pinned request needs one slot on
+/// every CPU and gets it by displacing the lowest-priority breakpoint of
+/// each CPU, even though those were registered last.
+#[test]
+fn the_lowest_priorities_are_chosen_among_many_candidates() {
+    let r = rig(Config::x86_like(4));
+    let mut n = 0;
+    // CPU c holds three of priorities 10 + 3c ..= 12 + 3c ...
+    let mut high = Vec::new();
+    for c in 0..4 {
+        for k in 0..3 {
+            high.push(place(
+                &r,
+                &mut n,
+                Scope::Cpu(CpuId(c)),
+                10 + 3 * c as u8 + k,
+                true,
+            ));
+        }
+    }
+    // ... and one of priority 1 + c.
+    let low: Vec<Placed> = (0..4)
+        .map(|c| place(&r, &mut n, Scope::Cpu(CpuId(c)), 1 + c as u8, true))
+        .collect();
+    let (req, _) = watch(n, Scope::AllCpus, 100);
+    r.reg.register(&req).unwrap();
+    assert!(low.iter().all(|l| displaced(&r, l)));
+    assert!(high.iter().all(|h| !displaced(&r, h)));
+}
+
+/// When displacing every candidate it may consider would still not make
+/// room (one CPU is full of pinned breakpoints), the request is refused
+/// and nothing is displaced.
+#[test]
+fn a_refused_request_displaces_nothing() {
+    let r = rig(Config::x86_like(4));
+    let mut n = 0;
+    let mut flexible = Vec::new();
+    for c in 0..3 {
+        for _ in 0..4 {
+            flexible.push(place(&r, &mut n, Scope::Cpu(CpuId(c)), 1 + c as u8, true));
+        }
+    }
+    for _ in 0..4 {
+        place(&r, &mut n, Scope::Cpu(CpuId(3)), 1, false);
+    }
+    let (req, _) = watch(n, Scope::AllCpus, 100);
+    assert_eq!(r.reg.register(&req).unwrap_err().kind(), ErrorKind::NoSlot);
+    assert!(flexible.iter().all(|f| !displaced(&r, f)));
+}
+
+/// When one call frees room for more waiting breakpoints than it can
+/// report, every breakpoint it arms again is told so: none comes back
+/// silently.
+#[test]
+fn every_breakpoint_armed_again_is_told() {
+    let r = rig(Config::x86_like(1));
+    // 32 aligned bytes: all four slots.
+    let wide = r
+        .reg
+        .register(&Request::write(BASE + 0x1000, 32).priority(Priority(200)))
+        .unwrap();
+    let mut waiting = Vec::new();
+    let mut n = 0;
+    for t in 0..8 {
+        for _ in 0..4 {
+            let (req, ctx) = watch(n, Scope::Task(TaskId(t)), 1);
+            n += 1;
+            let handle = r.reg.register(&req.flexible()).unwrap();
+            assert_eq!(r.reg.state(handle).unwrap(), State::Waiting);
+            waiting.push(Placed { handle, ctx });
+        }
+    }
+    r.reg.unregister(wide).unwrap();
+    let mut armed = 0;
+    for w in &waiting {
+        let is_armed = r.reg.state(w.handle).unwrap() == State::Armed;
+        assert_eq!(
+            is_armed,
+            events_of(w.ctx) == [EventKind::Reinstated],
+            "armed again exactly when told so"
+        );
+        armed += usize::from(is_armed);
+    }
+    assert!(armed > 0);
+}
