@@ -104,6 +104,12 @@ pub enum ErrorKind {
     NotInitialized,
     /// Privilege selection the hardware cannot express.
     UnsupportedPrivilege,
+    /// [`Registry::modify_local`](crate::Registry::modify_local) cannot
+    /// make this change on the current CPU alone: the breakpoint holds no
+    /// system-wide slots here (another scope, disabled, waiting, shared,
+    /// or being removed), or the new settings need another pool or another
+    /// number of slots.
+    NotLocal,
 }
 
 impl ErrorKind {
@@ -139,6 +145,7 @@ impl ErrorKind {
             Self::ScopeChange => "modification would change the scope",
             Self::NotInitialized => "registry not initialised",
             Self::UnsupportedPrivilege => "privilege selection not supported",
+            Self::NotLocal => "change not possible on this CPU alone",
         }
     }
 }

@@ -10,7 +10,14 @@
 //! ```
 //!
 //! A kernel that prints no such line is shown by its scenario results
-//! instead. The command fails when any variant fails.
+//! instead. A kernel that ran the SMP stress scenario adds one row from its
+//! counts line:
+//!
+//! ```text
+//! smp stress: cpus=<n> updates=<n> hits=<a>/<b>/<c> misattributed=<n> after_removal=<n> lost=<n>
+//! ```
+//!
+//! The command fails when any variant fails.
 
 use crate::setup::{self, Purpose};
 use crate::util::{self, Stream};
@@ -130,11 +137,14 @@ fn run_board(name: &str) -> Result<BoardRun, String> {
     let mut summary = None;
     let mut error = None;
     let mut scenario_rows = Vec::new();
+    let mut smp_rows = Vec::new();
     for (s, l) in &lines {
         match s {
             Stream::Out => {
                 if let Some(r) = parse_demo_line(name, l) {
                     rows.push(r);
+                } else if let Some(r) = parse_smp_line(name, l) {
+                    smp_rows.push(r);
                 } else if let Some(r) = parse_scenario_line(name, l) {
                     scenario_rows.push(r);
                 } else if is_kernel_summary(l) {
@@ -158,6 +168,7 @@ fn run_board(name: &str) -> Result<BoardRun, String> {
             .collect();
         rows = if demo.is_empty() { scenario_rows } else { demo };
     }
+    rows.extend(smp_rows);
     if !ok {
         eprintln!("demo: {name} failed; its last lines:");
         let n = lines.len().saturating_sub(20);
@@ -220,6 +231,41 @@ fn parse_demo_line(arch: &str, l: &str) -> Option<Row> {
         trapped: trapped.strip_prefix("trapped=")?.to_string(),
         addr: addr.strip_prefix("addr=")?.to_string(),
         verdict: verdict.to_string(),
+    })
+}
+
+/// The SMP stress scenario's counts line (see the module docs): one row
+/// saying how many updates ran, how many hits each secondary took, and
+/// whether any was misattributed, came after removal or was lost.
+fn parse_smp_line(arch: &str, l: &str) -> Option<Row> {
+    let rest = l.trim().strip_prefix("smp stress: ")?;
+    let field = |key: &str| {
+        rest.split(' ')
+            .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+    };
+    let cpus = field("cpus")?;
+    let updates = field("updates")?;
+    let hits = field("hits")?;
+    let counts = ["misattributed", "after_removal", "lost"]
+        .map(|k| field(k).and_then(|v| v.parse::<u64>().ok()));
+    let [Some(mis), Some(after), Some(lost)] = counts else {
+        return None;
+    };
+    let total: u64 = hits.split('/').filter_map(|h| h.parse::<u64>().ok()).sum();
+    let verdict = if mis == 0 && after == 0 && lost == 0 {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    Some(Row {
+        arch: arch.to_string(),
+        mechanism: format!("SMP stress, {cpus} CPUs"),
+        watch: format!("write watch re-pointed A<->B, {updates} updates"),
+        trapped: if total > 0 { "yes" } else { "no" }.into(),
+        addr: "-".into(),
+        verdict: format!(
+            "{verdict}: hits per CPU {hits}, misattributed={mis} after_removal={after} lost={lost}"
+        ),
     })
 }
 
@@ -317,6 +363,31 @@ mod tests {
         assert!(parse_demo_line("a", "demo: a | b | trapped=no | addr=-").is_none());
         assert!(parse_demo_line("a", "demo: a | b | no | addr=- | ok").is_none());
         assert!(parse_demo_line("a", "test x ... ok").is_none());
+    }
+
+    #[test]
+    fn smp_stress_lines() {
+        let l =
+            "smp stress: cpus=4 updates=10000 hits=12/30/7 misattributed=0 after_removal=0 lost=0";
+        let r = parse_smp_line("aarch64", l).unwrap();
+        assert_eq!(r.mechanism, "SMP stress, 4 CPUs");
+        assert_eq!(r.watch, "write watch re-pointed A<->B, 10000 updates");
+        assert_eq!(r.trapped, "yes");
+        assert_eq!(
+            r.verdict,
+            "ok: hits per CPU 12/30/7, misattributed=0 after_removal=0 lost=0"
+        );
+        let bad = l.replace("lost=0", "lost=3");
+        assert!(parse_smp_line("a", &bad)
+            .unwrap()
+            .verdict
+            .starts_with("FAILED"));
+        let none = l.replace("hits=12/30/7", "hits=0/0/0");
+        assert_eq!(parse_smp_line("a", &none).unwrap().trapped, "no");
+        // A count missing or not a number: not the counts line.
+        assert!(parse_smp_line("a", &l.replace(" lost=0", "")).is_none());
+        assert!(parse_smp_line("a", &l.replace("lost=0", "lost=x")).is_none());
+        assert!(parse_smp_line("a", "test smp_stress_repoint_watch ... ok").is_none());
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! through every stop, and sees the kernel exit. The transcript is checked
 //! for each stop, in order, with the values GDB must show; it is kept in
 //! `target/gdb/<variant>.log`.
+//!
+//! A variant whose stub reports one thread per CPU says how many
+//! (`gdb_threads`): GDB then lists them (`info threads`) at the first
+//! breakpoint, and every breakpoint and watchpoint stop must be on another
+//! thread than thread 1, which took the boot stop (such a kernel runs the
+//! debuggee on a secondary CPU).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -110,7 +116,7 @@ fn session(v: &Variant) -> Result<(), String> {
 
     let log_dir = util::root().join("target/gdb");
     std::fs::create_dir_all(&log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
-    let gdb = gdb_command(&kernel, port, v.gdb_read_watch);
+    let gdb = gdb_command(&kernel, port, v.gdb_read_watch, v.gdb_threads);
     eprintln!("+ {}", util::show(&gdb));
     let transcript = run_with_timeout(
         gdb,
@@ -138,7 +144,7 @@ fn session(v: &Variant) -> Result<(), String> {
         println!("   {}", l.trim_end_matches('\r'));
     }
 
-    check_transcript(&transcript, v.gdb_read_watch)?;
+    check_transcript(&transcript, v.gdb_read_watch, v.gdb_threads)?;
     match status.and_then(|s| s.code()) {
         Some(c) if c == v.pass_status => {}
         other => {
@@ -164,7 +170,7 @@ fn free_port() -> Result<u16, String> {
 
 /// The GDB session, as batch commands. Every breakpoint is deleted before
 /// the next is set, so each stop can only come from the one just set.
-fn gdb_script(read_watch: ReadWatch) -> Vec<String> {
+fn gdb_script(read_watch: ReadWatch, threads: u32) -> Vec<String> {
     let mut s: Vec<String> = [
         "set pagination off",
         "set confirm off",
@@ -177,6 +183,9 @@ fn gdb_script(read_watch: ReadWatch) -> Vec<String> {
     .collect();
     s.push("hbreak gdb_hbreak_target".into());
     s.push("continue".into());
+    if threads > 1 {
+        s.push("info threads".into());
+    }
     s.push("delete".into());
     // The variables are named in C syntax (see `WRITE_VAR`).
     s.push("set language c".into());
@@ -198,11 +207,11 @@ fn gdb_script(read_watch: ReadWatch) -> Vec<String> {
     s
 }
 
-fn gdb_command(kernel: &Path, port: u16, read_watch: ReadWatch) -> Command {
+fn gdb_command(kernel: &Path, port: u16, read_watch: ReadWatch, threads: u32) -> Command {
     let mut cmd = Command::new("gdb-multiarch");
     cmd.args(["-batch", "-nx"]);
     cmd.arg("-ex").arg(format!("file {}", kernel.display()));
-    let script = gdb_script(read_watch);
+    let script = gdb_script(read_watch, threads);
     // The connection comes after the settings, before the breakpoints.
     let (settings, rest) = script.split_at(3);
     for c in settings {
@@ -218,14 +227,21 @@ fn gdb_command(kernel: &Path, port: u16, read_watch: ReadWatch) -> Command {
 }
 
 /// What the transcript must show, in this order.
-fn expectations(read_watch: ReadWatch) -> Vec<String> {
+fn expectations(read_watch: ReadWatch, threads: u32) -> Vec<String> {
     let mut e = vec![
         "Hardware assisted breakpoint 1 at".to_string(),
         "Breakpoint 1, hwbreak_suite::gdb::gdb_hbreak_target (x=5)".into(),
+    ];
+    if threads > 1 {
+        // `info threads`: one line per CPU, `<pid>.<tid>` (gdbstub's
+        // multiprocess ids), in order.
+        e.extend((1..=threads).map(|t| format!("Thread 1.{t} ")));
+    }
+    e.extend([
         format!("Hardware watchpoint 2: {WRITE_VAR}"),
         "Old value = 1".into(),
         "New value = 2".into(),
-    ];
+    ]);
     match read_watch {
         ReadWatch::Traps => {
             e.push(format!("Hardware read watchpoint 3: {READ_VAR}"));
@@ -250,9 +266,9 @@ fn expectations(read_watch: ReadWatch) -> Vec<String> {
 
 /// Checks that every expectation appears, in order, and that nothing went
 /// wrong in between.
-fn check_transcript(transcript: &str, read_watch: ReadWatch) -> Result<(), String> {
+fn check_transcript(transcript: &str, read_watch: ReadWatch, threads: u32) -> Result<(), String> {
     let mut rest = transcript;
-    for want in expectations(read_watch) {
+    for want in expectations(read_watch, threads) {
         match rest.find(&want) {
             Some(at) => rest = &rest[at + want.len()..],
             None => return Err(format!("GDB never printed `{want}` where expected")),
@@ -275,7 +291,36 @@ fn check_transcript(transcript: &str, read_watch: ReadWatch) -> Result<(), Strin
             return Err(format!("GDB printed `{bad}`"));
         }
     }
+    if threads > 1 {
+        check_stop_threads(transcript, threads)?;
+    }
     Ok(())
+}
+
+/// With one thread per CPU: no thread past the last CPU, and each stop
+/// line (`Thread <n> hit ...`) names a thread other than 1, the boot
+/// stop's: the hits trapped on another CPU than the one that stopped
+/// first.
+fn check_stop_threads(transcript: &str, threads: u32) -> Result<(), String> {
+    let extra = format!("Thread 1.{} ", threads + 1);
+    if transcript.contains(&extra) {
+        return Err(format!("GDB listed `{}`, past the CPUs", extra.trim_end()));
+    }
+    let stops: Vec<&str> = transcript
+        .lines()
+        .filter(|l| l.contains(" hit ") && l.starts_with("Thread "))
+        .collect();
+    // hbreak, watch, rwatch (where it traps) and awatch twice.
+    if stops.len() < 4 {
+        return Err(format!(
+            "GDB named the thread of {} stops, not every breakpoint and watchpoint stop",
+            stops.len()
+        ));
+    }
+    match stops.iter().find(|l| l.starts_with("Thread 1 hit ")) {
+        Some(l) => Err(format!("`{l}`: a stop on the boot stop's thread")),
+        None => Ok(()),
+    }
 }
 
 /// Collects a pipe in a thread.
@@ -358,7 +403,7 @@ Value = 11
 
     #[test]
     fn a_complete_x86_session_passes() {
-        assert_eq!(check_transcript(X86, ReadWatch::Refused), Ok(()));
+        assert_eq!(check_transcript(X86, ReadWatch::Refused, 1), Ok(()));
     }
 
     #[test]
@@ -371,7 +416,7 @@ Value = 11
         ] {
             let broken = X86.replace(from, to);
             assert!(
-                check_transcript(&broken, ReadWatch::Refused).is_err(),
+                check_transcript(&broken, ReadWatch::Refused, 1).is_err(),
                 "{from} -> {to}"
             );
         }
@@ -383,17 +428,17 @@ Value = 11
             .replace("Old value = 10", "@@")
             .replace("Old value = 1\n", "Old value = 10\n")
             .replace("@@", "Old value = 1");
-        assert!(check_transcript(&swapped, ReadWatch::Refused).is_err());
+        assert!(check_transcript(&swapped, ReadWatch::Refused, 1).is_err());
     }
 
     #[test]
     fn a_refusal_where_the_read_watch_must_trap_fails() {
-        assert!(check_transcript(X86, ReadWatch::Traps).is_err());
+        assert!(check_transcript(X86, ReadWatch::Traps, 1).is_err());
     }
 
     #[test]
     fn the_script_deletes_every_breakpoint_before_setting_the_next() {
-        let s = gdb_script(ReadWatch::Traps);
+        let s = gdb_script(ReadWatch::Traps, 4);
         let sets: Vec<usize> = s
             .iter()
             .enumerate()
@@ -406,5 +451,81 @@ Value = 11
         for w in sets.windows(2) {
             assert!(s[w[0]..w[1]].iter().any(|c| c == "delete"), "{s:?}");
         }
+    }
+
+    /// Stop lines as GDB 13 prints them for the AArch64 board on 4 CPUs
+    /// (the debuggee on CPU 1, thread 2).
+    const AARCH64_SMP: &str = "\
+Hardware assisted breakpoint 1 at 0x4008d9b4: file src/gdb.rs, line 47.
+[Switching to Thread 1.2]
+
+Thread 2 hit Breakpoint 1, hwbreak_suite::gdb::gdb_hbreak_target (x=5) at src/gdb.rs:47
+  Id   Target Id         Frame 
+  1    Thread 1.1        core::hint::spin_loop () at hint.rs:1
+* 2    Thread 1.2        hwbreak_suite::gdb::gdb_hbreak_target (x=5) at src/gdb.rs:47
+  3    Thread 1.3        qemu_virt_aarch64::smp::idle () at src/smp.rs:179
+  4    Thread 1.4        qemu_virt_aarch64::smp::idle () at src/smp.rs:179
+Hardware watchpoint 2: 'hwbreak_suite::gdb::GDB_WRITE_ME'
+
+Thread 2 hit Hardware watchpoint 2: 'hwbreak_suite::gdb::GDB_WRITE_ME'
+
+Old value = 1
+New value = 2
+Hardware read watchpoint 3: 'hwbreak_suite::gdb::GDB_READ_ME'
+
+Thread 2 hit Hardware read watchpoint 3: 'hwbreak_suite::gdb::GDB_READ_ME'
+
+Value = 7
+Hardware access (read/write) watchpoint 4: 'hwbreak_suite::gdb::GDB_ACCESS_ME'
+
+Thread 2 hit Hardware access (read/write) watchpoint 4: 'hwbreak_suite::gdb::GDB_ACCESS_ME'
+
+Old value = 10
+New value = 11
+
+Thread 2 hit Hardware access (read/write) watchpoint 4: 'hwbreak_suite::gdb::GDB_ACCESS_ME'
+
+Value = 11
+[Inferior 1 (process 1) exited normally]
+";
+
+    #[test]
+    fn a_complete_four_thread_session_passes() {
+        assert_eq!(check_transcript(AARCH64_SMP, ReadWatch::Traps, 4), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_thread_or_a_hit_on_the_boot_thread_fails() {
+        for (from, to) in [
+            ("  4    Thread 1.4 ", "  4    Thread 1.5 "),
+            ("  3    Thread 1.3 ", ""),
+            (
+                "Thread 2 hit Hardware watchpoint 2",
+                "Thread 1 hit Hardware watchpoint 2",
+            ),
+        ] {
+            let broken = AARCH64_SMP.replace(from, to);
+            assert!(
+                check_transcript(&broken, ReadWatch::Traps, 4).is_err(),
+                "{from} -> {to}"
+            );
+        }
+        // One thread reported where four run: no `Thread <n> hit` lines.
+        assert!(check_transcript(
+            &AARCH64_SMP.replace("Thread 2 hit ", ""),
+            ReadWatch::Traps,
+            4
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_thread_list_is_asked_for_only_with_several_threads() {
+        assert!(!gdb_script(ReadWatch::Traps, 1)
+            .iter()
+            .any(|c| c == "info threads"));
+        assert!(gdb_script(ReadWatch::Traps, 4)
+            .iter()
+            .any(|c| c == "info threads"));
     }
 }

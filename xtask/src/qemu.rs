@@ -89,6 +89,11 @@ pub(crate) struct Variant {
     /// refused by the backend (x86 has no read-only watchpoints).
     #[serde(default)]
     pub(crate) gdb_read_watch: crate::gdb::ReadWatch,
+    /// GDB sessions: the threads (one per CPU) the stub reports, 0 or 1
+    /// for a stub that reports one; see `gdb.rs` for what more than one
+    /// makes the session check.
+    #[serde(default)]
+    pub(crate) gdb_threads: u32,
     /// Set when loading: the board folder.
     #[serde(skip)]
     pub(crate) board: PathBuf,

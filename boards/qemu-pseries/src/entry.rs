@@ -1,8 +1,11 @@
 //! Boot entry, exception vector stubs and the common exception path.
 //!
 //! QEMU pseries (VOF firmware) enters the image's first byte in 32-bit real
-//! mode with r5 = the Open Firmware client-interface entry. Interrupts land
-//! at physical `vector` in real mode with MSR\[SF\] = 1 and MSR\[EE, SE, FP\] = 0.
+//! mode with r5 = the Open Firmware client-interface entry; secondary
+//! threads enter `hwb_secondary_entry` from RTAS `start-cpu`. Interrupts
+//! land at physical `vector` in real mode with MSR\[SF\] = 1 and
+//! MSR\[EE, SE, FP\] = 0, and run on the CPU's own exception stack (SPRG0
+//! points at its [`ExceptionArea`]).
 
 core::arch::global_asm!(
     r#"
@@ -58,7 +61,32 @@ hwb_vec_template_end:
     .globl hwb_exc_common
     .p2align 4
 hwb_exc_common:
+    # Pick the stack: SPRG0 holds this CPU's `ExceptionArea`. An interrupt
+    # taken on the exception stack (one nested in a handler) goes below
+    # the interrupted frame; any other starts at the top. r12, CR and the
+    # vector are parked in the area meanwhile (SPRG1 holds r13, SPRG2 r1).
     mtspr 274, 1
+    mfspr 1, 272
+    std 12, 16(1)
+    mfcr 12
+    std 12, 24(1)
+    std 13, 32(1)
+    mfspr 12, 274
+    ld 13, 8(1)
+    cmpld 12, 13
+    blt 1f
+    ld 13, 0(1)
+    cmpld 12, 13
+    bge 1f
+    mr 13, 12
+    b 2f
+1:  ld 13, 0(1)
+2:  mtspr 275, 13
+    ld 12, 24(1)
+    mtcr 12
+    ld 12, 16(1)
+    ld 13, 32(1)
+    mfspr 1, 275
     addi 1, 1, -752
     clrrdi 1, 1, 4
     std 0, 112(1)
@@ -119,8 +147,92 @@ hwb_exc_common:
     .endr
     ld 1, 120(1)
     rfid
+    .globl hwb_exc_common_end
+hwb_exc_common_end:
+
+    # Secondary threads start here (RTAS start-cpu): 64-bit real mode,
+    # MSR[SF, ME] only, r3 = the CPU index. Enable FP (Rust code may use
+    # FPRs), take this CPU's stack top from `hwb_cpu_stack_tops` and call
+    # `hwb_secondary_start(index)`.
+    .globl hwb_secondary_entry
+    .p2align 4
+hwb_secondary_entry:
+    mfmsr 11
+    ori 11, 11, 0x2000
+    mtmsrd 11
+    isync
+    lis 4, hwb_cpu_stack_tops@ha
+    addi 4, 4, hwb_cpu_stack_tops@l
+    sldi 5, 3, 3
+    ldx 1, 4, 5
+    li 0, 0
+    stdu 0, -128(1)
+    lis 12, hwb_secondary_start@ha
+    addi 12, 12, hwb_secondary_start@l
+    ld 2, 8(12)
+    ld 12, 0(12)
+    mtctr 12
+    bctrl
+3:  b 3b
 "#
 );
+
+/// What the common exception path reads through SPRG0 to find its stack,
+/// one per CPU (offsets are those of the assembly above).
+#[repr(C)]
+pub struct ExceptionArea {
+    /// One past the top of this CPU's exception stack.
+    top: u64,
+    /// Lowest byte of it.
+    bottom: u64,
+    /// r12, CR and the vector while the stack is being chosen.
+    scratch: [u64; 3],
+}
+
+const _: () = assert!(core::mem::size_of::<ExceptionArea>() == 40);
+
+impl ExceptionArea {
+    /// An area for the stack `[bottom, top)`.
+    pub const fn new(bottom: u64, top: u64) -> Self {
+        Self {
+            top,
+            bottom,
+            scratch: [0; 3],
+        }
+    }
+}
+
+/// Points this CPU's exception entry at `area` (SPRG0).
+///
+/// # Safety
+/// `area` stays valid and is used by this CPU only; its stack range is
+/// memory nothing else uses.
+pub unsafe fn set_exception_area(area: *mut ExceptionArea) {
+    // SAFETY: SPRG0 is a supervisor scratch register only the exception
+    // entry reads.
+    unsafe { core::arch::asm!("mtspr 272, {0}", in(reg) area as u64, options(nostack)) };
+}
+
+/// `[start, end)` of the common exception path's code: no instruction
+/// breakpoint may stop it before it has saved the interrupted state.
+pub fn exception_code() -> (u64, u64) {
+    extern "C" {
+        static hwb_exc_common: u32;
+        static hwb_exc_common_end: u32;
+    }
+    (
+        core::ptr::addr_of!(hwb_exc_common) as u64,
+        core::ptr::addr_of!(hwb_exc_common_end) as u64,
+    )
+}
+
+/// The real address secondary threads start at.
+pub fn secondary_entry() -> u64 {
+    extern "C" {
+        static hwb_secondary_entry: u32;
+    }
+    core::ptr::addr_of!(hwb_secondary_entry) as u64
+}
 
 /// The registers saved by the common exception path.
 #[repr(C)]

@@ -4,24 +4,37 @@
 
 use core::ffi::CStr;
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// H_PUT_TERM_CHAR: write up to 16 bytes to a virtual terminal.
 const H_PUT_TERM_CHAR: u64 = 0x58;
 
-/// A PAPR hypervisor call with up to six arguments; returns r3.
+/// A PAPR hypervisor call with up to six arguments; returns r3 (the
+/// status).
 ///
 /// # Safety
 /// Logical partition only; the call must not write memory Rust owns.
 pub unsafe fn hcall(op: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: the caller's contract.
+    unsafe { hcall_r4(op, a) }.0
+}
+
+/// A PAPR hypervisor call with up to six arguments; returns r3 (the
+/// status) and r4 (the first return value, e.g. H_XIRR's XIRR).
+///
+/// # Safety
+/// As [`hcall`].
+pub unsafe fn hcall_r4(op: u64, a: [u64; 6]) -> (i64, u64) {
     let ret: u64;
-    // SAFETY: `sc 1` follows PAPR: r3 returns the status; r0, r4-r12, CTR,
-    // XER and CR fields 0, 1, 5-7 may change (all declared clobbered).
+    let r4: u64;
+    // SAFETY: `sc 1` follows PAPR: r3 returns the status, r4-r12 return
+    // values or scratch; r0, CTR, XER and CR fields 0, 1, 5-7 may change
+    // (all declared clobbered).
     unsafe {
         core::arch::asm!(
             "sc 1",
             inlateout("r3") op => ret,
-            inlateout("r4") a[0] => _,
+            inlateout("r4") a[0] => r4,
             inlateout("r5") a[1] => _,
             inlateout("r6") a[2] => _,
             inlateout("r7") a[3] => _,
@@ -33,7 +46,7 @@ pub unsafe fn hcall(op: u64, a: [u64; 6]) -> i64 {
             options(nostack)
         );
     }
-    ret as i64
+    (ret as i64, r4)
 }
 
 /// Writes bytes to vty 0 (terminal number 0 selects the default vty).
@@ -121,29 +134,101 @@ impl Of {
 
     fn finddevice(&self, path: &CStr) -> Option<u32> {
         let [ph] = self.call::<1>(c"finddevice", &[path.as_ptr() as usize as u32])?;
+        Self::node(ph)
+    }
+
+    /// A phandle answer: 0 (no such node) and -1 (error) are none.
+    fn node(ph: u32) -> Option<u32> {
         (ph != 0 && ph != u32::MAX).then_some(ph)
     }
 
-    fn getprop_u32(&self, ph: u32, name: &CStr) -> Option<u32> {
-        let mut buf = [0u32; 1];
+    /// The first child of `ph`.
+    fn child(&self, ph: u32) -> Option<u32> {
+        Self::node(self.call::<1>(c"child", &[ph])?[0])
+    }
+
+    /// The next sibling of `ph`.
+    fn peer(&self, ph: u32) -> Option<u32> {
+        Self::node(self.call::<1>(c"peer", &[ph])?[0])
+    }
+
+    /// Reads property `name` of `ph` into `buf`; the property's length
+    /// (which may exceed `buf`, whose contents are then a prefix).
+    fn getprop(&self, ph: u32, name: &CStr, buf: &mut [u8]) -> Option<usize> {
         let [len] = self.call::<1>(
             c"getprop",
             &[
                 ph,
                 name.as_ptr() as usize as u32,
                 buf.as_mut_ptr() as usize as u32,
-                4,
+                buf.len() as u32,
             ],
         )?;
-        (len == 4).then_some(buf[0])
+        // -1: no such property.
+        (len != u32::MAX).then_some(len as usize)
+    }
+
+    fn getprop_u32(&self, ph: u32, name: &CStr) -> Option<u32> {
+        let mut buf = [0u8; 4];
+        let len = self.getprop(ph, name, &mut buf)?;
+        (len == 4).then_some(u32::from_be_bytes(buf))
+    }
+
+    /// The interrupt server numbers of every hardware thread under
+    /// `/cpus` (nodes whose `device_type` is `cpu`, one server per thread in
+    /// `ibm,ppc-interrupt-server#s`), in device-tree order.
+    ///
+    /// # Errors
+    /// No `/cpus`, a cpu node without servers, or more threads than
+    /// [`MAX_CPUS`].
+    pub fn cpus(&self) -> Result<CpuServers, &'static str> {
+        let cpus = self.finddevice(c"/cpus").ok_or("no /cpus node")?;
+        let mut out = CpuServers {
+            servers: [0; MAX_CPUS],
+            count: 0,
+        };
+        let mut node = self.child(cpus);
+        while let Some(ph) = node {
+            let mut kind = [0u8; 8];
+            let is_cpu = self
+                .getprop(ph, c"device_type", &mut kind)
+                .is_some_and(|len| len == 4 && kind[..4] == *b"cpu\0");
+            if is_cpu {
+                let mut raw = [0u8; 4 * 8];
+                let len = self
+                    .getprop(ph, c"ibm,ppc-interrupt-server#s", &mut raw)
+                    .ok_or("cpu node without ibm,ppc-interrupt-server#s")?;
+                if len == 0 || len % 4 != 0 || len > raw.len() {
+                    return Err("malformed ibm,ppc-interrupt-server#s");
+                }
+                for cell in raw[..len].chunks_exact(4) {
+                    if out.count == MAX_CPUS {
+                        return Err("more hardware threads than the kernel serves");
+                    }
+                    out.servers[out.count] =
+                        u32::from_be_bytes([cell[0], cell[1], cell[2], cell[3]]);
+                    out.count += 1;
+                }
+            }
+            node = self.peer(ph);
+        }
+        if out.count == 0 {
+            return Err("no cpu under /cpus");
+        }
+        Ok(out)
     }
 
     /// Finds RTAS in the device tree, instantiates it at `base` and reads
     /// the tokens this kernel uses.
     pub fn rtas(&self, base: u64) -> Option<Rtas> {
         let ph = self.finddevice(c"/rtas")?;
-        let power_off = self.getprop_u32(ph, c"power-off")?;
-        let os_term = self.getprop_u32(ph, c"ibm,os-term")?;
+        let tokens = RtasTokens {
+            power_off: self.getprop_u32(ph, c"power-off")?,
+            os_term: self.getprop_u32(ph, c"ibm,os-term")?,
+            start_cpu: self.getprop_u32(ph, c"start-cpu")?,
+            stop_self: self.getprop_u32(ph, c"stop-self")?,
+            query_cpu_stopped_state: self.getprop_u32(ph, c"query-cpu-stopped-state")?,
+        };
         let size = self.getprop_u32(ph, c"rtas-size").unwrap_or(0);
         if u64::from(size) > RTAS_AREA_SIZE {
             return None;
@@ -163,10 +248,36 @@ impl Of {
         Some(Rtas {
             entry: u64::from(entry),
             base,
-            power_off,
-            os_term,
+            tokens,
         })
     }
+}
+
+/// Hardware threads this kernel can run (the registry's `CPUS`).
+pub const MAX_CPUS: usize = 4;
+
+/// The interrupt server numbers of the machine's hardware threads.
+#[derive(Copy, Clone, Debug)]
+pub struct CpuServers {
+    /// Server numbers, `count` of them valid.
+    pub servers: [u32; MAX_CPUS],
+    /// Threads found.
+    pub count: usize,
+}
+
+/// The RTAS services this kernel calls.
+#[derive(Copy, Clone, Debug)]
+pub struct RtasTokens {
+    /// `power-off`.
+    pub power_off: u32,
+    /// `ibm,os-term`.
+    pub os_term: u32,
+    /// `start-cpu`.
+    pub start_cpu: u32,
+    /// `stop-self`.
+    pub stop_self: u32,
+    /// `query-cpu-stopped-state`.
+    pub query_cpu_stopped_state: u32,
 }
 
 /// The instantiated RTAS and the tokens this kernel uses.
@@ -176,10 +287,8 @@ pub struct Rtas {
     pub entry: u64,
     /// Where it was instantiated.
     pub base: u64,
-    /// Token of `power-off`.
-    pub power_off: u32,
-    /// Token of `ibm,os-term`.
-    pub os_term: u32,
+    /// Its services.
+    pub tokens: RtasTokens,
 }
 
 /// Bytes the kernel sets aside for RTAS.
@@ -187,29 +296,42 @@ pub const RTAS_AREA_SIZE: u64 = 0x10000;
 
 static RTAS_ENTRY: AtomicU64 = AtomicU64::new(0);
 static RTAS_BASE: AtomicU64 = AtomicU64::new(0);
-static RTAS_POWER_OFF: AtomicU32 = AtomicU32::new(0);
-static RTAS_OS_TERM: AtomicU32 = AtomicU32::new(0);
+static TOKEN_POWER_OFF: AtomicU32 = AtomicU32::new(0);
+static TOKEN_OS_TERM: AtomicU32 = AtomicU32::new(0);
+static TOKEN_START_CPU: AtomicU32 = AtomicU32::new(0);
+static TOKEN_STOP_SELF: AtomicU32 = AtomicU32::new(0);
+static TOKEN_QUERY_STOPPED: AtomicU32 = AtomicU32::new(0);
+
+/// RTAS is not re-entrant (PAPR): one CPU in it at a time. Held with
+/// interrupts off and never while waiting for another CPU.
+static RTAS_LOCK: AtomicBool = AtomicBool::new(false);
 
 impl Rtas {
-    /// Remembers this RTAS for [`power_off`] and [`os_term`].
+    /// Remembers this RTAS for the calls below.
     pub fn publish(&self) {
         RTAS_BASE.store(self.base, Ordering::Relaxed);
-        RTAS_POWER_OFF.store(self.power_off, Ordering::Relaxed);
-        RTAS_OS_TERM.store(self.os_term, Ordering::Relaxed);
+        TOKEN_POWER_OFF.store(self.tokens.power_off, Ordering::Relaxed);
+        TOKEN_OS_TERM.store(self.tokens.os_term, Ordering::Relaxed);
+        TOKEN_START_CPU.store(self.tokens.start_cpu, Ordering::Relaxed);
+        TOKEN_STOP_SELF.store(self.tokens.stop_self, Ordering::Relaxed);
+        TOKEN_QUERY_STOPPED.store(self.tokens.query_cpu_stopped_state, Ordering::Relaxed);
         RTAS_ENTRY.store(self.entry, Ordering::Release);
     }
 }
 
-/// Calls RTAS with `token` and `args` (one return cell).
-fn rtas_call(token: u32, args: &[u32]) {
+/// Enters RTAS with `token` and `args`; fills `rets` and returns the
+/// status (the first return cell), or -1 when RTAS is not instantiated.
+/// The caller serialises (see [`rtas_call`]) and has interrupts off.
+fn rtas_enter(token: u32, args: &[u32], rets: &mut [u32]) -> i32 {
     let entry = RTAS_ENTRY.load(Ordering::Acquire);
     if entry == 0 {
-        return;
+        return -1;
     }
-    let mut cells = [0u32; 8];
+    let mut cells = [0u32; 12];
+    let nret = rets.len() + 1;
     cells[0] = token;
     cells[1] = args.len() as u32;
-    cells[2] = 1;
+    cells[2] = nret as u32;
     cells[3..3 + args.len()].copy_from_slice(args);
     // SAFETY: RTAS is entered with r3 = argument cells, r4 = its base, in
     // real mode with interrupts off; it returns with `blr`. Volatile
@@ -231,19 +353,70 @@ fn rtas_call(token: u32, args: &[u32]) {
             out("cr0") _, out("cr1") _, out("cr5") _, out("cr6") _, out("cr7") _,
         );
     }
+    let out = 3 + args.len();
+    rets.copy_from_slice(&cells[out + 1..out + nret]);
+    cells[out] as i32
+}
+
+/// Calls RTAS under [`RTAS_LOCK`] with interrupts off: the status and
+/// `R` further return cells.
+fn rtas_call<const R: usize>(token: u32, args: &[u32]) -> (i32, [u32; R]) {
+    let msr = crate::platform::interrupts_off();
+    while RTAS_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    let mut rets = [0u32; R];
+    let status = rtas_enter(token, args, &mut rets);
+    RTAS_LOCK.store(false, Ordering::Release);
+    crate::platform::interrupts_restore(msr);
+    (status, rets)
+}
+
+/// RTAS `start-cpu`: starts the stopped thread `server` at the real
+/// address `entry` in 64-bit real mode with `r3` in r3. The status (0:
+/// started).
+pub fn start_cpu(server: u32, entry: u64, r3: u64) -> i32 {
+    let token = TOKEN_START_CPU.load(Ordering::Relaxed);
+    rtas_call::<0>(token, &[server, entry as u32, r3 as u32]).0
+}
+
+/// RTAS `query-cpu-stopped-state` of `server`: `Ok(0)` stopped, `Ok(1)`
+/// stopping, `Ok(2)` running; `Err(status)` when RTAS refused.
+pub fn query_cpu_stopped_state(server: u32) -> Result<u32, i32> {
+    let token = TOKEN_QUERY_STOPPED.load(Ordering::Relaxed);
+    match rtas_call::<1>(token, &[server]) {
+        (0, [state]) => Ok(state),
+        (status, _) => Err(status),
+    }
+}
+
+/// RTAS `stop-self`: stops the calling thread until a `start-cpu`, which
+/// restarts it from the entry given there. Called without [`RTAS_LOCK`]:
+/// the call does not return, so it could never release it (PAPR allows
+/// stop-self beside another CPU's RTAS call).
+///
+/// # Safety
+/// Interrupts off, and everything this CPU owns handed over: nothing of
+/// its stack is used again.
+pub unsafe fn stop_self() -> ! {
+    rtas_enter(TOKEN_STOP_SELF.load(Ordering::Relaxed), &[], &mut []);
+    halt()
 }
 
 /// Powers the machine off: QEMU exits with status 0.
 pub fn power_off() -> ! {
-    rtas_call(RTAS_POWER_OFF.load(Ordering::Relaxed), &[0, 0]);
+    rtas_call::<0>(TOKEN_POWER_OFF.load(Ordering::Relaxed), &[0, 0]);
     halt()
 }
 
 /// Terminates the OS with a message: with `-action panic=exit-failure`
 /// QEMU exits with status 1.
 pub fn os_term(msg: &CStr) -> ! {
-    rtas_call(
-        RTAS_OS_TERM.load(Ordering::Relaxed),
+    rtas_call::<0>(
+        TOKEN_OS_TERM.load(Ordering::Relaxed),
         &[msg.as_ptr() as usize as u32],
     );
     halt()

@@ -2,8 +2,10 @@
 //!
 //! Boot: VOF enters the image in 32-bit real mode; `entry` switches to
 //! 64-bit mode, sets a stack and the TOC and calls [`hwb_rust_start`], which
-//! finds RTAS through the Open Firmware client interface, installs the
-//! exception vectors and runs the scenarios. Exit: RTAS `power-off` (QEMU
+//! finds RTAS and the CPUs through the Open Firmware client interface,
+//! installs the exception vectors, runs the single-CPU smoke checks, starts
+//! the registry and the secondary threads ([`smp`]) and runs the scenarios
+//! on CPU 0 with every CPU up. Exit: RTAS `power-off` (QEMU
 //! status 0) when everything passed, `ibm,os-term` (status 1 with
 //! `-action panic=exit-failure`) otherwise.
 #![no_std]
@@ -14,6 +16,7 @@ mod firmware;
 mod platform;
 mod rt;
 mod smoke;
+mod smp;
 mod trap;
 
 use core::fmt::Write;
@@ -24,19 +27,41 @@ use hwbreak::{Arch, PoolId, Registry, Resume};
 use hwbreak_suite::{Board, Caps};
 use platform::Pseries;
 
-/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
-pub static REGISTRY: Registry<Ppc64, Pseries, 64, 1, 8> =
+/// The registry: 64 breakpoints, 4 CPUs, 8 debug contexts.
+pub static REGISTRY: Registry<Ppc64, Pseries, 64, { firmware::MAX_CPUS }, 8> =
     Registry::new(Ppc64::native(), Pseries::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 
-/// Disarms every slot of this CPU (nothing can match while the registry
-/// runs handlers), or rewrites every slot from the registry's table.
-fn reload_all(from_table: bool) {
+/// Every slot, as a [`slot_mask`].
+const ALL_SLOTS: [u64; 2] = [u64::MAX; 2];
+
+/// The slots of this CPU the registry's table arms (stepped-over slots
+/// excluded), one bit per slot and pool. Outside the registry's own
+/// reloads these are exactly the slots armed in this CPU's registers: the
+/// registry writes its table, and this board disarms only what the table
+/// excludes.
+fn slot_mask() -> [u64; 2] {
+    let counts = REGISTRY.arch().slot_counts();
+    let mut mask = [0u64; 2];
+    for (p, pool) in [PoolId::FIRST, PoolId::SECOND].into_iter().enumerate() {
+        for i in 0..counts.get(pool) {
+            if let Ok(Some(_)) = REGISTRY.armed_slot(pool, i) {
+                mask[p] |= 1 << i;
+            }
+        }
+    }
+    mask
+}
+
+/// Writes the slots of this CPU in `which` (a [`slot_mask`]): from the
+/// registry's table, or disarmed. Each write is a hypervisor call, so the
+/// debug path writes only the slots that are armed.
+fn reload(which: [u64; 2], from_table: bool) {
     let arch = REGISTRY.arch();
     let counts = arch.slot_counts();
-    for pool in [PoolId::FIRST, PoolId::SECOND] {
-        for i in 0..counts.get(pool) {
+    for (p, pool) in [PoolId::FIRST, PoolId::SECOND].into_iter().enumerate() {
+        for i in (0..counts.get(pool)).filter(|&i| which[p] & (1 << i) != 0) {
             let image = if from_table {
                 REGISTRY.armed_slot(pool, i).ok().flatten()
             } else {
@@ -50,19 +75,24 @@ fn reload_all(from_table: bool) {
 
 /// Debug interrupts go to the registry. POWER has no switch that stops
 /// every watch at once, and the backend's `suspend` cannot know the images
-/// to restore, so the board suspends: every slot is disarmed while the
-/// registry runs handlers (a handler touching watched data must not nest)
-/// and rewritten from the table afterwards (slots being stepped over stay
-/// off: the table excludes them).
+/// to restore, so the board suspends: every armed slot is disarmed while
+/// the registry runs handlers (a handler touching watched data must not
+/// nest) and the slots the table arms afterwards are rewritten from it
+/// (slots being stepped over stay off: the table excludes them). A DSI and
+/// the trace interrupt of its step-over cost one slot write each instead
+/// of one per slot and direction.
 fn registry_debug(trap: &Trap) -> Option<Resume> {
     let ours = trap.vector == hwbreak::native::VECTOR_TRACE
         || hwbreak::native::Dsisr(trap.dsisr).watchpoint_match();
     if !ours {
         return None;
     }
-    reload_all(false);
+    reload(slot_mask(), false);
     let out = REGISTRY.on_debug_exception(trap);
-    reload_all(true);
+    // A trap the registry cannot attribute may come from a slot written
+    // behind its back (its table says empty): rewrite every slot then, so
+    // it cannot trap again.
+    reload(if out.spurious { ALL_SLOTS } else { slot_mask() }, true);
     if out.spurious {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
     }
@@ -93,7 +123,7 @@ impl Board for PseriesBoard {
     }
 
     unsafe fn clear_debug_registers(&self) {
-        reload_all(false);
+        reload(ALL_SLOTS, false);
     }
 
     fn debug_stack(&self) -> (u64, u64) {
@@ -108,6 +138,10 @@ impl Board for PseriesBoard {
 
     fn spurious_count(&self) -> u32 {
         SPURIOUS.load(Ordering::Relaxed)
+    }
+
+    fn smp(&self) -> Option<&dyn hwbreak_suite::Smp> {
+        Some(&smp::PseriesSmp)
     }
 }
 
@@ -141,6 +175,15 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
             }
         }
     }
+    let cpus = of.cpus().unwrap_or_else(|e| {
+        println!("hwbreak: CPUs: {e}");
+        firmware::os_term(c"hwbreak: cannot list the CPUs")
+    });
+    // SAFETY: once, on the boot CPU, vectors not yet installed.
+    if let Err(e) = unsafe { smp::init(&cpus) } {
+        println!("hwbreak: CPUs: {e}");
+        firmware::os_term(c"hwbreak: cannot identify the boot CPU");
+    }
     // SAFETY: the client interface is no longer used.
     unsafe { entry::install_vectors() };
     let mut summary = smoke::run(&PseriesBoard);
@@ -151,6 +194,13 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
         firmware::os_term(c"hwbreak: registry start failed");
     }
     trap::set_hook(registry_debug);
+    // CPU 0 answers cross-CPU calls from now on.
+    platform::interrupts_on();
+    if let Err(e) = smp::start_secondaries() {
+        println!("hwbreak: starting the secondary CPUs: {e}");
+        firmware::os_term(c"hwbreak: secondary start failed");
+    }
+    println!("hwbreak: {} CPUs up", smp::cpu_count());
     summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &PseriesBoard));
     summary.print(&PseriesBoard);
     if summary.all_passed() {

@@ -1,8 +1,11 @@
-//! Exception dispatch: debug interrupts go to the installed hook; anything
-//! else is fatal and reported.
+//! Exception dispatch: debug interrupts go to the installed hook, the
+//! external interrupt to the cross-CPU call path, the decrementer is
+//! pushed back; anything else is fatal and reported.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::firmware::MAX_CPUS;
 
 use hwbreak::native::{access, Dsisr, Srr1, Trap, VECTOR_DSI, VECTOR_TRACE};
 use hwbreak::Resume;
@@ -14,22 +17,43 @@ use crate::println;
 pub type Hook = fn(&Trap) -> Option<Resume>;
 
 static HOOK: AtomicUsize = AtomicUsize::new(0);
-/// MSR[SE] was set on return for a step the hook asked for.
-static STEPPING: AtomicBool = AtomicBool::new(false);
+/// Per CPU: MSR[SE] was set on return for a step the hook asked for.
+static STEPPING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// The external interrupt vector.
+const VECTOR_EXTERNAL: u64 = 0x500;
+/// The decrementer vector.
+const VECTOR_DECREMENTER: u64 = 0x900;
+
+fn stepping_flag() -> &'static AtomicBool {
+    &STEPPING[crate::smp::this_cpu()]
+}
 
 /// Installs the debug hook.
 pub fn set_hook(hook: Hook) {
     HOOK.store(hook as usize, Ordering::SeqCst);
 }
 
-/// Whether a single step is in flight.
+/// Whether a single step is in flight on this CPU.
 pub fn stepping() -> bool {
-    STEPPING.load(Ordering::SeqCst)
+    stepping_flag().load(Ordering::SeqCst)
 }
 
 /// Called by the common exception path with the saved registers.
 #[no_mangle]
 pub extern "C" fn hwb_exception(frame: &mut Frame) {
+    if frame.vector == VECTOR_EXTERNAL {
+        crate::smp::on_external_interrupt();
+        return;
+    }
+    if frame.vector == VECTOR_DECREMENTER {
+        // Nothing here uses the timer: push the next decrementer interrupt
+        // as far out as the 32-bit decrementer allows (it is pending while
+        // the decrementer is negative, so this also dismisses it).
+        // SAFETY: DEC (SPR 22) is this CPU's timer, used by nothing else.
+        unsafe { core::arch::asm!("mtspr 22, {0}", in(reg) 0x7fff_ffffu64, options(nostack)) };
+        return;
+    }
     if frame.vector == VECTOR_DSI || frame.vector == VECTOR_TRACE {
         let access = if frame.vector == VECTOR_DSI && Dsisr(frame.dsisr).watchpoint_match() {
             // SAFETY: SRR0 is the (real-mode) address of the instruction
@@ -46,7 +70,7 @@ pub extern "C" fn hwb_exception(frame: &mut Frame) {
             dar: frame.dar,
             dsisr: frame.dsisr,
             access,
-            stepping: STEPPING.load(Ordering::SeqCst),
+            stepping: stepping_flag().load(Ordering::SeqCst),
         };
         let hook = HOOK.load(Ordering::SeqCst);
         if hook != 0 {
@@ -56,11 +80,11 @@ pub extern "C" fn hwb_exception(frame: &mut Frame) {
                 match resume {
                     Resume::SingleStep => {
                         frame.srr1 = Srr1(frame.srr1).with_single_step(true).0;
-                        STEPPING.store(true, Ordering::SeqCst);
+                        stepping_flag().store(true, Ordering::SeqCst);
                     }
                     Resume::EndSingleStep => {
                         frame.srr1 = Srr1(frame.srr1).with_single_step(false).0;
-                        STEPPING.store(false, Ordering::SeqCst);
+                        stepping_flag().store(false, Ordering::SeqCst);
                     }
                     Resume::Continue | Resume::SetResumeFlag => {}
                 }

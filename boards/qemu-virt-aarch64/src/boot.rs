@@ -1,7 +1,11 @@
 //! Entry point and exception vectors.
 //!
-//! The kernel runs at EL1 on SP_EL0 (its own stack); exceptions switch to
-//! SP_EL1, a separate exception stack that is declared a no-breakpoint zone.
+//! Each CPU runs the kernel at EL1 on SP_EL0 (its own stack); exceptions
+//! switch to SP_EL1, its own exception stack (the exception stacks of all
+//! CPUs are one no-breakpoint zone). The boot CPU enters at `_start`;
+//! secondaries at `_secondary_start`, where PSCI `CPU_ON` sends them (see
+//! `smp.rs`), with their CPU number as context id.
+//!
 //! Every vector saves the general registers, ELR/SPSR/ESR/FAR and the FP/SIMD
 //! state (q0-q31, FPCR, FPSR: `aarch64-unknown-none` lets Rust code, handlers
 //! included, use them) into a [`Frame`](crate::exceptions::Frame) and calls
@@ -13,31 +17,20 @@ core::arch::global_asm!(
     r#"
     .section .text.boot, "ax"
     .global _start
-    // Call frame information for `_start` alone, in .debug_frame (the
-    // linker script drops .eh_frame): its return address is undefined, so
-    // debuggers end backtraces here instead of unwinding garbage.
+    // Call frame information for the two entry points, in .debug_frame
+    // (the linker script drops .eh_frame): their return address is
+    // undefined, so debuggers end backtraces there instead of unwinding
+    // garbage.
     .cfi_sections .debug_frame
 _start:
     .cfi_startproc
     .cfi_undefined x30
-    // Only the boot CPU runs the kernel.
+    // Only the boot CPU enters here (QEMU keeps the others powered off
+    // until PSCI CPU_ON starts them at `_secondary_start`).
     mrs     x0, mpidr_el1
     and     x0, x0, #0xff
     cbnz    x0, 9f
-    // FP/SIMD usable at EL1 and EL0: CPACR_EL1.FPEN (bits 21:20) = 0b11.
-    mov     x0, #(3 << 20)
-    msr     cpacr_el1, x0
-    isb
-    // Exception stack on SP_EL1, kernel stack on SP_EL0.
-    msr     spsel, #1
-    ldr     x0, =__exception_stack_top
-    mov     sp, x0
-    ldr     x0, =__stack_top
-    msr     sp_el0, x0
-    msr     spsel, #0
-    ldr     x0, =__vectors_start
-    msr     vbar_el1, x0
-    isb
+    bl      hwbreak_cpu_setup
     // Zero .bss.
     ldr     x0, =__bss_start
     ldr     x1, =__bss_end
@@ -49,6 +42,44 @@ _start:
 9:  wfe
     b       9b
     .cfi_endproc
+
+    // A secondary CPU started by PSCI CPU_ON: EL1, MMU off, out of reset,
+    // x0 = the context id the starter passed, its CPU number.
+    .global _secondary_start
+_secondary_start:
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x19, x0
+    bl      hwbreak_cpu_setup
+    mov     x0, x19
+    bl      hwbreak_secondary_main
+8:  wfe
+    b       8b
+    .cfi_endproc
+
+    // Per-CPU setup of CPU x0, before any Rust code runs on it: FP/SIMD
+    // on, CPU x0's exception stack on SP_EL1 and kernel stack on SP_EL0,
+    // the vectors. Uses x0-x2 only, no stack.
+hwbreak_cpu_setup:
+    // FP/SIMD usable at EL1 and EL0: CPACR_EL1.FPEN (bits 21:20) = 0b11.
+    mov     x1, #(3 << 20)
+    msr     cpacr_el1, x1
+    isb
+    add     x0, x0, #1
+    msr     spsel, #1
+    ldr     x1, =__cpu_exception_stack_size
+    ldr     x2, =__exception_stack_bottom
+    madd    x2, x0, x1, x2
+    mov     sp, x2
+    ldr     x1, =__cpu_stack_size
+    ldr     x2, =__stacks_bottom
+    madd    x2, x0, x1, x2
+    msr     sp_el0, x2
+    msr     spsel, #0
+    ldr     x1, =__vectors_start
+    msr     vbar_el1, x1
+    isb
+    ret
 
     .macro VECTOR kind
     .balign 0x80

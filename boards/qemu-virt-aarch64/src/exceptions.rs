@@ -61,9 +61,35 @@ const KINDS: [&str; 16] = [
     "serror (EL0, A32)",
 ];
 
+/// Per CPU: the frame of the innermost exception it is handling (null in
+/// the kernel's own context), for the GDB stub to show a stopped CPU's
+/// registers.
+#[cfg(feature = "gdb")]
+pub static FRAMES: [core::sync::atomic::AtomicPtr<Frame>; crate::CPUS] =
+    [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) }; crate::CPUS];
+
 /// Called by the vector code with the saved frame and the vector number.
 #[no_mangle]
 extern "C" fn hwbreak_board_exception(frame: &mut Frame, kind: u64) {
+    #[cfg(feature = "gdb")]
+    {
+        let cpu = crate::smp::current_cpu() as usize;
+        let outer = FRAMES[cpu].swap(frame, Ordering::AcqRel);
+        handle(frame, kind);
+        FRAMES[cpu].store(outer, Ordering::Release);
+    }
+    #[cfg(not(feature = "gdb"))]
+    handle(frame, kind);
+}
+
+/// What an exception of vector `kind` does with its saved `frame`.
+fn handle(frame: &mut Frame, kind: u64) {
+    // IRQ from the kernel (SP_EL0) or from an exception handler that
+    // unmasked them (SP_EL1): the cross-CPU mailbox SGI.
+    if kind == 1 || kind == 5 {
+        crate::smp::on_irq();
+        return;
+    }
     let trap = Trap::new(frame.esr, frame.far, frame.elr);
     if kind == 0 && trap.is_debug() {
         DEBUG_EXCEPTIONS.fetch_add(1, Ordering::Relaxed);

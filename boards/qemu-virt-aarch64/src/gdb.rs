@@ -19,6 +19,27 @@
 //!   without `Z0` support, so GDB is told a plain SIGTRAP);
 //! - `brk #0xf001` ([`final_stop`]): GDB is told the program exited (0).
 //!
+//! Every CPU is a thread for GDB (thread id = CPU number + 1, the online
+//! CPUs listed in `qfThreadInfo`). A CPU that takes a stop for GDB first
+//! stops the others (the board's round-up, `smp::stop_others`), serves GDB
+//! with the world stopped and releases them when GDB resumes; a debug
+//! exception while a session is active takes the round-up before looking
+//! at GDB's stop latch, so one CPU at a time touches the stub, and two
+//! CPUs hitting GDB's breakpoints at once are reported one after the
+//! other. A stopped CPU's registers are those of the context its latest
+//! exception interrupted (the round-up's SGI, or a debug exception it was
+//! handling when it was stopped), kept in [`FRAMES`](crate::exceptions::FRAMES);
+//! a CPU stopped outside any exception (in a wait loop of the kernel's own
+//! code) has none to show and GDB gets an error for its registers. GDB's
+//! breakpoint changes go through the registry's normal path, whose
+//! cross-CPU calls the stopped CPUs answer. Only the CPU that stopped can
+//! be single-stepped (its MDSCR_EL1.SS is the one the stub can set); a
+//! step GDB asks for on another thread is refused. GDB steps over a
+//! breakpoint or watchpoint with the other threads held (scheduler
+//! locking): the stub then keeps the round-up across the step, and the
+//! others stay stopped until a resume that lets them go; a locked resume
+//! of another thread than the stopped one is refused.
+//!
 //! Debug exceptions are masked while the stub runs: taking an exception to
 //! EL1 sets PSTATE.D (with A, I and F), and arming slots for GDB's `Z`
 //! packets does not clear it (the backend leaves PSTATE.D to the code
@@ -28,11 +49,11 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use gdbstub::common::Signal;
-use gdbstub::stub::SingleThreadStopReason;
-use gdbstub::target::ext::base::singlethread::{
-    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
-    SingleThreadSingleStepOps,
+use gdbstub::common::{Signal, Tid};
+use gdbstub::stub::{MultiThreadStopReason, SingleThreadStopReason};
+use gdbstub::target::ext::base::multithread::{
+    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
+    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
@@ -47,10 +68,10 @@ use hwbreak_aarch64::decode::ec;
 use hwbreak_aarch64::{cpu, Aarch64, Trap};
 use hwbreak_suite::gdb::{Served, Session};
 
-use crate::exceptions::Frame;
+use crate::exceptions::{Frame, FRAMES};
 use crate::gdb_uart::GdbUart;
 use crate::platform::VirtPlatform;
-use crate::REGISTRY;
+use crate::{smp, CPUS, REGISTRY};
 
 /// `brk` immediate of the boot stop that starts the session.
 const BRK_START: u16 = 0xf000;
@@ -66,45 +87,72 @@ const BRK_GDB: u16 = 0;
 const RAM_START: u64 = 0x4000_0000;
 const RAM_END: u64 = RAM_START + 128 * 1024 * 1024;
 
-/// GDB's breakpoints: one record per CPU (this board has one).
-static LATCH: StopLatch<1> = StopLatch::new();
+/// GDB's breakpoints: one record per CPU.
+static LATCH: StopLatch<CPUS> = StopLatch::new();
 /// The gdbstub session, kept between stops.
 static SESSION: Session<KernelTarget, GdbUart> = Session::new();
 /// Between the first stop and the end of the session: debug exceptions go
 /// through the stub.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Per CPU: GDB's last resume single-steps it.
+static GDB_STEP: [AtomicBool; CPUS] = [const { AtomicBool::new(false) }; CPUS];
 /// The one target.
 static TARGET: TargetCell = TargetCell(UnsafeCell::new(KernelTarget {
     hw: GdbBreakpoints::new(&REGISTRY, &LATCH),
-    frame: core::ptr::null_mut(),
-    step: false,
+    cpu: 0,
+    others_resumed: false,
+    locked: false,
 }));
 
 struct TargetCell(UnsafeCell<KernelTarget>);
 
-// SAFETY: only the synchronous exception handler of the one CPU uses it,
-// and that handler does not nest (debug exceptions are masked inside it,
-// and nothing else routes here).
+// SAFETY: only the CPU owning the round-up (`smp::stop_others`) uses it, in
+// its synchronous exception handler, which does not nest (debug exceptions
+// are masked inside it, and nothing else routes here); every other CPU is
+// stopped or waiting for the round-up meanwhile.
 unsafe impl Sync for TargetCell {}
 
-/// The kernel as GDB sees it: one thread, the interrupted context's
-/// registers in the exception frame.
+/// The kernel as GDB sees it: one thread per CPU, each with the
+/// registers of the context its latest exception interrupted.
 pub struct KernelTarget {
-    hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, 1, 8>,
-    /// The frame of the stop being served; null while the kernel runs.
-    frame: *mut Frame,
-    /// GDB's last resume was a single step.
-    step: bool,
+    hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, CPUS, 8>,
+    /// The CPU serving GDB.
+    cpu: usize,
+    /// GDB's resume names another thread than the serving CPU's.
+    others_resumed: bool,
+    /// GDB's resume keeps the threads it does not name stopped (scheduler
+    /// locking: GDB steps the stopped thread alone over a breakpoint or
+    /// watchpoint). The round-up then outlives the stop.
+    locked: bool,
 }
 
 hwbreak::gdb_hw_extensions!(KernelTarget => hw);
 
+/// GDB's thread for CPU `cpu`.
+fn tid_of(cpu: usize) -> Tid {
+    Tid::new(cpu + 1).expect("cpu + 1 is never zero")
+}
+
+/// The CPU behind GDB's thread `tid`, if it is one.
+fn cpu_of(tid: Tid) -> Option<usize> {
+    let cpu = tid.get() - 1;
+    (cpu < CPUS).then_some(cpu)
+}
+
 impl KernelTarget {
-    fn frame(&mut self) -> &mut Frame {
-        assert!(!self.frame.is_null(), "the stub runs only at a stop");
-        // SAFETY: `serve` points it at the handler's frame for the duration
-        // of the session call and does not touch the frame itself meanwhile.
-        unsafe { &mut *self.frame }
+    /// The interrupted context of the CPU behind `tid`: `NonFatal` (GDB
+    /// shows an error) for a CPU with none.
+    fn frame(&mut self, tid: Tid) -> TargetResult<&mut Frame, Self> {
+        let cpu = cpu_of(tid).ok_or(TargetError::NonFatal)?;
+        let frame = FRAMES[cpu].load(Ordering::Acquire);
+        if frame.is_null() || !smp::is_online(cpu as u32) {
+            return Err(TargetError::NonFatal);
+        }
+        // SAFETY: the stub runs with every other CPU stopped, each inside
+        // the exception whose frame it published, which it restores only
+        // after the round-up ends; this CPU's is the handler's own frame,
+        // which the handler does not touch while the stub runs.
+        Ok(unsafe { &mut *frame })
     }
 }
 
@@ -113,7 +161,7 @@ impl Target for KernelTarget {
     type Error = ();
 
     fn base_ops(&mut self) -> BaseOps<'_, AArch64, ()> {
-        BaseOps::SingleThread(self)
+        BaseOps::MultiThread(self)
     }
 
     fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
@@ -151,9 +199,9 @@ fn in_ram(addr: u64, len: usize) -> usize {
     }
 }
 
-impl SingleThreadBase for KernelTarget {
-    fn read_registers(&mut self, regs: &mut AArch64CoreRegs) -> TargetResult<(), Self> {
-        let f = self.frame();
+impl MultiThreadBase for KernelTarget {
+    fn read_registers(&mut self, regs: &mut AArch64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
+        let f = self.frame(tid)?;
         regs.x = f.x;
         // The kernel runs on SP_EL0 and every routed exception comes from
         // there (vector "EL1, SP0"): the vector code saved that SP.
@@ -166,8 +214,8 @@ impl SingleThreadBase for KernelTarget {
         Ok(())
     }
 
-    fn write_registers(&mut self, regs: &AArch64CoreRegs) -> TargetResult<(), Self> {
-        let f = self.frame();
+    fn write_registers(&mut self, regs: &AArch64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
+        let f = self.frame(tid)?;
         f.x = regs.x;
         // The vector code writes SP_EL0 back before `eret`.
         f.sp_el0 = regs.sp;
@@ -179,7 +227,13 @@ impl SingleThreadBase for KernelTarget {
         Ok(())
     }
 
-    fn read_addrs(&mut self, start_addr: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+    /// Memory is the same for every thread (one physical address space).
+    fn read_addrs(
+        &mut self,
+        start_addr: u64,
+        data: &mut [u8],
+        _tid: Tid,
+    ) -> TargetResult<usize, Self> {
         let n = in_ram(start_addr, data.len());
         if n == 0 {
             return Err(TargetError::NonFatal);
@@ -193,7 +247,7 @@ impl SingleThreadBase for KernelTarget {
         Ok(n)
     }
 
-    fn write_addrs(&mut self, start_addr: u64, data: &[u8]) -> TargetResult<(), Self> {
+    fn write_addrs(&mut self, start_addr: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
         if in_ram(start_addr, data.len()) != data.len() {
             return Err(TargetError::NonFatal);
         }
@@ -216,34 +270,96 @@ impl SingleThreadBase for KernelTarget {
         Ok(())
     }
 
-    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
+    fn list_active_threads(&mut self, thread_is_active: &mut dyn FnMut(Tid)) -> Result<(), ()> {
+        for cpu in 0..CPUS {
+            if smp::is_online(cpu as u32) {
+                thread_is_active(tid_of(cpu));
+            }
+        }
+        Ok(())
+    }
+
+    fn support_resume(&mut self) -> Option<MultiThreadResumeOps<'_, Self>> {
         Some(self)
     }
 }
 
-impl SingleThreadResume for KernelTarget {
-    fn resume(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
-        // A kernel has no signals to deliver: a signal GDB passes is dropped.
-        self.step = false;
+impl MultiThreadResume for KernelTarget {
+    /// Every CPU runs on when the round-up ends; the step was set by
+    /// `set_resume_action_step`.
+    fn resume(&mut self) -> Result<(), ()> {
         Ok(())
     }
 
-    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+    fn clear_resume_actions(&mut self) -> Result<(), ()> {
+        GDB_STEP[self.cpu].store(false, Ordering::Relaxed);
+        self.others_resumed = false;
+        self.locked = false;
+        Ok(())
+    }
+
+    /// A kernel has no signals to deliver: a signal GDB passes is dropped.
+    fn set_resume_action_continue(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
+        if cpu_of(tid) != Some(self.cpu) {
+            self.others_resumed = true;
+        }
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
         Some(self)
     }
 }
 
-impl SingleThreadSingleStep for KernelTarget {
-    fn step(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
-        self.step = true;
+impl MultiThreadSchedulerLocking for KernelTarget {
+    /// Only the serving CPU can run alone: the others stay in the round-up,
+    /// and the serving CPU must leave the exception to run at all. A
+    /// locked resume of other threads is refused.
+    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), ()> {
+        if self.others_resumed {
+            return Err(());
+        }
+        self.locked = true;
         Ok(())
     }
 }
 
-/// The target. Only the exception handler calls it.
+impl MultiThreadSingleStep for KernelTarget {
+    /// Only the CPU serving GDB can be stepped (see the module docs).
+    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
+        if cpu_of(tid) != Some(self.cpu) {
+            return Err(());
+        }
+        GDB_STEP[self.cpu].store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// `stop` (the suite's rule for what GDB hears of, stated for one thread)
+/// as a stop of CPU `cpu`'s thread.
+fn on_thread(stop: SingleThreadStopReason<u64>, cpu: usize) -> MultiThreadStopReason<u64> {
+    let tid = tid_of(cpu);
+    match stop {
+        SingleThreadStopReason::DoneStep => MultiThreadStopReason::DoneStep,
+        SingleThreadStopReason::HwBreak(()) => MultiThreadStopReason::HwBreak(tid),
+        SingleThreadStopReason::Watch { kind, addr, .. } => {
+            MultiThreadStopReason::Watch { tid, kind, addr }
+        }
+        // The rule yields nothing else; anything new is a SIGTRAP.
+        _ => sigtrap(tid),
+    }
+}
+
+/// The target. Only the exception handler of the CPU owning the round-up
+/// calls it.
 fn target() -> &'static mut KernelTarget {
-    // SAFETY: see `TargetCell`: one CPU, the non-nesting exception handler,
-    // and every caller drops the reference before returning.
+    // SAFETY: see `TargetCell`: one CPU at a time (the round-up's owner),
+    // the non-nesting exception handler, and every caller drops the
+    // reference before releasing the round-up.
     unsafe { &mut *TARGET.0.get() }
 }
 
@@ -261,28 +377,52 @@ pub fn final_stop() {
     unsafe { core::arch::asm!("brk #0xf001", options(nostack)) };
 }
 
-/// Serves GDB at a stop, then sets the single step both sides want.
+/// Serves GDB at a stop of this CPU, then sets the single step both sides
+/// want. The caller holds the round-up (`smp::stop_others`).
 ///
 /// # Safety
 /// In the synchronous exception handler, with `frame` the one `eret`
-/// restores.
-unsafe fn serve(frame: &mut Frame, stop: SingleThreadStopReason<u64>, registry_step: bool) {
+/// restores (published in [`FRAMES`]).
+unsafe fn serve(frame: &mut Frame, stop: MultiThreadStopReason<u64>, registry_step: bool) {
     let t = target();
-    t.frame = frame;
-    t.step = false;
-    // SAFETY: the exception handler of the one CPU, not nested (debug
-    // exceptions masked); the target describes the interrupted context.
+    let me = t.cpu;
+    GDB_STEP[me].store(false, Ordering::Relaxed);
+    // SAFETY: the exception handler of the round-up's owner, not nested
+    // (debug exceptions masked); the target describes the stopped CPUs.
     let served = unsafe { SESSION.serve(t, stop, GdbUart::open) };
-    t.frame = core::ptr::null_mut();
     if served == Served::Detached {
         // GDB detached, killed or was told the program exited: its
-        // breakpoints go, the kernel runs on without a debugger.
+        // breakpoints go (the stopped CPUs answer the registry's calls),
+        // the kernel runs on without a debugger.
         ACTIVE.store(false, Ordering::SeqCst);
         t.hw.clear();
-        t.step = false;
+        GDB_STEP[me].store(false, Ordering::Relaxed);
+        t.locked = false;
     }
+    let gdb_step = GDB_STEP[me].load(Ordering::Relaxed);
     // SAFETY: forwarded from the caller.
-    unsafe { set_step(frame, registry_step || t.step) };
+    unsafe { set_step(frame, registry_step || gdb_step) };
+}
+
+/// Takes the round-up for this CPU (unless it kept it across a locked
+/// resume): every other CPU stops, and the target is this CPU's until
+/// [`release`].
+fn round_up() -> &'static mut KernelTarget {
+    let me = smp::current_cpu();
+    if !smp::stopped_by(me) {
+        smp::stop_others();
+    }
+    let t = target();
+    t.cpu = me as usize;
+    t
+}
+
+/// Lets the other CPUs run on (each reloads its breakpoints first), unless
+/// GDB's last resume locked them.
+fn release(t: &KernelTarget) {
+    if !t.locked {
+        smp::resume_others();
+    }
 }
 
 /// Single step on (the registry's step-over or GDB's `stepi`) or off.
@@ -321,22 +461,40 @@ pub unsafe fn on_debug(frame: &mut Frame, trap: &Trap, resume: Resume) -> bool {
     if !ACTIVE.load(Ordering::SeqCst) {
         return false;
     }
-    let t = target();
+    // Before the latch: the stub's tables are the round-up owner's.
+    let t = round_up();
+    let me = t.cpu;
     let step_trap = matches!(
         trap.exception_class(),
         ec::SOFTWARE_STEP_CURRENT | ec::SOFTWARE_STEP_LOWER
     );
-    let stop = hwbreak_suite::gdb::stop_after_debug_exception(t.hw.take_stop(), t.step, step_trap);
+    let gdb_step = GDB_STEP[me].load(Ordering::Relaxed);
+    let stop =
+        hwbreak_suite::gdb::stop_after_debug_exception(t.hw.take_stop(), gdb_step, step_trap);
     let registry_step = resume == Resume::SingleStep;
     match stop {
-        // SAFETY: forwarded from the caller.
-        Some(stop) => unsafe { serve(frame, stop, registry_step) },
+        // SAFETY: forwarded from the caller; we hold the round-up.
+        Some(stop) => unsafe { serve(frame, on_thread(stop, me), registry_step) },
         // Not GDB's (the end of the registry's step-over, a kernel
         // breakpoint): no stop; a step GDB asked for goes on.
         // SAFETY: forwarded from the caller.
-        None => unsafe { set_step(frame, registry_step || t.step) },
+        None => unsafe { set_step(frame, registry_step || gdb_step) },
     }
+    release(t);
     true
+}
+
+/// A SIGTRAP stop of thread `tid`.
+fn sigtrap(tid: Tid) -> MultiThreadStopReason<u64> {
+    MultiThreadStopReason::SignalWithThread {
+        tid,
+        signal: Signal::SIGTRAP,
+    }
+}
+
+/// The program's exit (status 0).
+fn exited(_: Tid) -> MultiThreadStopReason<u64> {
+    MultiThreadStopReason::Exited(0)
 }
 
 /// A `brk` (EC 0x3c) with immediate `imm`. `false` when it is not the
@@ -347,44 +505,30 @@ pub unsafe fn on_debug(frame: &mut Frame, trap: &Trap, resume: Resume) -> bool {
 /// restores.
 pub unsafe fn on_brk(frame: &mut Frame, imm: u16) -> bool {
     let active = ACTIVE.load(Ordering::SeqCst);
-    match imm {
+    let stop: Option<fn(Tid) -> MultiThreadStopReason<u64>> = match imm {
+        // Past the `brk` before GDB looks: it sees (and resumes or steps
+        // from) the next instruction.
         BRK_START if !active => {
-            // Past the `brk` before GDB looks: it sees (and resumes or
-            // steps from) the next instruction.
             frame.elr += 4;
             ACTIVE.store(true, Ordering::SeqCst);
-            // SAFETY: forwarded from the caller.
-            unsafe {
-                serve(
-                    frame,
-                    SingleThreadStopReason::Signal(Signal::SIGTRAP),
-                    false,
-                )
-            };
-            true
+            Some(sigtrap)
         }
         BRK_EXIT => {
             frame.elr += 4;
-            if active {
-                // SAFETY: forwarded from the caller.
-                unsafe { serve(frame, SingleThreadStopReason::Exited(0), false) };
-            }
-            true
+            active.then_some(exited)
         }
         // GDB's own `brk`: it expects the PC on it and steps over it itself
         // (removing it first). Not `SwBreak`: gdbstub ends the session on
         // that stop reason when the target has no `Z0` support.
-        BRK_GDB if active => {
-            // SAFETY: forwarded from the caller.
-            unsafe {
-                serve(
-                    frame,
-                    SingleThreadStopReason::Signal(Signal::SIGTRAP),
-                    false,
-                )
-            };
-            true
-        }
-        _ => false,
+        BRK_GDB if active => Some(sigtrap),
+        _ => return false,
+    };
+    if let Some(stop) = stop {
+        let t = round_up();
+        let tid = tid_of(t.cpu);
+        // SAFETY: forwarded from the caller; we hold the round-up.
+        unsafe { serve(frame, stop(tid), false) };
+        release(t);
     }
+    true
 }

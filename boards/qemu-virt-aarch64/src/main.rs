@@ -2,9 +2,12 @@
 //!
 //! Boots at EL1 (MMU off, identity addresses), prints through the PL011,
 //! runs the backend smoke scenarios (the backend alone, no registry), then
-//! the shared scenario suite with the AArch64-only scenarios through the
-//! registry, prints one summary line and exits through semihosting with
-//! status 0 when nothing failed.
+//! brings the registry up and starts the secondary CPUs (PSCI `CPU_ON`, up
+//! to [`CPUS`]; see `smp.rs`), checks the SMP services themselves
+//! (`smp_check.rs`), runs the shared scenario suite with the
+//! AArch64-only scenarios through the registry, prints one summary line and
+//! exits through semihosting with status 0 when nothing failed. Secondaries
+//! idle until the suite's SMP scenarios give them work.
 //!
 //! Built with feature `gdb` (variant `aarch64-gdb`) it runs no scenarios:
 //! it stops at boot for GDB, connected to the second PL011 (see `gdb.rs`),
@@ -25,9 +28,14 @@ mod exceptions;
 mod gdb;
 #[cfg(feature = "gdb")]
 mod gdb_uart;
+mod gic;
 mod platform;
+mod psci;
 #[cfg(not(feature = "gdb"))]
 mod smoke;
+mod smp;
+#[cfg(not(feature = "gdb"))]
+mod smp_check;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -43,8 +51,12 @@ use {
 
 use platform::VirtPlatform;
 
-/// The registry: 64 breakpoints, 1 CPU, 8 debug contexts.
-pub(crate) static REGISTRY: Registry<Aarch64, VirtPlatform, 64, 1, 8> =
+/// CPUs the kernel can serve (QEMU runs it with `-smp 4`); linker.ld lays
+/// out one stack pair per CPU for as many.
+pub const CPUS: usize = 4;
+
+/// The registry: 64 breakpoints, [`CPUS`] CPUs, 8 debug contexts.
+pub(crate) static REGISTRY: Registry<Aarch64, VirtPlatform, 64, CPUS, 8> =
     Registry::new(Aarch64::new(), VirtPlatform::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
@@ -106,6 +118,10 @@ impl Board for Virt {
     fn spurious_count(&self) -> u32 {
         SPURIOUS.load(Ordering::Relaxed)
     }
+
+    fn smp(&self) -> Option<&dyn hwbreak_suite::Smp> {
+        (smp::cpu_count() > 1).then_some(&smp::VirtSmp as &dyn hwbreak_suite::Smp)
+    }
 }
 
 /// Leaves QEMU: status 0 on `pass`, 1 otherwise.
@@ -121,6 +137,7 @@ pub fn exit(pass: bool) -> ! {
 #[no_mangle]
 extern "C" fn hwbreak_board_main() -> ! {
     kprintln!("hwbreak: qemu-virt-aarch64 test kernel");
+    smp::init_boot_cpu();
     // The kernel's own code takes debug exceptions (as it would take
     // interrupts); nothing traps before slots are armed and MDSCR_EL1.MDE
     // and KDE are set.
@@ -134,8 +151,9 @@ extern "C" fn hwbreak_board_main() -> ! {
     run_suite();
 }
 
-/// Initialises the registry, routes debug exceptions to it and brings
-/// this CPU online; exits QEMU with a failure if the registry refuses.
+/// Initialises the registry, routes debug exceptions to it, brings this
+/// CPU online and starts the secondaries (each brings itself online);
+/// exits QEMU with a failure if the registry refuses.
 fn bring_up_registry() {
     if let Err(e) = REGISTRY.init() {
         kprintln!("registry init failed: {}", e);
@@ -146,6 +164,7 @@ fn bring_up_registry() {
         kprintln!("cpu_online failed: {}", e);
         exit(false);
     }
+    smp::start_secondaries();
 }
 
 /// The smoke scenarios, then the shared suite; exits with the verdict.
@@ -158,6 +177,10 @@ fn run_suite() -> ! {
         skipped: 0,
     };
     bring_up_registry();
+    let (passed, failed, skipped) = smp_check::run();
+    summary.passed += passed;
+    summary.failed += failed;
+    summary.skipped += skipped;
     let counts = REGISTRY.slot_counts();
     kprintln!(
         "registry: {} breakpoint and {} watchpoint slots",
@@ -170,18 +193,43 @@ fn run_suite() -> ! {
 }
 
 /// The `gdb` build: a GDB session over `hwbreak_suite::gdb::debuggee`
-/// instead of the scenarios. Exits QEMU with status 0 when the program
-/// has run (GDB judges the stops; `cargo xtask gdb` judges GDB).
+/// instead of the scenarios. The session starts with a stop on the boot
+/// CPU; the debuggee then runs on CPU 1 (the boot CPU itself on a one-CPU
+/// machine), so GDB's breakpoints and watchpoints trap on another CPU than
+/// the one that stopped first, and the boot CPU, waiting, is rounded up
+/// at each of their stops. Exits QEMU with status 0 when the program has
+/// run (GDB judges the stops; `cargo xtask gdb` judges GDB).
 #[cfg(feature = "gdb")]
 fn gdb_session() -> ! {
     bring_up_registry();
     kprintln!("gdb: stopping for GDB (second PL011)");
     gdb::initial_stop();
-    let result = hwbreak_suite::gdb::debuggee();
-    kprintln!("gdb: debuggee returned {}", result);
+    let (result, cpu) = if smp::cpu_count() > 1 {
+        if let Err(e) = smp::spawn(1, run_debuggee, 0) {
+            kprintln!("gdb: cannot start the debuggee on CPU 1: {}", e);
+            exit(false);
+        }
+        while !smp::is_idle(1) {
+            core::hint::spin_loop();
+        }
+        (DEBUGGEE_RESULT.load(Ordering::Acquire), 1)
+    } else {
+        (hwbreak_suite::gdb::debuggee(), 0)
+    };
+    kprintln!("gdb: debuggee returned {} on CPU {}", result, cpu);
     gdb::final_stop();
     kprintln!("gdb: session over");
     exit(true)
+}
+
+/// What the debuggee returned on CPU 1.
+#[cfg(feature = "gdb")]
+static DEBUGGEE_RESULT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Spawned work: the debuggee, its result kept for the boot CPU.
+#[cfg(feature = "gdb")]
+fn run_debuggee(_: usize) {
+    DEBUGGEE_RESULT.store(hwbreak_suite::gdb::debuggee(), Ordering::Release);
 }
 
 #[panic_handler]

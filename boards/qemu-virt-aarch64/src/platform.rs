@@ -1,11 +1,16 @@
-//! What the registry needs to know about this machine: one CPU, an
-//! identity-mapped kernel, and the zones no breakpoint may touch.
+//! What the registry needs to know about this machine: its CPUs and how to
+//! reach them (`smp.rs`), an identity-mapped kernel, the zones no
+//! breakpoint may touch, and the critical section that serialises the
+//! registry's updates across CPUs.
 
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use hwbreak::{CpuId, Platform, Zone};
 
-/// QEMU `virt`, one CPU, MMU off.
+use crate::smp;
+
+/// QEMU `virt`, up to [`CPUS`](crate::CPUS) CPUs, MMU off.
 pub struct VirtPlatform {
     zones: Zones,
 }
@@ -30,7 +35,8 @@ impl VirtPlatform {
         }
     }
 
-    /// Declares the vector table and the exception stack off-limits.
+    /// Declares the vector table and the exception stacks (every CPU's)
+    /// off-limits.
     ///
     /// # Safety
     /// Once, on the boot CPU, before the registry is initialised.
@@ -55,16 +61,20 @@ impl VirtPlatform {
 }
 
 impl Platform for VirtPlatform {
+    /// The CPUs PSCI reported at boot (`smp::init_boot_cpu`).
     fn cpu_count(&self) -> u32 {
-        1
+        smp::cpu_count()
     }
 
+    /// From MPIDR_EL1's affinity fields: no lock, no memory access.
     fn current_cpu(&self) -> CpuId {
-        CpuId(0)
+        CpuId(smp::current_cpu())
     }
 
+    /// A GICv2 SGI to every other online CPU; see `smp.rs` for what the
+    /// caller waits for and why two concurrent callers cannot deadlock.
     fn run_on_each_cpu(&self, f: &(dyn Fn() + Sync)) {
-        critical_section::with(|_| f());
+        smp::run_on_each_cpu(f);
     }
 
     fn user_limit(&self) -> u64 {
@@ -77,39 +87,54 @@ impl Platform for VirtPlatform {
     }
 }
 
-/// Single-CPU critical sections: IRQ and FIQ masked, the previous DAIF
-/// restored afterwards.
-struct DaifCriticalSection;
-critical_section::set_impl!(DaifCriticalSection);
+/// The CPU holding the critical section, or `u32::MAX`.
+static CS_OWNER: AtomicU32 = AtomicU32::new(u32::MAX);
+/// Set in the restore state of a nested `acquire` (this CPU already held
+/// the section): its `release` keeps the section held. DAIF's own bits
+/// are 9:6, so bit 63 is free.
+const NESTED: u64 = 1 << 63;
 
-// SAFETY: with one CPU, masking interrupts excludes every other context that
-// could enter a critical section; `release` restores exactly what `acquire`
-// saw, so nesting works.
-unsafe impl critical_section::Impl for DaifCriticalSection {
+/// Critical sections across CPUs: IRQ and FIQ masked on this CPU, then a
+/// spinlock owned by the CPU number, so a CPU that already holds it (a
+/// debug exception taken inside a section, whose handler enters one)
+/// nests instead of deadlocking on itself.
+///
+/// Deadlock rule: a CPU inside the section, or spinning for it, has its
+/// interrupts masked and answers no cross-CPU call or round-up, so code
+/// inside a section must never wait for another CPU (no
+/// `run_on_each_cpu`, no `Smp::stop_others`, no hotplug). The registry
+/// keeps to that (it calls `run_on_each_cpu` after leaving its section),
+/// and so does this board; every section is then bounded and every
+/// spinner gets it.
+struct SmpCriticalSection;
+critical_section::set_impl!(SmpCriticalSection);
+
+// SAFETY: the lock excludes every other CPU, masking interrupts excludes
+// this CPU's own IRQ handlers, and a nested acquire on the owning CPU
+// neither takes nor releases the lock; `release` restores exactly the
+// interrupt masks `acquire` saw.
+unsafe impl critical_section::Impl for SmpCriticalSection {
     unsafe fn acquire() -> u64 {
-        let daif: u64;
-        // SAFETY: reading DAIF and masking IRQ/FIQ has no memory effect.
-        unsafe {
-            core::arch::asm!("mrs {0}, daif", "msr daifset, #3", out(reg) daif, options(nomem, nostack, preserves_flags));
+        let daif = smp::irq_save();
+        let me = smp::current_cpu();
+        // Only this CPU ever stores its own number here, so seeing it means
+        // this CPU holds the section.
+        if CS_OWNER.load(Ordering::Relaxed) == me {
+            return daif | NESTED;
+        }
+        while CS_OWNER
+            .compare_exchange_weak(u32::MAX, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
         }
         daif
     }
 
-    unsafe fn release(daif: u64) {
-        // Only the I (bit 7) and F (bit 6) masks are restored: D may have been
-        // cleared inside the section (the debug machinery being armed) and
-        // must stay as it is now.
-        if daif & (1 << 7) == 0 {
-            // SAFETY: unmasks IRQs, which were unmasked before `acquire`.
-            unsafe {
-                core::arch::asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags))
-            };
+    unsafe fn release(state: u64) {
+        if state & NESTED == 0 {
+            CS_OWNER.store(u32::MAX, Ordering::Release);
         }
-        if daif & (1 << 6) == 0 {
-            // SAFETY: unmasks FIQs, which were unmasked before `acquire`.
-            unsafe {
-                core::arch::asm!("msr daifclr, #1", options(nomem, nostack, preserves_flags))
-            };
-        }
+        smp::irq_restore(state & !NESTED);
     }
 }

@@ -1,35 +1,46 @@
-//! Descriptor tables and exception entry: TSS with IST stacks, IDT, the #DB
-//! entry (all general registers saved, RFLAGS.RF settable in the saved
-//! frame) and fatal-exception reporting.
+//! Descriptor tables and exception entry: per CPU a GDT with its own TSS
+//! and IST stacks, one IDT shared by every CPU, the #DB entry (all general
+//! registers saved, RFLAGS.RF settable in the saved frame), the cross-CPU
+//! doorbell's entry and fatal-exception reporting.
 
 use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;
 
-/// Size of the #DB and #DF IST stacks.
+use crate::smp::MAX_CPUS;
+
+/// Size of each CPU's #DB and #DF IST stacks.
 pub const IST_STACK: usize = 16 * 1024;
 
-/// A stack, 16-byte aligned.
+/// One stack per CPU, `N` bytes each, 16-byte aligned, contiguous (one
+/// no-breakpoint zone covers them all).
 #[repr(C, align(16))]
-pub struct Stack(UnsafeCell<[u8; IST_STACK]>);
-// SAFETY: used only by the CPU as an exception stack.
-unsafe impl Sync for Stack {}
+pub struct Stacks<const N: usize>(UnsafeCell<[[u8; N]; MAX_CPUS]>);
+// SAFETY: each CPU uses only its own stack, and only as a stack.
+unsafe impl<const N: usize> Sync for Stacks<N> {}
 
-impl Stack {
-    const fn new() -> Self {
-        Self(UnsafeCell::new([0; IST_STACK]))
+impl<const N: usize> Stacks<N> {
+    /// Zeroed stacks.
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new([[0; N]; MAX_CPUS]))
     }
 
-    /// `[start, end)` of the stack.
+    /// `[start, end)` of every CPU's stack together.
     pub fn range(&self) -> (u64, u64) {
         let start = self.0.get() as u64;
-        (start, start + IST_STACK as u64)
+        (start, start + (N * MAX_CPUS) as u64)
+    }
+
+    /// The initial stack pointer of `cpu`'s stack (its end).
+    pub fn top(&self, cpu: usize) -> u64 {
+        assert!(cpu < MAX_CPUS);
+        self.range().0 + ((cpu + 1) * N) as u64
     }
 }
 
-/// The #DB stack (IST1).
-pub static DB_STACK: Stack = Stack::new();
-/// The #DF stack (IST2).
-pub static DF_STACK: Stack = Stack::new();
+/// The #DB (and #BP) stacks (IST1), one per CPU.
+pub static DB_STACKS: Stacks<IST_STACK> = Stacks::new();
+/// The #DF stacks (IST2), one per CPU.
+pub static DF_STACKS: Stacks<IST_STACK> = Stacks::new();
 
 /// The 64-bit task-state segment (SDM Vol. 3A §8.7, figure 8-11).
 #[repr(C, packed(4))]
@@ -43,10 +54,12 @@ pub struct Tss {
     iomap_base: u16,
 }
 
-/// Interior-mutable static written once at boot.
+/// Interior-mutable static written at a CPU's bring-up.
 #[repr(C, align(16))]
 pub struct BootCell<T>(UnsafeCell<T>);
-// SAFETY: written only during single-threaded boot, read by the CPU.
+// SAFETY: the IDT is written once on the boot CPU before any other CPU
+// starts; each CPU's GDT and TSS entries are written only by that CPU's
+// bring-up (`init_cpu`), which never runs on two CPUs for one index.
 unsafe impl<T> Sync for BootCell<T> {}
 
 impl<T> BootCell<T> {
@@ -56,8 +69,7 @@ impl<T> BootCell<T> {
     }
 }
 
-/// The TSS.
-pub static TSS: BootCell<Tss> = BootCell(UnsafeCell::new(Tss {
+const TSS_INIT: Tss = Tss {
     _reserved0: 0,
     rsp: [0; 3],
     _reserved1: 0,
@@ -65,7 +77,20 @@ pub static TSS: BootCell<Tss> = BootCell(UnsafeCell::new(Tss {
     _reserved2: 0,
     _reserved3: 0,
     iomap_base: core::mem::size_of::<Tss>() as u16,
-}));
+};
+
+/// One TSS per CPU (a TSS descriptor is marked busy by `ltr`, so CPUs
+/// cannot share one).
+pub static TSSS: BootCell<[Tss; MAX_CPUS]> = BootCell(UnsafeCell::new([TSS_INIT; MAX_CPUS]));
+
+/// GDT entries of each CPU: null, 0x08 64-bit code, 0x10 data, 0x18-0x20
+/// the CPU's own TSS.
+const GDT_ENTRIES: usize = 5;
+/// Selector of the TSS descriptor.
+const TSS_SELECTOR: u16 = 0x18;
+/// One GDT per CPU.
+pub static GDTS: BootCell<[[u64; GDT_ENTRIES]; MAX_CPUS]> =
+    BootCell(UnsafeCell::new([[0; GDT_ENTRIES]; MAX_CPUS]));
 
 /// One 16-byte IDT gate.
 #[derive(Copy, Clone)]
@@ -105,17 +130,23 @@ impl Gate {
     }
 }
 
-/// The IDT (exceptions 0-31 only; no interrupt is ever enabled).
-pub static IDT: BootCell<[Gate; 32]> = BootCell(UnsafeCell::new([Gate::EMPTY; 32]));
+/// IDT entries: every vector, so an IPI vector and the APIC's spurious
+/// vector have gates; vectors without one fault (#NP, reported fatally).
+const VECTORS: usize = 256;
 
-/// The register frame the #DB and #BP entries build on the IST stack.
+/// The IDT, shared by every CPU: exceptions 0-31, the cross-CPU doorbell
+/// and the spurious vector.
+pub static IDT: BootCell<[Gate; VECTORS]> = BootCell(UnsafeCell::new([Gate::EMPTY; VECTORS]));
+
+/// The register frame the #DB and #BP entries build on the IST stack (and
+/// the doorbell entry on the interrupted stack).
 #[repr(C)]
 #[derive(Debug)]
 pub struct Frame {
     /// Alignment pad.
     pub _pad: u64,
     /// DR7 as it was when the exception was taken (the entry then cleared
-    /// it).
+    /// it); 0 in a doorbell's frame, whose entry leaves DR7 alone.
     pub dr7: u64,
     /// General registers, in the order the entry pushed them (r15 last).
     pub r15: u64,
@@ -228,6 +259,31 @@ global_asm!(
     DEBUG_ENTRY db_entry, db_rust
     DEBUG_ENTRY bp_entry, bp_rust
 
+    /* The cross-CPU doorbell (`smp::DOORBELL_VECTOR`), on the interrupted
+       stack: no privilege change, the kernel has no red zone. The same
+       frame as the debug entries (a round-up shows it to GDB), with DR7
+       left alone and 0 in its place; the CPU aligned rsp to 16 and pushed
+       5 words, 17 more keep it aligned at the call. `doorbell_rust` sends
+       the EOI. */
+    .global doorbell_entry
+    .p2align 4
+doorbell_entry:
+    PUSH_GPRS
+    push $0
+    sub $8, %rsp
+    mov %rsp, %rdi
+    cld
+    call doorbell_rust
+    add $16, %rsp
+    POP_GPRS
+    iretq
+
+    /* The APIC's spurious vector: no EOI, nothing to do. */
+    .global spurious_entry
+    .p2align 4
+spurious_entry:
+    iretq
+
     .macro FAULT vec, err
     .p2align 4
 fault_\vec:
@@ -294,10 +350,11 @@ fault_table:
 );
 
 extern "C" {
-    static gdt: [u64; 5];
     static fault_table: [u64; 32];
     fn db_entry();
     fn bp_entry();
+    fn doorbell_entry();
+    fn spurious_entry();
     static __entry_start: u8;
     static __entry_end: u8;
 }
@@ -311,68 +368,132 @@ pub fn entry_code() -> (u64, u64) {
     )
 }
 
-/// `[start, end)` of the GDT.
+/// `[start, end)` of every CPU's GDT.
 pub fn gdt_range() -> (u64, u64) {
-    let start = core::ptr::addr_of!(gdt) as u64;
-    (start, start + 5 * 8)
+    let start = GDTS.get() as u64;
+    (
+        start,
+        start + core::mem::size_of::<[[u64; GDT_ENTRIES]; MAX_CPUS]>() as u64,
+    )
 }
 
 /// `[start, end)` of the IDT.
 pub fn idt_range() -> (u64, u64) {
     let start = IDT.get() as u64;
-    (start, start + core::mem::size_of::<[Gate; 32]>() as u64)
+    (
+        start,
+        start + core::mem::size_of::<[Gate; VECTORS]>() as u64,
+    )
 }
 
-/// Installs the TSS (IST1 = #DB stack, IST2 = #DF stack) and the IDT.
+/// `[start, end)` of every CPU's TSS.
+pub fn tss_range() -> (u64, u64) {
+    let start = TSSS.get() as u64;
+    (
+        start,
+        start + core::mem::size_of::<[Tss; MAX_CPUS]>() as u64,
+    )
+}
+
+/// Fills the shared IDT: the fault reporters, #DB and #BP on IST1, #DF on
+/// IST2, the doorbell and the spurious vector.
 ///
 /// # Safety
-/// Once, at boot, on the boot CPU, before any exception is expected.
-pub unsafe fn init() {
-    let tss = TSS.get();
-    // SAFETY: boot, single-threaded: nothing else uses the TSS yet.
-    unsafe {
-        (*tss).ist[0] = DB_STACK.range().1;
-        (*tss).ist[1] = DF_STACK.range().1;
-    }
-    let base = tss as u64;
-    let limit = (core::mem::size_of::<Tss>() - 1) as u64;
-    // 64-bit TSS descriptor (SDM Vol. 3A §8.2.3): limit 15:0, base 23:0,
-    // type 0x9 (available 64-bit TSS), P, limit 19:16, base 31:24, then
-    // base 63:32 in the second quadword.
-    let low = (limit & 0xffff)
-        | ((base & 0xff_ffff) << 16)
-        | (0x89 << 40)
-        | (((limit >> 16) & 0xf) << 48)
-        | (((base >> 24) & 0xff) << 56);
-    let high = base >> 32;
-    // SAFETY: the GDT lives in writable .data; entries 3-4 are unused until
-    // `ltr` below; the CPU has no task register loaded yet.
-    unsafe {
-        let g = core::ptr::addr_of!(gdt) as *mut u64;
-        g.add(3).write_volatile(low);
-        g.add(4).write_volatile(high);
-        asm!("ltr {0:x}", in(reg) 0x18u16, options(nostack, preserves_flags));
-    }
+/// Once, on the boot CPU, before any CPU loads the IDT.
+pub unsafe fn init_idt() {
     let idt = IDT.get();
-    // SAFETY: boot; the IDT is not loaded yet; the fault table is valid.
+    // SAFETY: no CPU has loaded the IDT yet; the fault table is valid.
     unsafe {
-        for (v, gate) in (*idt).iter_mut().enumerate() {
+        for (v, gate) in (*idt).iter_mut().take(32).enumerate() {
             // #DF runs on its own stack (IST2).
             let ist = if v == 8 { 2 } else { 0 };
             *gate = Gate::interrupt(fault_table[v], ist);
         }
         (*idt)[1] = Gate::interrupt(db_entry as *const () as u64, 1);
         (*idt)[3] = Gate::interrupt(bp_entry as *const () as u64, 1);
-        let ptr = IdtPointer {
-            limit: (32 * 16 - 1) as u16,
-            base: idt as u64,
-        };
-        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
+        (*idt)[usize::from(crate::smp::DOORBELL_VECTOR)] =
+            Gate::interrupt(doorbell_entry as *const () as u64, 0);
+        (*idt)[usize::from(crate::apic::SPURIOUS_VECTOR)] =
+            Gate::interrupt(spurious_entry as *const () as u64, 0);
     }
 }
 
+/// Loads `cpu`'s own GDT (with its TSS: IST1 = its #DB stack, IST2 = its
+/// #DF stack), reloads the segment registers and the task register, and
+/// loads the shared IDT.
+///
+/// # Safety
+/// On CPU `cpu` itself, once per bring-up, interrupts disabled, after
+/// [`init_idt`].
+pub unsafe fn init_cpu(cpu: usize) {
+    assert!(cpu < MAX_CPUS);
+    // SAFETY: only CPU `cpu` touches entry `cpu`, and it is not using it
+    // (the task register is loaded below).
+    let tss = unsafe {
+        let tss = &mut (*TSSS.get())[cpu];
+        tss.ist[0] = DB_STACKS.top(cpu);
+        tss.ist[1] = DF_STACKS.top(cpu);
+        core::ptr::from_mut(tss)
+    };
+    let base = tss as u64;
+    let limit = (core::mem::size_of::<Tss>() - 1) as u64;
+    // 64-bit TSS descriptor (SDM Vol. 3A §8.2.3): limit 15:0, base 23:0,
+    // type 0x9 (available 64-bit TSS), P, limit 19:16, base 31:24, then
+    // base 63:32 in the second quadword. A new bring-up after INIT finds
+    // it busy from the last `ltr`, so it is rewritten whole.
+    let low = (limit & 0xffff)
+        | ((base & 0xff_ffff) << 16)
+        | (0x89 << 40)
+        | (((limit >> 16) & 0xf) << 48)
+        | (((base >> 24) & 0xff) << 56);
+    let high = base >> 32;
+    // SAFETY: as above, entry `cpu` is this CPU's alone.
+    let gdt = unsafe { &mut (*GDTS.get())[cpu] };
+    *gdt = [
+        0,
+        0x00af_9a00_0000_ffff, // 0x08: 64-bit code, DPL 0
+        0x00cf_9200_0000_ffff, // 0x10: data, DPL 0
+        low,
+        high,
+    ];
+    let gdt_ptr = DescriptorPointer {
+        limit: (GDT_ENTRIES * 8 - 1) as u16,
+        base: gdt.as_ptr() as u64,
+    };
+    let idt_ptr = DescriptorPointer {
+        limit: (VECTORS * 16 - 1) as u16,
+        base: IDT.get() as u64,
+    };
+    // SAFETY: the GDT holds the code and data descriptors the kernel runs
+    // with (same selectors as the boot GDT), so reloading CS (far return)
+    // and the data segments keeps everything valid; the TSS descriptor is
+    // available; the IDT is filled.
+    unsafe {
+        asm!(
+            "lgdt ({gdt})",
+            "pushq $0x08",
+            "lea 2f(%rip), {tmp}",
+            "push {tmp}",
+            "lretq",
+            "2:",
+            "mov $0x10, {tmp:e}",
+            "mov {tmp:x}, %ds",
+            "mov {tmp:x}, %es",
+            "mov {tmp:x}, %ss",
+            "ltr {tss:x}",
+            "lidt ({idt})",
+            gdt = in(reg) &gdt_ptr,
+            idt = in(reg) &idt_ptr,
+            tss = in(reg) TSS_SELECTOR,
+            tmp = out(reg) _,
+            options(att_syntax, preserves_flags)
+        );
+    }
+}
+
+/// The operand of `lgdt` / `lidt`.
 #[repr(C, packed)]
-struct IdtPointer {
+struct DescriptorPointer {
     limit: u16,
     base: u64,
 }

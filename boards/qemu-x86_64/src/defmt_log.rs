@@ -37,8 +37,9 @@ struct LoggerState {
     encoder: UnsafeCell<defmt::Encoder>,
 }
 
-// SAFETY: one CPU; `restore` and `encoder` are only touched between
-// `acquire` and `release`, with interrupts off, by the innermost context.
+// SAFETY: `restore` and `encoder` are only touched between `acquire` and
+// `release`, inside the board's critical section (other CPUs excluded,
+// interrupts off), by the innermost context.
 unsafe impl Sync for LoggerState {}
 
 static LOGGER: LoggerState = LoggerState {
@@ -55,9 +56,11 @@ fn put_bytes(bytes: &[u8]) {
 #[defmt::global_logger]
 struct Logger;
 
-// SAFETY: every frame is written between `acquire` and `release` with
-// interrupts off on the only CPU; a re-entering context (a fault or a panic,
-// which never return) ends the interrupted frame before it starts its own.
+// SAFETY: every frame is written between `acquire` and `release`, inside
+// the board's critical section (other CPUs wait, interrupts off); a
+// re-entering context on the same CPU (a fault or a panic, which never
+// return; the critical section nests) ends the interrupted frame before it
+// starts its own.
 unsafe impl defmt::Logger for Logger {
     fn acquire() {
         // SAFETY: released by the matching `release` of the outermost frame;

@@ -1,11 +1,27 @@
 //! A GDB stub on COM2 (feature `gdb`), for `cargo xtask gdb`.
 //!
-//! The kernel stops at boot (`int3`) for GDB to connect, runs the suite's
-//! [`debuggee`](hwbreak_suite::gdb::debuggee), tells GDB it exited (a
-//! second `int3`) and powers off. Between the two, every stop GDB sees
-//! comes from the registry: GDB's `Z` packets go through
-//! [`GdbBreakpoints`], and a #DB whose hit the adapter recorded is reported
-//! as GDB's breakpoint or watchpoint.
+//! The kernel stops at boot (`int3` on the boot CPU) for GDB to connect,
+//! runs the suite's [`debuggee`](hwbreak_suite::gdb::debuggee) on CPU 1,
+//! tells GDB it exited (a second `int3`, on the boot CPU) and powers off.
+//! Between the two, every stop GDB sees comes from the registry: GDB's `Z`
+//! packets go through [`GdbBreakpoints`], and a #DB whose hit the adapter
+//! recorded is reported as GDB's breakpoint or watchpoint.
+//!
+//! Threads: every online CPU is one (thread id = CPU number + 1, listed in
+//! `qfThreadInfo`). A CPU that stops for GDB first stops the others (the
+//! board's round-up, `smp::stop_others`), serves GDB with the world
+//! stopped and releases them when GDB resumes. A debug exception while the
+//! session is active takes the round-up before it looks at GDB's stop
+//! latch, so one CPU at a time touches the stub, and two CPUs hitting
+//! GDB's breakpoints at once are reported one after the other. A stopped
+//! CPU's registers are those of the exception or doorbell it is in
+//! (`smp::FRAMES`); one stopped outside any (in a wait loop of the
+//! kernel's own code) has none, and GDB gets an error for them. GDB's
+//! breakpoint changes go through the registry's normal path, whose
+//! cross-CPU calls the stopped CPUs answer. Only the CPU serving GDB can
+//! be single-stepped (RFLAGS.TF in its frame); GDB steps over an execute
+//! breakpoint with the other threads held (scheduler locking): the stub
+//! then keeps the round-up across the step.
 //!
 //! Nesting: the #DB and #BP entries clear DR7 before any Rust code runs,
 //! but a `Z` packet served here arms DR7 again at once (the registry loads
@@ -17,14 +33,14 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use gdbstub::common::Signal;
+use gdbstub::common::{Signal, Tid};
 use gdbstub::conn::{Connection, ConnectionExt};
-use gdbstub::stub::SingleThreadStopReason;
-use gdbstub::target::ext::base::singlethread::{
-    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
-    SingleThreadSingleStepOps,
+use gdbstub::stub::{MultiThreadStopReason, SingleThreadStopReason};
+use gdbstub::target::ext::base::multithread::{
+    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
+    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
@@ -39,6 +55,7 @@ use hwbreak_suite::gdb::{Served, Session};
 
 use crate::cpu::Frame;
 use crate::serial::{inb, init_uart, outb};
+use crate::smp::{self, MAX_CPUS};
 
 /// COM2: the 16550 QEMU gives `-device isa-serial,iobase=0x2f8`.
 const COM2: u16 = 0x2f8;
@@ -122,31 +139,54 @@ impl ConnectionExt for Com2 {
     }
 }
 
-type Adapter = GdbBreakpoints<'static, hwbreak::ArchImpl, crate::BoardPlatform, 64, 1, 8>;
+type Adapter =
+    GdbBreakpoints<'static, hwbreak::ArchImpl, crate::BoardPlatform, 64, { MAX_CPUS }, 8>;
 
-/// The kernel as GDB sees it: the interrupted context of the current stop
-/// and GDB's breakpoints.
+/// The kernel as GDB sees it: one thread per CPU, each with the registers
+/// of the exception or doorbell it is in, and GDB's breakpoints.
 pub struct Kernel {
-    /// The saved frame of the stop being served (null between stops).
-    frame: *mut Frame,
-    /// GDB asked for a single step.
-    step: bool,
+    /// The CPU serving GDB.
+    cpu: usize,
+    /// GDB's resume names another thread than the serving CPU's.
+    others_resumed: bool,
+    /// GDB's resume keeps the threads it does not name stopped (scheduler
+    /// locking); the round-up then outlives the stop.
+    locked: bool,
     hw: Adapter,
 }
 
+/// GDB's thread for CPU `cpu`.
+fn tid_of(cpu: usize) -> Tid {
+    Tid::new(cpu + 1).expect("cpu + 1 is never zero")
+}
+
+/// The CPU behind GDB's thread `tid`, if it is one.
+fn cpu_of(tid: Tid) -> Option<usize> {
+    let cpu = tid.get() - 1;
+    (cpu < MAX_CPUS).then_some(cpu)
+}
+
 impl Kernel {
-    fn frame(&mut self) -> &mut Frame {
-        // SAFETY: `serve` sets `frame` to the live exception frame for the
-        // whole session call and clears it after; gdbstub calls the target
-        // only inside that call.
-        unsafe { &mut *self.frame }
+    /// The saved frame of the CPU behind `tid`; `NonFatal` (GDB shows an
+    /// error) for a CPU in no exception.
+    fn frame(&mut self, tid: Tid) -> TargetResult<&mut Frame, Self> {
+        let cpu = cpu_of(tid).ok_or(TargetError::NonFatal)?;
+        let frame = smp::FRAMES[cpu].load(Ordering::Acquire);
+        if frame.is_null() || !smp::is_online(cpu) {
+            return Err(TargetError::NonFatal);
+        }
+        // SAFETY: the stub runs with every other CPU stopped inside the
+        // exception or doorbell whose frame it published, which it returns
+        // from only after the round-up ends; the serving CPU's frame is its
+        // own handler's, which the handler leaves alone while the stub runs.
+        Ok(unsafe { &mut *frame })
     }
 }
 
 /// Runs `f` with every slot disabled, then puts DR7 back as it was.
 fn with_dr7_off<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: ring 0, inside the #DB/#BP handler of the only CPU; the value
-    // read is written back unchanged.
+    // SAFETY: ring 0, inside the #DB/#BP handler of the CPU serving GDB;
+    // the value read is written back unchanged.
     let saved = unsafe { regs::read_dr7() };
     // SAFETY: as above; disabling every slot has no other effect.
     unsafe { regs::write_dr7(DR7_OFF) };
@@ -179,7 +219,7 @@ impl Target for Kernel {
     type Error = ();
 
     fn base_ops(&mut self) -> BaseOps<'_, X86_64_SSE, ()> {
-        BaseOps::SingleThread(self)
+        BaseOps::MultiThread(self)
     }
 
     // Only hardware breakpoints: GDB's `break` would patch the kernel's
@@ -193,9 +233,9 @@ impl Target for Kernel {
     }
 }
 
-impl SingleThreadBase for Kernel {
-    fn read_registers(&mut self, r: &mut X86_64CoreRegs) -> TargetResult<(), Self> {
-        let f = self.frame();
+impl MultiThreadBase for Kernel {
+    fn read_registers(&mut self, r: &mut X86_64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
+        let f = self.frame(tid)?;
         r.regs = general_registers(f).map(|v| *v);
         r.rip = f.rip;
         r.eflags = f.rflags as u32;
@@ -204,8 +244,8 @@ impl SingleThreadBase for Kernel {
         Ok(())
     }
 
-    fn write_registers(&mut self, r: &X86_64CoreRegs) -> TargetResult<(), Self> {
-        let f = self.frame();
+    fn write_registers(&mut self, r: &X86_64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
+        let f = self.frame(tid)?;
         for (saved, value) in general_registers(f).into_iter().zip(r.regs) {
             *saved = value;
         }
@@ -215,7 +255,8 @@ impl SingleThreadBase for Kernel {
         Ok(())
     }
 
-    fn read_addrs(&mut self, start: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+    /// Memory is the same for every thread (one identity map).
+    fn read_addrs(&mut self, start: u64, data: &mut [u8], _tid: Tid) -> TargetResult<usize, Self> {
         if !in_ram(start, data.len()) {
             return Err(TargetError::Errno(EFAULT));
         }
@@ -229,7 +270,7 @@ impl SingleThreadBase for Kernel {
         Ok(data.len())
     }
 
-    fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
+    fn write_addrs(&mut self, start: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
         if !in_ram(start, data.len()) {
             return Err(TargetError::Errno(EFAULT));
         }
@@ -242,25 +283,69 @@ impl SingleThreadBase for Kernel {
         Ok(())
     }
 
-    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
-        Some(self)
-    }
-}
-
-impl SingleThreadResume for Kernel {
-    fn resume(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
-        self.step = false;
+    fn list_active_threads(&mut self, thread_is_active: &mut dyn FnMut(Tid)) -> Result<(), ()> {
+        for cpu in (0..MAX_CPUS).filter(|&c| smp::is_online(c)) {
+            thread_is_active(tid_of(cpu));
+        }
         Ok(())
     }
 
-    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+    fn support_resume(&mut self) -> Option<MultiThreadResumeOps<'_, Self>> {
         Some(self)
     }
 }
 
-impl SingleThreadSingleStep for Kernel {
-    fn step(&mut self, _signal: Option<Signal>) -> Result<(), ()> {
-        self.step = true;
+impl MultiThreadResume for Kernel {
+    /// Every CPU runs on when the round-up ends; a step was set by
+    /// `set_resume_action_step`.
+    fn resume(&mut self) -> Result<(), ()> {
+        Ok(())
+    }
+
+    fn clear_resume_actions(&mut self) -> Result<(), ()> {
+        GDB_STEP[self.cpu].store(false, Ordering::Relaxed);
+        self.others_resumed = false;
+        self.locked = false;
+        Ok(())
+    }
+
+    /// A kernel has no signals to deliver: a signal GDB passes is dropped.
+    fn set_resume_action_continue(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
+        if cpu_of(tid) != Some(self.cpu) {
+            self.others_resumed = true;
+        }
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl MultiThreadSchedulerLocking for Kernel {
+    /// Only the serving CPU can run alone (the others stay in the
+    /// round-up); a locked resume of other threads is refused.
+    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), ()> {
+        if self.others_resumed {
+            return Err(());
+        }
+        self.locked = true;
+        Ok(())
+    }
+}
+
+impl MultiThreadSingleStep for Kernel {
+    /// Only the CPU serving GDB can be stepped: its frame's TF is the one
+    /// the stub sets on the way out.
+    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
+        if cpu_of(tid) != Some(self.cpu) {
+            return Err(());
+        }
+        GDB_STEP[self.cpu].store(true, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -277,79 +362,178 @@ impl Breakpoints for Kernel {
 
 hwbreak::gdb_hw_extensions!(Kernel => hw);
 
-/// The target and the session: touched only by the #DB/#BP handlers of
-/// the one CPU, which never nest (see the module documentation).
+/// The target and the session: touched only by the CPU holding the
+/// round-up, in its #DB/#BP handler, which does not nest (see the module
+/// documentation); every other CPU is stopped or waits for the round-up.
 struct Stub(UnsafeCell<Kernel>);
 // SAFETY: see above.
 unsafe impl Sync for Stub {}
 
-static LATCH: StopLatch<1> = StopLatch::new();
+static LATCH: StopLatch<{ MAX_CPUS }> = StopLatch::new();
 static STUB: Stub = Stub(UnsafeCell::new(Kernel {
-    frame: core::ptr::null_mut(),
-    step: false,
+    cpu: 0,
+    others_resumed: false,
+    locked: false,
     hw: GdbBreakpoints::new(&crate::REG, &LATCH),
 }));
 static SESSION: Session<Kernel, Com2> = Session::new();
+/// Between the boot stop and the end of the session: debug exceptions go
+/// through the stub.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The next `int3` is the exit stop.
 static EXITING: AtomicBool = AtomicBool::new(false);
+/// Per CPU: GDB's last resume single-steps it.
+static GDB_STEP: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
-/// Serves GDB at a stop described by `frame`, then prepares the return.
-fn serve(frame: &mut Frame, stop: SingleThreadStopReason<u64>) {
-    // SAFETY: only the #DB/#BP handlers call this, never nested.
+/// Takes the round-up for this CPU (unless it kept it across a locked
+/// resume): every other CPU stops, and the target is this CPU's until
+/// [`release`].
+fn round_up() -> &'static mut Kernel {
+    let me = smp::current_cpu();
+    if !smp::stopped_by(me) {
+        smp::stop_others();
+    }
+    // SAFETY: see `Stub`: this CPU holds the round-up, and every caller
+    // drops the reference before releasing it.
     let kernel = unsafe { &mut *STUB.0.get() };
-    kernel.frame = frame;
-    // SAFETY: as above; `kernel` describes the interrupted context.
+    kernel.cpu = me;
+    kernel
+}
+
+/// Lets the other CPUs run on (each reloads its breakpoints first), unless
+/// GDB's last resume locked them.
+fn release(kernel: &Kernel) {
+    if !kernel.locked {
+        smp::resume_others();
+    }
+}
+
+/// Serves GDB at a stop described by `frame` (the round-up is held), then
+/// prepares the return.
+fn serve(kernel: &mut Kernel, frame: &mut Frame, stop: MultiThreadStopReason<u64>) {
+    let me = kernel.cpu;
+    GDB_STEP[me].store(false, Ordering::Relaxed);
+    // SAFETY: only the CPU holding the round-up calls this, from its
+    // non-nesting #DB/#BP handler; `kernel` describes the stopped CPUs.
     let served = unsafe { SESSION.serve(kernel, stop, Com2::open) };
     if served == Served::Detached {
-        // GDB is gone: nothing of its may stay armed or stepping.
-        kernel.step = false;
+        // GDB is gone: nothing of its may stay armed or stepping (the
+        // stopped CPUs answer the registry's calls).
+        ACTIVE.store(false, Ordering::SeqCst);
+        GDB_STEP[me].store(false, Ordering::Relaxed);
+        kernel.locked = false;
         kernel.hw.clear();
     }
-    kernel.frame = core::ptr::null_mut();
-    frame.rflags = (frame.rflags & !RFLAGS_TF) | if kernel.step { RFLAGS_TF } else { 0 };
+    let step = GDB_STEP[me].load(Ordering::Relaxed);
+    frame.rflags = (frame.rflags & !RFLAGS_TF) | if step { RFLAGS_TF } else { 0 };
     crate::REG.reload_cpu();
+}
+
+/// Runs `body` with `frame` published as this CPU's (for GDB's register
+/// reads of the CPU).
+fn with_frame(frame: &mut Frame, body: impl FnOnce(&mut Frame)) {
+    let me = smp::current_cpu();
+    let outer = smp::FRAMES[me].swap(frame, Ordering::AcqRel);
+    body(frame);
+    smp::FRAMES[me].store(outer, Ordering::Release);
+}
+
+/// `stop` (the suite's rule for what GDB hears of, stated for one thread)
+/// as a stop of CPU `cpu`'s thread.
+fn on_thread(stop: SingleThreadStopReason<u64>, cpu: usize) -> MultiThreadStopReason<u64> {
+    let tid = tid_of(cpu);
+    match stop {
+        SingleThreadStopReason::DoneStep => MultiThreadStopReason::DoneStep,
+        SingleThreadStopReason::HwBreak(()) => MultiThreadStopReason::HwBreak(tid),
+        SingleThreadStopReason::Watch { kind, addr, .. } => {
+            MultiThreadStopReason::Watch { tid, kind, addr }
+        }
+        // The rule yields nothing else; anything new is a SIGTRAP.
+        _ => MultiThreadStopReason::SignalWithThread {
+            tid,
+            signal: Signal::SIGTRAP,
+        },
+    }
 }
 
 /// #BP: the boot stop (SIGTRAP) or the exit stop.
 pub fn on_breakpoint(frame: &mut Frame) {
-    let stop = if EXITING.load(Ordering::Relaxed) {
-        SingleThreadStopReason::Exited(0)
-    } else {
-        SingleThreadStopReason::Signal(Signal::SIGTRAP)
-    };
-    serve(frame, stop);
+    with_frame(frame, |frame| {
+        let exiting = EXITING.load(Ordering::Relaxed);
+        if !exiting {
+            ACTIVE.store(true, Ordering::SeqCst);
+        }
+        let kernel = round_up();
+        let stop = if exiting {
+            MultiThreadStopReason::Exited(0)
+        } else {
+            MultiThreadStopReason::SignalWithThread {
+                tid: tid_of(kernel.cpu),
+                signal: Signal::SIGTRAP,
+            }
+        };
+        serve(kernel, frame, stop);
+        release(kernel);
+    });
 }
 
 /// #DB, after the registry handled it: a hit of GDB's breakpoints, or the
 /// end of a step GDB asked for, stops for GDB.
 pub fn on_debug(frame: &mut Frame, single_step: bool) {
-    // SAFETY: only the #DB handler calls this, never nested; the reference
-    // ends before `serve` takes its own.
-    let (hit, stepping) = unsafe {
-        let kernel = &*STUB.0.get();
-        (kernel.hw.take_stop(), kernel.step)
-    };
-    if let Some(stop) = hwbreak_suite::gdb::stop_after_debug_exception(hit, stepping, single_step) {
-        serve(frame, stop);
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return;
     }
+    with_frame(frame, |frame| {
+        // Before the latch: the stub's tables are the round-up owner's.
+        let kernel = round_up();
+        let me = kernel.cpu;
+        let stepping = GDB_STEP[me].load(Ordering::Relaxed);
+        let hit = kernel.hw.take_stop();
+        // Not GDB's (None): no stop; a step GDB asked for goes on.
+        if let Some(stop) =
+            hwbreak_suite::gdb::stop_after_debug_exception(hit, stepping, single_step)
+        {
+            serve(kernel, frame, on_thread(stop, me));
+        }
+        release(kernel);
+    });
 }
 
-/// The session: boot stop, the debuggee, exit stop. Whether the debuggee
-/// computed what it should (what GDB saw, `cargo xtask gdb` checks in GDB's
-/// own transcript).
+/// The debuggee's result, from CPU 1 (0 until it returned).
+static RESULT: AtomicU64 = AtomicU64::new(0);
+
+/// CPU 1's work: the debuggee, whose stops are then another thread's than
+/// the boot stop's.
+fn debuggee_on_cpu(_: usize) {
+    RESULT.store(hwbreak_suite::gdb::debuggee(), Ordering::SeqCst);
+}
+
+/// The CPU the debuggee runs on.
+const DEBUGGEE_CPU: u32 = 1;
+
+/// The session: boot stop, the debuggee on CPU 1, exit stop. Whether the
+/// debuggee computed what it should (what GDB saw, `cargo xtask gdb`
+/// checks in GDB's own transcript).
 pub fn run() -> bool {
     let mut console = crate::serial::Serial;
     let _ = writeln!(console, "gdb: waiting for GDB on COM2");
     // SAFETY: the #BP gate is installed; the handler returns to the next
     // instruction.
     unsafe { asm!("int3", options(nomem, nostack)) };
-    let result = hwbreak_suite::gdb::debuggee();
+    if smp::spawn(DEBUGGEE_CPU, debuggee_on_cpu, 0).is_err() {
+        let _ = writeln!(console, "gdb: CPU {DEBUGGEE_CPU} cannot run the debuggee");
+        return false;
+    }
+    // Halts between checks (the round-ups of CPU 1's stops stop it in the
+    // doorbell's frame) rather than spinning beside the vCPU it waits for.
+    smp::wait_until_idle(DEBUGGEE_CPU);
+    let result = RESULT.load(Ordering::SeqCst);
     EXITING.store(true, Ordering::Relaxed);
     // SAFETY: as above.
     unsafe { asm!("int3", options(nomem, nostack)) };
     let _ = writeln!(
         console,
-        "gdb: debuggee returned {result} (expected {DEBUGGEE_RESULT}); session over"
+        "gdb: debuggee returned {result} on CPU {DEBUGGEE_CPU} (expected {DEBUGGEE_RESULT}); session over"
     );
     result == DEBUGGEE_RESULT
 }

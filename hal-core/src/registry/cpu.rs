@@ -4,7 +4,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::records::Token;
-use crate::arch::{MAX_POOLS, MAX_SLOTS};
+use crate::arch::{SlotImage, MAX_POOLS, MAX_SLOTS};
 
 /// What one CPU has loaded. Only its own CPU writes it (with interrupts
 /// off, or from its own debug exception); atomics keep the type `Sync`.
@@ -24,6 +24,72 @@ pub(crate) struct CpuState {
     pub(crate) armed: AtomicBool,
     /// Whether the CPU was brought online.
     pub(crate) online: AtomicBool,
+    /// Slots of the system-wide set, per pool, as loaded (bit per slot).
+    pub(crate) system_mask: [AtomicU32; MAX_POOLS],
+    /// Slots re-pointed on this CPU alone
+    /// ([`Registry::modify_local`](super::Registry::modify_local)).
+    pub(crate) local: [[LocalSlot; MAX_SLOTS]; MAX_POOLS],
+}
+
+/// One slot re-pointed on its CPU alone: valid while the slot holds the
+/// token it was made for (an update of the breakpoint gives the slot a new
+/// token, which drops it). Written and read only by its own CPU, with
+/// interrupts off or from its debug exception.
+pub(crate) struct LocalSlot {
+    /// The token it applies to (0: none).
+    pub(crate) token: AtomicU32,
+    value: AtomicU64,
+    control: AtomicU64,
+    /// The watched range on this CPU, for dispatch's filtering.
+    pub(crate) start: AtomicU64,
+    pub(crate) end: AtomicU64,
+}
+
+impl LocalSlot {
+    const fn new() -> Self {
+        Self {
+            token: AtomicU32::new(0),
+            value: AtomicU64::new(0),
+            control: AtomicU64::new(0),
+            start: AtomicU64::new(0),
+            end: AtomicU64::new(0),
+        }
+    }
+
+    /// Re-points the slot holding `token` (the token is stored last, so
+    /// the slot never names `token` with half-written settings).
+    pub(crate) fn set(&self, token: Token, image: SlotImage, start: u64, end: u64) {
+        self.token.store(0, Ordering::Relaxed);
+        self.value.store(image.value, Ordering::Relaxed);
+        self.control.store(image.control, Ordering::Relaxed);
+        self.start.store(start, Ordering::Relaxed);
+        self.end.store(end, Ordering::Relaxed);
+        self.token.store(token.0, Ordering::Release);
+    }
+
+    /// The local image, if the slot's re-pointing applies to `token`.
+    pub(crate) fn image_for(&self, token: Token) -> Option<SlotImage> {
+        let t = self.token.load(Ordering::Acquire);
+        (t != 0 && t == token.0).then(|| SlotImage {
+            value: self.value.load(Ordering::Relaxed),
+            control: self.control.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The local range, if the slot's re-pointing applies to `token`.
+    pub(crate) fn range_for(&self, token: Token) -> Option<(u64, u64)> {
+        let t = self.token.load(Ordering::Acquire);
+        (t != 0 && t == token.0).then(|| {
+            (
+                self.start.load(Ordering::Relaxed),
+                self.end.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    pub(crate) fn clear(&self) {
+        self.token.store(0, Ordering::Relaxed);
+    }
 }
 
 pub(crate) const SEQ_TASK: usize = 0;
@@ -41,6 +107,8 @@ impl CpuState {
             seqs: [const { AtomicU32::new(u32::MAX) }; 4],
             armed: AtomicBool::new(false),
             online: AtomicBool::new(false),
+            system_mask: [const { AtomicU32::new(0) }; MAX_POOLS],
+            local: [const { [const { LocalSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
         }
     }
 
@@ -54,6 +122,13 @@ impl CpuState {
             0 => None,
             t => Some(crate::request::TaskId(t - 1)),
         }
+    }
+
+    /// Whether any slot of `pool` is re-pointed locally.
+    pub(crate) fn any_local(&self, pool: usize) -> bool {
+        self.local[pool]
+            .iter()
+            .any(|l| l.token.load(Ordering::Relaxed) != 0)
     }
 
     pub(crate) fn installed(&self, pool: usize) -> [Token; MAX_SLOTS] {

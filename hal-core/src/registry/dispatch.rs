@@ -74,11 +74,12 @@ impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotV
         if pool.index() >= MAX_POOLS || index >= MAX_SLOTS {
             return None;
         }
-        if self.state.stepping[pool.index()].load(Ordering::Relaxed) & (1 << index) != 0 {
+        let p = pool.index();
+        if self.state.stepping[p].load(Ordering::Relaxed) & (1 << index) != 0 {
             return None;
         }
         self.registry
-            .entry_image(self.state.token(pool.index(), index))
+            .slot_image(self.state, p, index, self.state.token(p, index))
     }
 }
 
@@ -202,12 +203,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                let tok = if k < MAX_SLOTS {
-                    state.token(p, k)
+                let (tok, local) = if k < MAX_SLOTS {
+                    let tok = state.token(p, k);
+                    (tok, state.local[p][k].range_for(tok))
                 } else {
-                    Token::EMPTY
+                    (Token::EMPTY, None)
                 };
-                match self.deliver_hit(tok, &decoded, CpuId(cpu as u32)) {
+                match self.deliver_hit(tok, local, &decoded, CpuId(cpu as u32)) {
                     None => out.spurious = true,
                     Some(None) => {
                         out.filtered += 1;
@@ -307,8 +309,15 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Calls the handlers of the slot holding `tok`. `None`: nothing current
     /// there (spurious); `Some(None)`: outside the requested bytes;
-    /// `Some(Some(n))`: `n` handlers called.
-    fn deliver_hit(&self, tok: Token, decoded: &Decoded, cpu: CpuId) -> Option<Option<u32>> {
+    /// `Some(Some(n))`: `n` handlers called. `local`: the range this CPU
+    /// alone re-pointed the slot to, if it did.
+    fn deliver_hit(
+        &self,
+        tok: Token,
+        local: Option<(u64, u64)>,
+        decoded: &Decoded,
+        cpu: CpuId,
+    ) -> Option<Option<u32>> {
         if tok.is_empty() {
             return None;
         }
@@ -336,8 +345,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         if !owner.current(tok) {
             return None;
         }
-        let start = owner.start.load(Ordering::Relaxed);
-        let end = owner.end.load(Ordering::Relaxed);
+        let (start, end) = local.unwrap_or_else(|| {
+            (
+                owner.start.load(Ordering::Relaxed),
+                owner.end.load(Ordering::Relaxed),
+            )
+        });
         if !owner.current(tok) {
             return None;
         }
@@ -395,7 +408,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                let image = self.entry_image(state.token(p, k));
+                let image = self.slot_image(state, p, k, state.token(p, k));
                 // SAFETY: current CPU; writes what the table holds.
                 unsafe { self.arch.write_slot(PoolId::ALL[p], k, image) };
             }

@@ -16,6 +16,7 @@
 mod cpu;
 mod debugger;
 mod dispatch;
+mod local;
 mod records;
 
 use core::cell::RefCell;
@@ -1393,6 +1394,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
+    /// The image slot `k` of pool `p` holds on the CPU of `state` for
+    /// `tok`: the entry's, or the CPU's own re-pointing of it.
+    fn slot_image(&self, state: &CpuState, p: usize, k: usize, tok: Token) -> Option<SlotImage> {
+        let image = self.entry_image(tok)?;
+        Some(state.local[p][k].image_for(tok).unwrap_or(image))
+    }
+
     /// The image an entry token names, if the token is current.
     fn entry_image(&self, tok: Token) -> Option<SlotImage> {
         if tok.is_empty() {
@@ -1591,6 +1599,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             }
             state.control[p].store(0, Ordering::Relaxed);
             state.stepping[p].store(0, Ordering::Relaxed);
+            state.system_mask[p].store(0, Ordering::Relaxed);
+            for local in &state.local[p] {
+                local.clear();
+            }
             // SAFETY: current CPU; 0 is the control word of an empty table.
             unsafe { self.arch.write_control(PoolId::ALL[p], 0) };
         }
@@ -1732,14 +1744,24 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         if full {
             stepping = 0;
         }
+        let mut all = [None; MAX_SLOTS];
+        let mut system_mask = 0;
         for k in 0..n {
-            let image = self.entry_image(table[k]);
+            let changed = table[k] != state.token(p, k);
+            if changed {
+                // A new token (the breakpoint was updated or left) drops a
+                // local re-pointing of the slot.
+                state.local[p][k].clear();
+            }
+            let image = self.slot_image(state, p, k, table[k]);
+            all[k] = image;
             // Slots of the system set are in `system_control` already;
             // everything else (own, task and debugger slots) is added here.
             if table[k].is_debugger() || system[k].is_empty() || system[k] != table[k] {
                 own[k] = image;
+            } else {
+                system_mask |= 1 << k;
             }
-            let changed = table[k] != state.token(p, k);
             if changed || full {
                 state.tokens[p][k].store(table[k].0, Ordering::Relaxed);
                 stepping &= !(1 << k);
@@ -1749,7 +1771,14 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             }
         }
         state.stepping[p].store(stepping, Ordering::Relaxed);
-        let control = system_control | self.arch.control_word(pool, &own[..n]);
+        state.system_mask[p].store(system_mask, Ordering::Relaxed);
+        let control = if state.any_local(p) {
+            // A slot re-pointed here alone: the system-wide word does not
+            // describe it, so this CPU computes its own from its table.
+            self.arch.control_word(pool, &all[..n])
+        } else {
+            system_control | self.arch.control_word(pool, &own[..n])
+        };
         if full || control != state.control[p].load(Ordering::Relaxed) {
             state.control[p].store(control, Ordering::Relaxed);
             // SAFETY: current CPU; the word is the OR of control words the
@@ -1814,10 +1843,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         let Some((_, state)) = self.cpu_state() else {
             return Err(ErrorKind::BadCpu.into());
         };
-        if state.stepping[pool.index()].load(Ordering::Relaxed) & (1 << index) != 0 {
+        let p = pool.index();
+        if state.stepping[p].load(Ordering::Relaxed) & (1 << index) != 0 {
             return Ok(None);
         }
-        Ok(self.entry_image(state.token(pool.index(), index)))
+        Ok(self.slot_image(state, p, index, state.token(p, index)))
     }
 
     /// Slots of `pool` the busiest CPU uses (normal path) and slots the

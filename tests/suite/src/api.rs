@@ -21,6 +21,8 @@ pub trait Api: Sync {
     fn register(&self, req: &Request) -> Result<Handle>;
     /// Modifies a breakpoint in place.
     fn modify(&self, h: Handle, req: &Request) -> Result<()>;
+    /// Re-points a system-wide breakpoint on the current CPU alone.
+    fn modify_local(&self, h: Handle, req: &Request) -> Result<()>;
     /// Unregisters a breakpoint.
     fn unregister(&self, h: Handle) -> Result<()>;
     /// Re-arms a disabled breakpoint.
@@ -41,6 +43,16 @@ pub trait Api: Sync {
     fn debugger_remove(&self, h: DebuggerHandle) -> Result<()>;
     /// The image armed in a slot of the current CPU.
     fn armed_slot(&self, pool: PoolId, index: usize) -> Result<Option<SlotImage>>;
+    /// Slots of `pool` the busiest CPU uses and slots the debugger holds.
+    fn pool_usage(&self, pool: PoolId) -> (u32, u32);
+    /// Empties slot `index` of `pool` on the current CPU behind the
+    /// registry's back (its tables still say it is armed), so a scenario
+    /// can tell whether the registry wrote the slot again.
+    ///
+    /// # Safety
+    /// Only from a scenario, which puts the CPU right again (a context
+    /// switch that rewrites the slot, or `cpu_online`).
+    unsafe fn clear_slot(&self, pool: PoolId, index: usize);
     /// The platform's user limit.
     fn user_limit(&self) -> u64;
     /// The platform's no-breakpoint zones.
@@ -66,6 +78,9 @@ impl<P: Platform, const B: usize, const C: usize, const T: usize> Api
     }
     fn modify(&self, h: Handle, req: &Request) -> Result<()> {
         Registry::modify(self, h, req)
+    }
+    fn modify_local(&self, h: Handle, req: &Request) -> Result<()> {
+        Registry::modify_local(self, h, req)
     }
     fn unregister(&self, h: Handle) -> Result<()> {
         Registry::unregister(self, h)
@@ -96,6 +111,14 @@ impl<P: Platform, const B: usize, const C: usize, const T: usize> Api
     }
     fn armed_slot(&self, pool: PoolId, index: usize) -> Result<Option<SlotImage>> {
         Registry::armed_slot(self, pool, index)
+    }
+    fn pool_usage(&self, pool: PoolId) -> (u32, u32) {
+        Registry::pool_usage(self, pool)
+    }
+    unsafe fn clear_slot(&self, pool: PoolId, index: usize) {
+        // SAFETY: the current CPU's slot; the caller's contract puts the
+        // registry's view and the hardware back in step.
+        unsafe { self.arch().write_slot(pool, index, None) }
     }
     fn user_limit(&self) -> u64 {
         self.platform().user_limit()

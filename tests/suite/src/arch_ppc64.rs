@@ -421,7 +421,7 @@ pub(crate) static SCENARIOS: &[Scenario] = &[
             exec: true,
             data_slots: 1,
             exec_slots: 1,
-            exact_wide: false,
+            ..Needs::NONE
         },
         run: step_then_exec,
     },

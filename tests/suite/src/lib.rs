@@ -58,7 +58,7 @@ mod arch {
 }
 
 pub use api::Api;
-pub use board::{Board, Caps};
+pub use board::{Board, Caps, Smp, Work};
 
 use core::fmt::Write;
 use hwbreak::{AccessKind, ArchImpl, Handle, Platform, PoolId, Registry};
@@ -76,6 +76,9 @@ pub struct Needs {
     pub exec_slots: u8,
     /// Ranges longer than 8 bytes must be watched exactly.
     pub exact_wide: bool,
+    /// At least this many CPUs must be up (more than 1: the board's
+    /// [`Board::smp`] services too).
+    pub cpus: u8,
 }
 
 impl Needs {
@@ -86,6 +89,7 @@ impl Needs {
         data_slots: 0,
         exec_slots: 0,
         exact_wide: false,
+        cpus: 1,
     };
     /// Data traps (one slot).
     pub const DATA: Self = Self {
@@ -111,6 +115,27 @@ impl Needs {
     pub const fn exact_wide(mut self) -> Self {
         self.exact_wide = true;
         self
+    }
+
+    /// With at least `n` CPUs up.
+    pub const fn cpus(mut self, n: u8) -> Self {
+        self.cpus = n;
+        self
+    }
+
+    /// Why a board with `caps` and the multiprocessor services `smp`
+    /// cannot run it, if it cannot.
+    pub fn unmet_on(&self, caps: &Caps, smp: Option<&dyn Smp>) -> Option<&'static str> {
+        if self.cpus > 1 {
+            match smp {
+                None => return Some("board runs one CPU"),
+                Some(s) if s.cpu_count() < u32::from(self.cpus) => {
+                    return Some("board runs too few CPUs")
+                }
+                Some(_) => {}
+            }
+        }
+        self.unmet(caps)
     }
 
     /// Why the board cannot run it, if it cannot.
@@ -206,6 +231,12 @@ impl Ctx<'_> {
     /// Whether data and execute share one pool (x86).
     pub fn shared_pool(&self) -> bool {
         self.data_pool() == self.exec_pool()
+    }
+
+    /// The board's multiprocessor services (a scenario whose [`Needs`]
+    /// ask for more than one CPU only runs where they exist).
+    pub fn smp(&self) -> Result<&dyn Smp, &'static str> {
+        self.board.smp().ok_or("board runs one CPU")
     }
 
     /// The code address of a function (the board translates function
@@ -360,7 +391,7 @@ pub fn run_list<'s>(
     let mut summary = Summary::default();
     let caps = board.caps();
     for s in list {
-        if let Some(why) = s.needs.unmet(&caps) {
+        if let Some(why) = s.needs.unmet_on(&caps, board.smp()) {
             summary.report(board, s.name, Err(why));
             continue;
         }

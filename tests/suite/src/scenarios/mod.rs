@@ -6,6 +6,7 @@ mod demo;
 mod exec;
 mod lifecycle;
 mod priority;
+mod smp;
 mod tasks;
 
 use crate::{record, target, Ctx, Scenario};
@@ -19,6 +20,7 @@ pub(crate) static ALL: &[&[Scenario]] = &[
     priority::SCENARIOS,
     tasks::SCENARIOS,
     demo::SCENARIOS,
+    smp::SCENARIOS,
 ];
 
 /// A kernel, all-CPU, pinned request of `kind` over `len` bytes at byte
