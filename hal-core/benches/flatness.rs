@@ -20,6 +20,11 @@
 //!
 //! Prints `bench: <op>_flatness` (the largest of the four times over the
 //! smallest) and `bench-detail:` lines.
+//!
+//! `flatness --probe <op>-<held> <n>` (run by `cargo xtask bench` under
+//! callgrind) builds one registry holding `held` breakpoints besides the
+//! target's and runs `op` `n` times inside [`op_loop`], so the instructions
+//! of one operation are counted exactly, whatever else runs on the machine.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -163,7 +168,39 @@ fn capacity_pair() -> [(f64, f64); 2] {
     [(ru[0], m[0]), (ru[1], m[1])]
 }
 
+/// The measured region of `--probe`: `n` runs of `op` on `held`.
+#[inline(never)]
+fn op_loop(held: &Held, op: fn(&Held), n: u64) {
+    for _ in 0..n {
+        op(black_box(held));
+    }
+}
+
+/// `flatness --probe <op>-<held> <n>`: see the module documentation.
+fn probe(config: &str, n: u64) {
+    let (name, count) = config.rsplit_once('-').expect("<op>-<held>");
+    let count: usize = count.parse().expect("held count");
+    assert!((1..=HELD[3] + 1).contains(&count), "1 to 60 000 held");
+    let op: fn(&Held) = match name {
+        "register_unregister" => Held::register_unregister,
+        "modify" => Held::modify,
+        "disable_enable" => Held::disable_enable,
+        other => panic!("unknown operation {other}"),
+    };
+    let held = Held::new(count - 1);
+    held.check();
+    op_loop(&held, op, n);
+    assert_eq!(held.armed(), vec![TARGET_ADDR], "each run undoes itself");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--probe") {
+        let config = args.get(1).expect("--probe <op>-<held> <n>").clone();
+        let n: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("count");
+        with_big_stack(move || probe(&config, n));
+        return;
+    }
     let [(ru_small, m_small), (ru_large, m_large)] = with_big_stack(capacity_pair);
     detail(
         "register_unregister_ns{capacity=1024,held=1}",

@@ -121,6 +121,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         dispatch_instructions(&root, &mut results)?;
         switch_instructions(&root, &mut results)?;
         reserve_instructions(&root, &mut results)?;
+        registry_op_instructions(&root, &mut results)?;
     }
     if runs("size") {
         text_sizes(&root, &mut results)?;
@@ -313,6 +314,37 @@ fn reserve_instructions(root: &Path, results: &mut Results) -> Result<(), String
         "reserve_instructions_ratio_vs_modern = {} (modern / ours, 256 CPUs, 10000 task breakpoints)",
         num(per["modern"] / per["ours"])
     ));
+    Ok(())
+}
+
+/// Registry operations per counted run (each reloads the CPU).
+const REGISTRY_OPS: u64 = 200;
+
+/// Instructions per register + unregister, modify (there and back) and
+/// disable + enable with 1 and 60 000 breakpoints held, the exact
+/// companion of the timed `*_flatness` metrics.
+fn registry_op_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let ops = ["register_unregister", "modify", "disable_enable"];
+    let configs: Vec<String> = ops
+        .iter()
+        .flat_map(|op| [format!("{op}-1"), format!("{op}-60000")])
+        .collect();
+    let refs: Vec<&str> = configs.iter().map(String::as_str).collect();
+    let per = per_call(
+        root,
+        results,
+        "flatness",
+        "op_loop",
+        "registry_op_instructions",
+        &refs,
+        REGISTRY_OPS,
+    )?;
+    for op in ops {
+        results.detail(format!(
+            "{op}_instructions_flatness = {:.3} (60000 held / 1 held)",
+            per[&format!("{op}-60000")] / per[&format!("{op}-1")]
+        ));
+    }
     Ok(())
 }
 
