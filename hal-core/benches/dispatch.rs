@@ -8,11 +8,16 @@
 //! times.
 //!
 //! Configurations (`<config>`):
-//! - `core-1`, `core-16`: a backend whose decode copies the status word
-//!   and whose register writes are empty ([`support::TrivialArch`], 16
-//!   slots), with 1 or 16 system-wide breakpoints registered, the hit on
-//!   the first one registered: the core's own instructions (plus the
-//!   handler, a counter increment);
+//! - `core-1`, `core-4`, `core-16`: a backend whose decode copies the
+//!   status word and whose register writes are empty
+//!   ([`support::TrivialArch`], 16 slots), with 1, 4 or 16 system-wide
+//!   breakpoints registered (and armed), the hit on the first one
+//!   registered: the core's own instructions (plus the handler, a counter
+//!   increment);
+//! - `shared-2`, `shared-4`, `shared-8`: the same backend, one system-wide
+//!   breakpoint registered 2, 4 or 8 times with identical settings (they
+//!   share its slot, and every handler runs): the cost of each further
+//!   sharer;
 //! - `core-16-contexts`: the same backend, 16 debug contexts of one
 //!   breakpoint each, the CPU running one of them;
 //! - `model-1`, `model-16`: the model backend (16 slots, x86-like), whose
@@ -34,6 +39,19 @@ use hwbreak_core::{Arch, Event, Platform, Registry, Request, Scope, Space, TaskI
 use support::{detail, OneCpu, StatusWord, TrivialArch};
 
 const BASE: u64 = 0xffff_8000_00c0_0000;
+
+/// Every configuration, in the order `cargo xtask bench` reports them.
+const CONFIGS: [&str; 9] = [
+    "core-1",
+    "core-4",
+    "core-16",
+    "core-16-contexts",
+    "shared-2",
+    "shared-4",
+    "shared-8",
+    "model-1",
+    "model-16",
+];
 
 static HITS: AtomicU64 = AtomicU64::new(0);
 
@@ -84,6 +102,21 @@ fn core_registry(
     }
 }
 
+/// One system-wide breakpoint registered `sharers` times with identical
+/// settings: one slot, `sharers` handlers.
+fn shared_registry(sharers: u64) -> (Box<Registry<TrivialArch, OneCpu, 32, 1, 16>>, StatusWord) {
+    let reg = Box::new(Registry::new(TrivialArch, OneCpu));
+    reg.init().unwrap();
+    reg.cpu_online().unwrap();
+    for i in 0..sharers as usize {
+        let req = Request::write(BASE, 8)
+            .space(Space::Kernel)
+            .handler(on_hit, i);
+        reg.register(&req).unwrap();
+    }
+    (reg, StatusWord(1 << FIRST_SLOT))
+}
+
 type ModelReg = Registry<ModelArch, ModelPlatform, 32, 1, 16>;
 
 fn model_registry(bps: usize) -> (Box<ModelReg>, ModelTrap) {
@@ -114,10 +147,20 @@ fn model_registry(bps: usize) -> (Box<ModelReg>, ModelTrap) {
 
 /// Runs `n` dispatches of `config` (and checks each reached its handler).
 fn probe(config: &str, n: u64) {
+    let mut handlers = 1;
     let delivered = match config {
-        "core-1" | "core-16" | "core-16-contexts" => {
-            let bps = if config == "core-1" { 1 } else { 16 };
+        "core-1" | "core-4" | "core-16" | "core-16-contexts" => {
+            let bps = match config {
+                "core-1" => 1,
+                "core-4" => 4,
+                _ => 16,
+            };
             let (reg, trap) = core_registry(bps, config == "core-16-contexts");
+            dispatch_loop(&*reg, &trap, n)
+        }
+        "shared-2" | "shared-4" | "shared-8" => {
+            handlers = config["shared-".len()..].parse().unwrap();
+            let (reg, trap) = shared_registry(handlers);
             dispatch_loop(&*reg, &trap, n)
         }
         "model-1" | "model-16" => {
@@ -126,8 +169,12 @@ fn probe(config: &str, n: u64) {
         }
         other => panic!("unknown configuration {other}"),
     };
-    assert_eq!(u64::from(delivered), n, "every dispatch calls one handler");
-    assert_eq!(HITS.load(Ordering::Relaxed), n);
+    assert_eq!(
+        u64::from(delivered),
+        n * handlers,
+        "every dispatch calls every sharer's handler"
+    );
+    assert_eq!(HITS.load(Ordering::Relaxed), n * handlers);
 }
 
 fn time(config: &str) -> f64 {
@@ -163,13 +210,7 @@ fn main() {
         probe(config, n);
         return;
     }
-    for config in [
-        "core-1",
-        "core-16",
-        "core-16-contexts",
-        "model-1",
-        "model-16",
-    ] {
+    for config in CONFIGS {
         detail(&format!("dispatch_ns{{{config}}}"), time(config), "ns");
     }
 }

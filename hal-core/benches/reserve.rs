@@ -1,21 +1,29 @@
 //! Slot reservation cost against the number of task breakpoints held and
 //! the number of CPUs, for the core's reservation layer
-//! ([`Reservations`] + [`Ledger`], what the registry calls) and for a
-//! baseline written here from the description of the pre-2022 upstream
-//! algorithm: one global list of task breakpoints, walked for every CPU on
-//! every reserve and release.
+//! ([`Reservations`] + [`Ledger`], what the registry calls) and for two
+//! baselines written here:
 //!
-//! Before anything is timed, both are driven with the same random
+//! - the pre-2022 upstream algorithm, from its description: one global
+//!   list of task breakpoints, walked for every CPU on every reserve and
+//!   release (below);
+//! - the upstream algorithm since its 2022 rework: hashed per-task lists
+//!   and per-CPU slot histograms (`baselines/modern.rs`).
+//!
+//! Before anything is timed, all three are driven with the same random
 //! reserve/release sequences on small machines and must accept and refuse
 //! exactly the same requests (and agree on every CPU's load); the run fails
 //! otherwise.
 //!
-//! Prints `bench: reserve_speedup_vs_baseline`, `bench: reserve_flatness`
-//! and `bench-detail:` lines; writes the plot to the path in
-//! `HWBREAK_BENCH_SVG` when it is set.
+//! Prints `bench: reserve_speedup_vs_baseline`, `bench: reserve_flatness`,
+//! `bench: reserve_speedup_vs_modern`,
+//! `bench: reserve_speedup_vs_modern_flatness` and `bench-detail:` lines;
+//! writes the plot to the path in `HWBREAK_BENCH_SVG` when it is set.
 
 #[path = "support/mod.rs"]
 mod support;
+
+#[path = "baselines/modern.rs"]
+mod modern;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -23,7 +31,8 @@ use std::time::Duration;
 use hwbreak_core::model::{Config, Machine, ModelArch, ModelPlatform};
 use hwbreak_core::reserve::{Change, Ledger, Reservations};
 use hwbreak_core::{CpuId, PoolId, Registry, Request, Scope, Space, TaskId, MAX_POOLS};
-use support::{detail, ns_per_op, ratio, with_big_stack, Rng};
+use modern::Modern;
+use support::{detail, interleaved, ns_per_op, ratio, with_big_stack, Rng};
 
 /// Capacity of the context table in the timed runs (room for 100 000
 /// breakpoints spread over contexts, plus the targets).
@@ -169,7 +178,7 @@ impl Baseline {
 // Same decisions on random sequences
 // ---------------------------------------------------------------------------
 
-/// Drives the core and the baseline with the same random operations on
+/// Drives the core and both baselines with the same random operations on
 /// small machines; panics at the first disagreement. Returns the number of
 /// operations compared and how many of them were refusals.
 fn check_equivalence() -> (u64, u64) {
@@ -185,6 +194,7 @@ fn check_equivalence() -> (u64, u64) {
         ours.init(cpus, slots).unwrap();
         let ledger = Ledger::new();
         let mut base = Baseline::new(cpus, CTX, slots);
+        let mut modern = Modern::new(cpus, slots);
         // What is held, as (pool, scope, n) reservations.
         let mut held: Vec<(PoolId, Scope, u32)> = Vec::new();
         for step in 0..2_000 {
@@ -205,6 +215,7 @@ fn check_equivalence() -> (u64, u64) {
                     "round {round} step {step}: core refused a release"
                 );
                 base.release(pool, scope, n);
+                modern.release(pool, scope, n);
             } else {
                 let pool = PoolId::ALL[rng.below(2) as usize];
                 let t = TaskId(rng.below(CTX as u64) as u32);
@@ -246,10 +257,16 @@ fn check_equivalence() -> (u64, u64) {
                     )
                     .is_ok();
                 let b = base.reserve(pool, scope, n);
+                let m = modern.reserve(pool, scope, n);
                 assert_eq!(
                     a, b,
                     "round {round} step {step}: reserve {n} of {pool:?} for {scope:?} on {cpus} \
                      CPUs with slots {slots:?}: core says {a}, baseline says {b}"
+                );
+                assert_eq!(
+                    a, m,
+                    "round {round} step {step}: reserve {n} of {pool:?} for {scope:?} on {cpus} \
+                     CPUs with slots {slots:?}: core says {a}, modern baseline says {m}"
                 );
                 if a {
                     held.push((pool, scope, n));
@@ -263,12 +280,22 @@ fn check_equivalence() -> (u64, u64) {
                     base.max_load(pool),
                     "round {round} step {step}: largest load of {pool:?}"
                 );
+                assert_eq!(
+                    ours.max_load(pool),
+                    modern.max_load(pool),
+                    "round {round} step {step}: largest load of {pool:?} (modern)"
+                );
                 assert_eq!(ledger.load(pool), ours.max_load(pool), "ledger");
                 for cpu in 0..cpus {
                     assert_eq!(
                         ours.load(pool, CpuId(cpu)),
                         base.load(pool, cpu),
                         "round {round} step {step}: load of CPU {cpu} in {pool:?}"
+                    );
+                    assert_eq!(
+                        ours.load(pool, CpuId(cpu)),
+                        modern.load(pool, cpu),
+                        "round {round} step {step}: load of CPU {cpu} in {pool:?} (modern)"
                     );
                 }
             }
@@ -287,18 +314,22 @@ struct Point {
     cpus: usize,
     held: usize,
     ours_ns: f64,
+    modern_ns: f64,
     baseline_ns: f64,
 }
 
-/// Grows the same population of task breakpoints in both implementations
-/// (each context holds 1 to 3, drawn at random) and times a reserve+release
-/// of one task breakpoint (any CPU) at each count of `checkpoints`.
+/// Grows the same population of task breakpoints in the three
+/// implementations (each context holds 1 to 3, drawn at random) and times a
+/// reserve+release of one task breakpoint (any CPU) at each count of
+/// `checkpoints`: ours and the modern baseline in alternation, the
+/// pre-2022 baseline (thousands of times slower) on its own.
 fn measure<const CPUS: usize>(checkpoints: &[usize], seed: u64) -> Vec<Point> {
     let slots = SLOTS;
     let mut ours = Box::new(Reservations::<CPUS, CONTEXTS>::new());
     ours.init(CPUS as u32, slots).unwrap();
     let ledger = Ledger::new();
     let mut base = Baseline::new(CPUS as u32, CONTEXTS, slots);
+    let mut modern = Modern::new(CPUS as u32, slots);
     let targets: Vec<TaskId> = (0..TARGETS)
         .map(|i| TaskId((CONTEXTS - TARGETS + i) as u32))
         .collect();
@@ -314,24 +345,34 @@ fn measure<const CPUS: usize>(checkpoints: &[usize], seed: u64) -> Vec<Point> {
             assert!((next_context as usize) < CONTEXTS - TARGETS);
             ours.reserve(&ledger, POOL, Scope::Task(t), n)
                 .expect("population fits");
+            assert!(modern.reserve(POOL, Scope::Task(t), n));
             // Populating the baseline through its own reserve would cost
             // O(CPUS * N) per breakpoint; these are known to fit.
             base.apply(POOL, Scope::Task(t), n as i32);
             held += n as usize;
         }
         base.published[0] = base.max_load(POOL);
-        let mut i = 0usize;
-        let ours_ns = ns_per_op(
-            || {
-                let t = Scope::Task(targets[i % TARGETS]);
-                i += 1;
-                let r = ours.reserve(&ledger, POOL, black_box(t), 1);
-                debug_assert!(r.is_ok());
-                black_box(r).ok();
-                ours.release(&ledger, POOL, t, 1);
-            },
-            Duration::from_millis(20),
-            15,
+        let (mut i, mut k) = (0usize, 0usize);
+        let mut op_ours = || {
+            let t = Scope::Task(targets[i % TARGETS]);
+            i += 1;
+            let r = ours.reserve(&ledger, POOL, black_box(t), 1);
+            debug_assert!(r.is_ok());
+            black_box(r).ok();
+            ours.release(&ledger, POOL, t, 1);
+        };
+        let mut op_modern = || {
+            let t = Scope::Task(targets[k % TARGETS]);
+            k += 1;
+            let ok = modern.reserve(POOL, black_box(t), 1);
+            debug_assert!(ok);
+            black_box(ok);
+            modern.release(POOL, t, 1);
+        };
+        let best = interleaved(
+            &mut [&mut op_ours, &mut op_modern],
+            Duration::from_millis(1),
+            201,
         );
         let mut j = 0usize;
         let target = if CPUS * want > 1_000_000 { 10 } else { 30 };
@@ -350,9 +391,71 @@ fn measure<const CPUS: usize>(checkpoints: &[usize], seed: u64) -> Vec<Point> {
         out.push(Point {
             cpus: CPUS,
             held: want,
-            ours_ns,
+            ours_ns: best[0],
+            modern_ns: best[1],
             baseline_ns,
         });
+    }
+    out
+}
+
+/// Reserve+release of one breakpoint of each other scope, ours against the
+/// modern baseline in alternation, on 256 CPUs with `held` task
+/// breakpoints held (as in [`measure`]) and a target context that already
+/// has a breakpoint bound to CPU 3: where upstream leaves its fast path.
+/// Returns (scope name, ours, modern) per scope.
+fn measure_scopes(held: usize) -> Vec<(&'static str, f64, f64)> {
+    const CPUS: usize = 256;
+    let mut ours = Box::new(Reservations::<CPUS, CONTEXTS>::new());
+    ours.init(CPUS as u32, SLOTS).unwrap();
+    let ledger = Ledger::new();
+    let mut modern = Modern::new(CPUS as u32, SLOTS);
+    let mut rng = Rng::new(0x5c0e);
+    let (mut count, mut ctx) = (0, 0u32);
+    while count < held {
+        let n = (1 + rng.below(3) as usize).min(held - count) as u32;
+        let s = Scope::Task(TaskId(ctx));
+        ours.reserve(&ledger, POOL, s, n).unwrap();
+        assert!(modern.reserve(POOL, s, n));
+        ctx += 1;
+        count += n as usize;
+    }
+    let bound = TaskId((CONTEXTS - 1) as u32);
+    let fresh = TaskId((CONTEXTS - 2) as u32);
+    let pin = Scope::TaskOnCpu(bound, CpuId(3));
+    ours.reserve(&ledger, POOL, pin, 1).unwrap();
+    assert!(modern.reserve(POOL, pin, 1));
+    let cases: [(&'static str, Scope); 4] = [
+        ("task_on_cpu", Scope::TaskOnCpu(fresh, CpuId(7))),
+        ("task_with_bound", Scope::Task(bound)),
+        ("cpu", Scope::Cpu(CpuId(5))),
+        ("all_cpus", Scope::AllCpus),
+    ];
+    let mut out = Vec::new();
+    for (name, scope) in cases {
+        // Both admit it (so the timed releases give back what was taken).
+        ours.reserve(&ledger, POOL, scope, 1).unwrap();
+        ours.release(&ledger, POOL, scope, 1);
+        assert!(modern.reserve(POOL, scope, 1), "{name}");
+        modern.release(POOL, scope, 1);
+        let mut op_ours = || {
+            let r = ours.reserve(&ledger, POOL, black_box(scope), 1);
+            debug_assert!(r.is_ok());
+            black_box(r).ok();
+            ours.release(&ledger, POOL, scope, 1);
+        };
+        let mut op_modern = || {
+            let ok = modern.reserve(POOL, black_box(scope), 1);
+            debug_assert!(ok);
+            black_box(ok);
+            modern.release(POOL, scope, 1);
+        };
+        let best = interleaved(
+            &mut [&mut op_ours, &mut op_modern],
+            Duration::from_millis(5),
+            9,
+        );
+        out.push((name, best[0], best[1]));
     }
     out
 }
@@ -496,7 +599,7 @@ fn svg(points: &[Point]) -> String {
     let xmax = 5.0f64; // log10(100 000)
     let ys: Vec<f64> = points
         .iter()
-        .flat_map(|p| [p.ours_ns, p.baseline_ns])
+        .flat_map(|p| [p.ours_ns, p.modern_ns, p.baseline_ns])
         .collect();
     let ymin = ys.iter().cloned().fold(f64::MAX, f64::min).log10().floor();
     let ymax = ys.iter().cloned().fold(0.0, f64::max).log10().ceil();
@@ -563,7 +666,11 @@ fn svg(points: &[Point]) -> String {
         (top + h - bottom) / 2.0
     );
     type Pick = fn(&Point) -> f64;
-    let series: [(&str, Pick); 2] = [("#1f77b4", |p| p.ours_ns), ("#d62728", |p| p.baseline_ns)];
+    let series: [(&str, Pick); 3] = [
+        ("#1f77b4", |p| p.ours_ns),
+        ("#2ca02c", |p| p.modern_ns),
+        ("#d62728", |p| p.baseline_ns),
+    ];
     for (color, pick) in series {
         let pts: Vec<String> = points
             .iter()
@@ -588,7 +695,8 @@ fn svg(points: &[Point]) -> String {
     let lx = w - right + 12.0;
     for (k, (name, color)) in [
         ("hwbreak core", "#1f77b4"),
-        ("baseline: one global", "#d62728"),
+        ("upstream since 2022:", "#2ca02c"),
+        ("upstream before 2022:", "#d62728"),
     ]
     .iter()
     .enumerate()
@@ -604,9 +712,14 @@ fn svg(points: &[Point]) -> String {
             lx + 28.0,
             ly + 4.0
         );
-        if k == 1 {
+        let second_line = match k {
+            1 => "hashed task lists",
+            2 => "one list, per CPU",
+            _ => "",
+        };
+        if !second_line.is_empty() {
             s += &format!(
-                "<text x=\"{}\" y=\"{}\">list, walked per CPU</text>\n",
+                "<text x=\"{}\" y=\"{}\">{second_line}</text>\n",
                 lx + 28.0,
                 ly + 18.0
             );
@@ -616,7 +729,74 @@ fn svg(points: &[Point]) -> String {
     s
 }
 
+/// The implementation a `--probe` run counts.
+enum Counted {
+    Ours(Box<Reservations<256, CONTEXTS>>, Ledger),
+    Modern(Box<Modern>),
+}
+
+/// The measured region of `--probe`: `n` reserve+release cycles of one task
+/// breakpoint (any CPU) over the target contexts. Returns the refusals.
+#[inline(never)]
+fn reserve_loop(counted: &mut Counted, targets: &[TaskId], n: u64) -> u64 {
+    let mut refused = 0;
+    for i in 0..n as usize {
+        let t = Scope::Task(targets[i % targets.len()]);
+        match counted {
+            Counted::Ours(r, ledger) => {
+                refused += u64::from(r.reserve(ledger, POOL, black_box(t), 1).is_err());
+                r.release(ledger, POOL, t, 1);
+            }
+            Counted::Modern(m) => {
+                refused += u64::from(!m.reserve(POOL, black_box(t), 1));
+                m.release(POOL, t, 1);
+            }
+        }
+    }
+    refused
+}
+
+/// `reserve --probe <ours|modern> <n>`, run by `cargo xtask bench` under
+/// callgrind: `n` reserve+release cycles on 256 CPUs with 10 000 task
+/// breakpoints held (as in [`measure`]), counted inside [`reserve_loop`].
+fn probe(which: &str, n: u64) {
+    const HELD: usize = 10_000;
+    let mut counted = match which {
+        "ours" => {
+            let mut r = Box::new(Reservations::<256, CONTEXTS>::new());
+            r.init(256, SLOTS).unwrap();
+            Counted::Ours(r, Ledger::new())
+        }
+        "modern" => Counted::Modern(Box::new(Modern::new(256, SLOTS))),
+        other => panic!("unknown implementation {other}"),
+    };
+    let mut rng = Rng::new(256);
+    let (mut held, mut ctx) = (0, 0u32);
+    while held < HELD {
+        let n = (1 + rng.below(3) as usize).min(HELD - held) as u32;
+        let s = Scope::Task(TaskId(ctx));
+        let ok = match &mut counted {
+            Counted::Ours(r, ledger) => r.reserve(ledger, POOL, s, n).is_ok(),
+            Counted::Modern(m) => m.reserve(POOL, s, n),
+        };
+        assert!(ok, "population fits");
+        ctx += 1;
+        held += n as usize;
+    }
+    let targets: Vec<TaskId> = (0..TARGETS)
+        .map(|i| TaskId((CONTEXTS - TARGETS + i) as u32))
+        .collect();
+    assert_eq!(reserve_loop(&mut counted, &targets, n), 0, "all admitted");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--probe") {
+        let which = args.get(1).expect("--probe <ours|modern> <n>").clone();
+        let n: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("count");
+        with_big_stack(move || probe(&which, n));
+        return;
+    }
     let (ops, refused) = check_equivalence();
     detail(
         "reserve_equivalence_ops",
@@ -626,7 +806,7 @@ fn main() {
     detail(
         "reserve_equivalence_refusals",
         refused as f64,
-        "ops refused by both",
+        "ops refused by all three",
     );
 
     let curve = with_big_stack(|| measure::<256>(&[1, 10, 100, 1_000, 10_000, 100_000], 256));
@@ -640,6 +820,14 @@ fn main() {
         );
         detail(
             &format!(
+                "modern_reserve_release_ns{{cpus={},task_bps={}}}",
+                p.cpus, p.held
+            ),
+            p.modern_ns,
+            "ns",
+        );
+        detail(
+            &format!(
                 "baseline_reserve_release_ns{{cpus={},task_bps={}}}",
                 p.cpus, p.held
             ),
@@ -648,6 +836,31 @@ fn main() {
         );
     }
     let at = |n: usize| curve.iter().find(|p| p.held == n).copied().unwrap();
+    let speedups: Vec<f64> = curve.iter().map(|p| p.modern_ns / p.ours_ns).collect();
+    let most = speedups.iter().cloned().fold(f64::MIN, f64::max);
+    let least = speedups.iter().cloned().fold(f64::MAX, f64::min);
+    detail(
+        "modern_flatness{cpus=256,task_bps=100000/1}",
+        at(100_000).modern_ns / at(1).modern_ns,
+        "x",
+    );
+    for (name, ours_ns, modern_ns) in with_big_stack(|| measure_scopes(10_000)) {
+        detail(
+            &format!("reserve_release_ns{{cpus=256,task_bps=10000,scope={name}}}"),
+            ours_ns,
+            "ns",
+        );
+        detail(
+            &format!("modern_reserve_release_ns{{cpus=256,task_bps=10000,scope={name}}}"),
+            modern_ns,
+            "ns",
+        );
+        detail(
+            &format!("speedup_vs_modern{{cpus=256,task_bps=10000,scope={name}}}"),
+            modern_ns / ours_ns,
+            "x",
+        );
+    }
     let random = with_big_stack(|| measure_random_holders(100_000));
     detail(
         "reserve_release_ns{cpus=256,task_bps=100000,random_holder}",
@@ -684,6 +897,11 @@ fn main() {
         "reserve_speedup_vs_baseline",
         at(10_000).baseline_ns / at(10_000).ours_ns,
     );
+    ratio(
+        "reserve_speedup_vs_modern",
+        at(10_000).modern_ns / at(10_000).ours_ns,
+    );
+    ratio("reserve_speedup_vs_modern_flatness", most / least);
     let (one, lots) = with_big_stack(|| flatness_pair(100_000));
     detail(
         "reserve_release_ns{cpus=256,task_bps=1,interleaved}",

@@ -23,6 +23,18 @@
 //!
 //! Prints `bench: switch_writes_over_minimum` and
 //! `bench: switch_writes_vs_naive`.
+//!
+//! Run as `switch --probe <config> <n>` (by `cargo xtask bench`, under
+//! `valgrind --tool=callgrind` collecting only inside [`switch_loop`]), it
+//! makes `n` calls of `Registry::switch_task` on a backend that costs
+//! nothing ([`support::TrivialArch`]), so the difference with `n = 0`
+//! divided by `n` is the core's instructions per switch. `<config>` is
+//! `same-<tasks>` (switching to the context already loaded: nothing
+//! changes), `change-<tasks>` (alternating between two contexts of 4
+//! watchpoints each at different addresses: all 4 slots and the control
+//! word change) or `change16-<tasks>` (the same with 16 each, every slot
+//! of the pool), with `<tasks>` debug contexts holding breakpoints in all
+//! (the others hold one each).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -34,7 +46,7 @@ use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
 use hwbreak_core::{
     AccessKind, Arch, MemoryType, Piece, Registry, Request, Scope, SlotImage, Space, TaskId,
 };
-use support::{detail, ratio, Rng};
+use support::{detail, ratio, with_big_stack, OneCpu, Rng, TrivialArch};
 
 const CPUS: u32 = 4;
 const SLOTS: usize = 4;
@@ -83,7 +95,68 @@ struct Trace {
     steps: Vec<(u32, Option<TaskId>)>,
 }
 
+/// Registry of the instruction counts: room for 1024 contexts.
+type CountReg = Registry<TrivialArch, OneCpu, 1088, 1, 1024>;
+
+/// The measured region: `n` context switches, alternating between the two
+/// entries of `order`, nothing else. Returns the number of failed calls.
+#[inline(never)]
+fn switch_loop(reg: &CountReg, order: [Option<TaskId>; 2], n: u64) -> u64 {
+    let mut failed = 0;
+    for i in 0..n {
+        failed += u64::from(reg.switch_task(black_box(order[(i & 1) as usize])).is_err());
+    }
+    failed
+}
+
+/// Runs `n` switches of `config` and checks that the CPU ends up holding
+/// the context switched to last.
+fn probe(config: &str, n: u64) {
+    let (kind, tasks) = config.split_once('-').expect("<kind>-<tasks>");
+    let tasks: u32 = tasks.parse().expect("a number of contexts");
+    let per_context = match kind {
+        "same" | "change" => 4,
+        "change16" => 16,
+        other => panic!("unknown configuration {other}"),
+    };
+    assert!((2..=1024).contains(&tasks));
+    let reg: Box<CountReg> = Box::new(Registry::new(TrivialArch, OneCpu));
+    reg.init().unwrap();
+    reg.cpu_online().unwrap();
+    // Contexts 0 and 1 hold `per_context` breakpoints each, the others one.
+    let addr = |ctx: u32, j: u32| BASE + 0x1000 * u64::from(ctx) + 0x40 * u64::from(j);
+    for ctx in 0..tasks {
+        let count = if ctx < 2 { per_context } else { 1 };
+        for j in 0..count {
+            let req = Request::write(addr(ctx, j), 8)
+                .space(Space::Kernel)
+                .scope(Scope::Task(TaskId(ctx)));
+            reg.register(&req).expect("context fits");
+        }
+    }
+    let (a, b) = (Some(TaskId(0)), Some(TaskId(1)));
+    let order = if kind == "same" { [a, a] } else { [a, b] };
+    // Loaded before the loop: the first switch of `change` changes slots.
+    reg.switch_task(order[1]).unwrap();
+    assert_eq!(switch_loop(&reg, order, n), 0, "every switch succeeds");
+    let last = order[((n + 1) & 1) as usize].unwrap();
+    let mut held: Vec<u64> = (0..hwbreak_core::MAX_SLOTS)
+        .filter_map(|i| reg.armed_slot(hwbreak_core::PoolId::FIRST, i).unwrap())
+        .map(|image| image.value)
+        .collect();
+    held.sort_unstable();
+    let want: Vec<u64> = (0..per_context).map(|j| addr(last.0, j)).collect();
+    assert_eq!(held, want, "the CPU holds the last context's watchpoints");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--probe") {
+        let config = args.get(1).expect("--probe <config> <n>").clone();
+        let n: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("count");
+        with_big_stack(move || probe(&config, n));
+        return;
+    }
     let machine = Machine::new(Config::x86_like(CPUS));
     let arch = ModelArch::new(machine.clone());
     let reg: Box<Reg> = Box::new(Registry::new(

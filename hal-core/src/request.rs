@@ -242,7 +242,9 @@ pub enum Pinning {
     Pinned,
     /// Armed while room allows; displaced by a higher-priority request (its
     /// handler is told) and re-armed automatically when room returns. A
-    /// flexible request that finds no room is accepted and waits.
+    /// flexible request that finds no room is accepted and waits. Waiting
+    /// breakpoints are re-armed highest priority first, and among equal
+    /// priorities the one that has waited longest first.
     Flexible,
 }
 

@@ -18,8 +18,10 @@
 //! The cost of every operation is independent of the number of debug
 //! contexts holding breakpoints: histograms (how many contexts have weight
 //! `v`, how many CPUs have load `v`) make every maximum a scan over at most
-//! [`MAX_SLOTS`] + 2 buckets. Only a context that also has CPU-bound
-//! breakpoints pays for the (at most [`MAX_BOUND`]) CPUs it is bound to.
+//! [`MAX_SLOTS`] + 2 buckets, and the per-pool ones also keep a mask of
+//! their non-empty buckets, so the largest load over all CPUs is read
+//! without a scan. Only a context that also has CPU-bound breakpoints pays
+//! for the (at most [`MAX_BOUND`]) CPUs it is bound to.
 //!
 //! The debugger's part is one atomic word per pool ([`Ledger`]), shared with
 //! the normal path, so a kernel debugger that may take no lock reserves with
@@ -40,6 +42,7 @@ const OVER: usize = BUCKETS - 1;
 /// `TableFull`.
 pub const MAX_BOUND: usize = 4;
 
+#[inline]
 fn bucket(v: u32) -> usize {
     (v as usize).min(OVER)
 }
@@ -55,9 +58,62 @@ fn highest(h: &[u32; BUCKETS]) -> u32 {
     0
 }
 
-fn shift(h: &mut [u32; BUCKETS], from: u32, to: u32) {
-    h[bucket(from)] -= 1;
-    h[bucket(to)] += 1;
+/// A histogram that also knows which of its buckets are non-empty, so its
+/// highest value is found without a scan. Used for the per-pool
+/// histograms every admission reads; the per-CPU ones stay plain arrays
+/// (a mask each would add to every CPU's state, and only bound contexts
+/// and CPU-bound breakpoints read them).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Histogram {
+    count: [u32; BUCKETS],
+    /// Bit `b` set when `count[b] != 0`.
+    nonempty: u32,
+}
+
+const _: () = assert!(BUCKETS <= u32::BITS as usize);
+
+impl Histogram {
+    const EMPTY: Self = Self {
+        count: [0; BUCKETS],
+        nonempty: 0,
+    };
+
+    /// `holders` holders, all at value 0.
+    fn zeros(holders: u32) -> Self {
+        let mut h = Self::EMPTY;
+        h.count[0] = holders;
+        h.nonempty = u32::from(holders != 0);
+        h
+    }
+
+    #[inline]
+    fn add(&mut self, v: u32) {
+        let b = bucket(v);
+        self.count[b] += 1;
+        self.nonempty |= 1 << b;
+    }
+
+    #[inline]
+    fn remove(&mut self, v: u32) {
+        let b = bucket(v);
+        self.count[b] -= 1;
+        if self.count[b] == 0 {
+            self.nonempty &= !(1 << b);
+        }
+    }
+
+    /// Moves one holder from value `from` to value `to`.
+    #[inline]
+    fn shift(&mut self, from: u32, to: u32) {
+        self.remove(from);
+        self.add(to);
+    }
+
+    /// The highest value with a holder (0 when empty).
+    #[inline]
+    fn highest(&self) -> u32 {
+        (u32::BITS - 1).saturating_sub(self.nonempty.leading_zeros())
+    }
 }
 
 /// The atomic part of the reservation: per pool, the normal path's largest
@@ -408,11 +464,11 @@ pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
     all_cpus: [u32; MAX_POOLS],
     per_cpu: [[CpuCounts; CPUS]; MAX_POOLS],
     /// Number of CPUs whose `pinned` is `v`.
-    pinned_hist: [[u32; BUCKETS]; MAX_POOLS],
+    pinned_hist: [Histogram; MAX_POOLS],
     /// Number of CPUs whose `pinned + max bound weight` is `v`.
-    combo_hist: [[u32; BUCKETS]; MAX_POOLS],
+    combo_hist: [Histogram; MAX_POOLS],
     /// Number of contexts whose any-CPU count is `v` (`v > 0`).
-    any_hist: [[u32; BUCKETS]; MAX_POOLS],
+    any_hist: [Histogram; MAX_POOLS],
     contexts: [ContextCounts; CONTEXTS],
 }
 
@@ -433,9 +489,9 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             cpus: 0,
             all_cpus: [0; MAX_POOLS],
             per_cpu: [[CpuCounts::EMPTY; CPUS]; MAX_POOLS],
-            pinned_hist: [[0; BUCKETS]; MAX_POOLS],
-            combo_hist: [[0; BUCKETS]; MAX_POOLS],
-            any_hist: [[0; BUCKETS]; MAX_POOLS],
+            pinned_hist: [Histogram::EMPTY; MAX_POOLS],
+            combo_hist: [Histogram::EMPTY; MAX_POOLS],
+            any_hist: [Histogram::EMPTY; MAX_POOLS],
             contexts: [ContextCounts::EMPTY; CONTEXTS],
         }
     }
@@ -463,16 +519,16 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         self.all_cpus = [0; MAX_POOLS];
         for p in 0..MAX_POOLS {
             self.per_cpu[p].fill(CpuCounts::EMPTY);
-            self.pinned_hist[p] = [0; BUCKETS];
-            self.combo_hist[p] = [0; BUCKETS];
-            self.any_hist[p] = [0; BUCKETS];
+            self.pinned_hist[p] = Histogram::EMPTY;
+            self.combo_hist[p] = Histogram::EMPTY;
+            self.any_hist[p] = Histogram::EMPTY;
         }
         self.contexts.fill(ContextCounts::EMPTY);
         self.cpus = cpus;
         for (p, &s) in slots.iter().enumerate() {
             self.slots[p] = s.min(MAX_SLOTS as u32);
-            self.pinned_hist[p][0] = cpus;
-            self.combo_hist[p][0] = cpus;
+            self.pinned_hist[p] = Histogram::zeros(cpus);
+            self.combo_hist[p] = Histogram::zeros(cpus);
         }
         Ok(())
     }
@@ -501,8 +557,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// ```
     pub fn max_load(&self, pool: PoolId) -> u32 {
         let p = pool.index();
-        let through_any = highest(&self.pinned_hist[p]) + highest(&self.any_hist[p]);
-        let through_bound = highest(&self.combo_hist[p]);
+        let through_any = self.pinned_hist[p].highest() + self.any_hist[p].highest();
+        let through_bound = self.combo_hist[p].highest();
         self.all_cpus[p] + through_any.max(through_bound)
     }
 
@@ -524,7 +580,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     pub fn load(&self, pool: PoolId, cpu: CpuId) -> u32 {
         let p = pool.index();
         let c = &self.per_cpu[p][cpu.0 as usize];
-        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(highest(&self.any_hist[p]))
+        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(self.any_hist[p].highest())
     }
 
     /// Checks that `scope` names CPUs and contexts within capacity
@@ -576,13 +632,21 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn adjust(&mut self, ledger: &Ledger, changes: &[Change]) -> Result<()> {
+        if let [one] = changes {
+            if let Some(done) = self.adjust_unbound_task(ledger, one) {
+                return done;
+            }
+        }
+        // Only the pools a change names can see their largest load move.
+        let mut touched = [false; MAX_POOLS];
         for ch in changes {
             self.check_scope(ch.scope)?;
             if ch.pool.index() >= MAX_POOLS {
                 return Err(ErrorKind::SlotOutOfRange.into());
             }
+            touched[ch.pool.index()] = true;
         }
-        let before: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+        let before = self.max_loads(&touched, &[0; MAX_POOLS]);
         let mut applied = 0;
         let mut result = Ok(());
         for ch in changes {
@@ -593,7 +657,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             applied += 1;
         }
         if result.is_ok() {
-            result = self.commit(ledger, &before);
+            let after = self.max_loads(&touched, &before);
+            result = self.commit(ledger, &before, &after);
         }
         if result.is_err() {
             for ch in changes[..applied].iter().rev() {
@@ -660,10 +725,69 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         );
     }
 
+    /// The most common change, without the general transaction: a debug
+    /// context's any-CPU count in a pool where it has no CPU binding. Its
+    /// weight moves between two buckets of the pool's histogram and only
+    /// that pool's largest load can move. `None` when the change is not of
+    /// that kind or would fail on its own counts: the general path then
+    /// decides, and reports the error.
+    fn adjust_unbound_task(&mut self, ledger: &Ledger, ch: &Change) -> Option<Result<()>> {
+        let Scope::Task(t) = ch.scope else {
+            return None;
+        };
+        let p = ch.pool.index();
+        let ctx = self.contexts.get(t.0 as usize)?;
+        if p >= MAX_POOLS
+            || ctx
+                .bound
+                .iter()
+                .any(|b| b.count > 0 && b.pool as usize == p)
+        {
+            return None;
+        }
+        let old = u32::from(ctx.any[p]);
+        let new = offset(old, ch.delta)
+            .ok()
+            .filter(|&v| v <= u32::from(u16::MAX))?;
+        let before = self.max_load(ch.pool);
+        self.move_any(p, old, new);
+        let after = self.max_load(ch.pool);
+        let slots = self.slots[p];
+        if after > before && (after > slots || !ledger.commit_load(ch.pool, after, slots)) {
+            self.move_any(p, new, old);
+            return Some(Err(ErrorKind::NoSlot.into()));
+        }
+        if after < before {
+            ledger.commit_load(ch.pool, after, slots);
+        }
+        self.contexts[t.0 as usize].any[p] = new as u16;
+        Some(Ok(()))
+    }
+
+    /// The largest load of every `touched` pool; `otherwise[p]` for the
+    /// others.
+    fn max_loads(
+        &self,
+        touched: &[bool; MAX_POOLS],
+        otherwise: &[u32; MAX_POOLS],
+    ) -> [u32; MAX_POOLS] {
+        core::array::from_fn(|p| {
+            if touched[p] {
+                self.max_load(PoolId::ALL[p])
+            } else {
+                otherwise[p]
+            }
+        })
+    }
+
     /// Publishes the new loads: raises first (each may be refused, and
     /// lowering them back is always possible), then lowers.
-    fn commit(&mut self, ledger: &Ledger, before: &[u32; MAX_POOLS]) -> Result<()> {
-        let after: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
+    fn commit(
+        &mut self,
+        ledger: &Ledger,
+        before: &[u32; MAX_POOLS],
+        after: &[u32; MAX_POOLS],
+    ) -> Result<()> {
         let mut raised = [false; MAX_POOLS];
         for p in 0..MAX_POOLS {
             let pool = PoolId::ALL[p];
@@ -703,8 +827,8 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
                 let (old_pinned, old_combo) = (cpu.pinned, cpu.combo());
                 cpu.pinned = offset(cpu.pinned, delta)?;
                 let new_combo = cpu.combo();
-                shift(&mut self.pinned_hist[p], old_pinned, cpu.pinned);
-                shift(&mut self.combo_hist[p], old_combo, new_combo);
+                self.pinned_hist[p].shift(old_pinned, cpu.pinned);
+                self.combo_hist[p].shift(old_combo, new_combo);
             }
             Scope::Task(t) => {
                 let ctx = self.contexts[t.0 as usize];
@@ -759,10 +883,10 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
 
     fn move_any(&mut self, p: usize, from: u32, to: u32) {
         if from > 0 {
-            self.any_hist[p][bucket(from)] -= 1;
+            self.any_hist[p].remove(from);
         }
         if to > 0 {
-            self.any_hist[p][bucket(to)] += 1;
+            self.any_hist[p].add(to);
         }
     }
 
@@ -778,7 +902,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
             counts.bound_hist[bucket(v)] += 1;
         }
         let new_combo = counts.combo();
-        shift(&mut self.combo_hist[p], old_combo, new_combo);
+        self.combo_hist[p].shift(old_combo, new_combo);
     }
 
     /// Slots of `pool` held by the scope `scope` exactly (diagnostics):

@@ -2,10 +2,13 @@
 //!
 //! 1. The timed and counted benchmarks of the core (`hal-core/benches/*`,
 //!    release build, model backend): reservation against a global-list
-//!    baseline (and the plot `docs/bench-reserve.svg`), context-switch
-//!    register writes, enable flatness, per-CPU footprint.
-//! 2. Instructions per debug exception, counted with
-//!    `valgrind --tool=callgrind` on the `dispatch` bench binary.
+//!    baseline and a model of the modern upstream one (and the plot
+//!    `docs/bench-reserve.svg`), context-switch register writes, the
+//!    flatness of registry operations in what is held, per-CPU footprint.
+//! 2. Instructions per debug exception, per context switch and per
+//!    reserve + release (ours and the modern baseline's), counted with
+//!    `valgrind --tool=callgrind` on the `dispatch`, `switch` and `reserve`
+//!    bench binaries.
 //! 3. Bytes of code the core plus each backend add to a freestanding
 //!    kernel: a probe kernel is built for each architecture with and
 //!    without a registry exercising the whole API, and the `.text` sizes of
@@ -25,10 +28,18 @@ use std::process::Command;
 const METRICS: &[(&str, Goal)] = &[
     ("reserve_speedup_vs_baseline", Goal::AtLeast(1000.0)),
     ("reserve_flatness", Goal::AtMost(1.5)),
+    ("reserve_speedup_vs_modern", Goal::AtLeast(2.0)),
+    ("reserve_speedup_vs_modern_flatness", Goal::AtMost(1.5)),
     ("switch_writes_over_minimum", Goal::AtMost(1.0)),
     ("switch_writes_vs_naive", Goal::AtLeast(2.0)),
     ("dispatch_instructions", Goal::AtMost(100.0)),
+    ("dispatch_instructions_flatness", Goal::AtMost(1.0)),
+    ("switch_instructions_unchanged", Goal::AtMost(30.0)),
+    ("switch_instructions_flatness", Goal::AtMost(1.0)),
     ("enable_flatness", Goal::AtMost(1.5)),
+    ("register_unregister_flatness", Goal::AtMost(1.5)),
+    ("modify_flatness", Goal::AtMost(1.5)),
+    ("disable_enable_flatness", Goal::AtMost(1.5)),
     ("text_bytes_x86_64", Goal::AtMost(16384.0)),
     ("text_bytes_aarch64", Goal::AtMost(16384.0)),
     ("text_bytes_ppc64", Goal::AtMost(16384.0)),
@@ -108,6 +119,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if runs("dispatch") {
         dispatch_instructions(&root, &mut results)?;
+        switch_instructions(&root, &mut results)?;
+        reserve_instructions(&root, &mut results)?;
+        registry_op_instructions(&root, &mut results)?;
     }
     if runs("size") {
         text_sizes(&root, &mut results)?;
@@ -145,7 +159,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
 // 1. The core's benchmarks
 // ---------------------------------------------------------------------------
 
-const BENCHES: &[&str] = &["reserve", "switch", "enable", "dispatch", "footprint"];
+const BENCHES: &[&str] = &[
+    "reserve",
+    "switch",
+    "enable",
+    "flatness",
+    "dispatch",
+    "footprint",
+];
 
 fn bench_command() -> Command {
     let mut cmd = util::cargo();
@@ -186,41 +207,180 @@ fn core_benches(root: &Path, results: &mut Results) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------
-// 2. Instructions per dispatch (callgrind)
+// 2. Instructions per dispatch and per context switch (callgrind)
 // ---------------------------------------------------------------------------
 
 /// Dispatches per counted run: large enough that the loop's entry and exit
 /// vanish in the division, small enough for valgrind to be quick.
 const DISPATCHES: u64 = 2_000;
 
-fn dispatch_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
-    let exe = bench_executable("dispatch")?;
+/// Instructions per call of the loop `function` of bench `bench` in each
+/// configuration: a run of `calls` calls minus a run of none, divided by
+/// `calls`. Each is also reported as a detail line `<metric>{<config>}`.
+fn per_call(
+    root: &Path,
+    results: &mut Results,
+    bench: &str,
+    function: &str,
+    metric: &str,
+    configs: &[&str],
+    calls: u64,
+) -> Result<BTreeMap<String, f64>, String> {
+    let exe = bench_executable(bench)?;
     let out_dir = root.join("target").join("bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut per = BTreeMap::new();
-    for config in [
-        "core-1",
-        "core-16",
-        "core-16-contexts",
-        "model-1",
-        "model-16",
-    ] {
-        let empty = callgrind(&exe, config, 0, &out_dir)?;
-        let full = callgrind(&exe, config, DISPATCHES, &out_dir)?;
-        let n = (full.saturating_sub(empty)) as f64 / DISPATCHES as f64;
+    for config in configs {
+        let empty = callgrind(&exe, function, config, 0, &out_dir)?;
+        let full = callgrind(&exe, function, config, calls, &out_dir)?;
+        let n = (full.saturating_sub(empty)) as f64 / calls as f64;
         results.detail(format!(
-            "dispatch_instructions{{{config}}} = {} instructions ({full} - {empty} over {DISPATCHES} dispatches)",
+            "{metric}{{{config}}} = {} instructions ({full} - {empty} over {calls} calls)",
             num(n)
         ));
-        per.insert(config, n);
+        per.insert(config.to_string(), n);
     }
-    let worst = per["core-1"].max(per["core-16"]);
+    Ok(per)
+}
+
+/// Largest over smallest of `values` (1 when they are all equal).
+fn spread<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
+    let (lo, hi) = values
+        .into_iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if lo > 0.0 {
+        hi / lo
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn dispatch_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let per = per_call(
+        root,
+        results,
+        "dispatch",
+        "dispatch_loop",
+        "dispatch_instructions",
+        &[
+            "core-1",
+            "core-4",
+            "core-16",
+            "core-16-contexts",
+            "shared-2",
+            "shared-4",
+            "shared-8",
+            "model-1",
+            "model-16",
+        ],
+        DISPATCHES,
+    )?;
+    let armed = ["core-1", "core-4", "core-16"].map(|c| per[c]);
+    let worst = armed.iter().cloned().fold(0.0, f64::max);
     results.metric("dispatch_instructions", num(worst));
+    results.metric(
+        "dispatch_instructions_flatness",
+        format!("{:.3}", spread(&armed)),
+    );
+    results.detail(format!(
+        "dispatch_instructions_per_extra_sharer = {} instructions (shared-8 - shared-2, over 6 more handlers)",
+        num((per["shared-8"] - per["shared-2"]) / 6.0)
+    ));
     results.notes.push(format!(
         "dispatch_instructions is the core alone (a backend whose decode copies the status word \
-         and whose register writes are empty), worst of 1 and 16 breakpoints; the model backend \
+         and whose register writes are empty), worst of 1, 4 and 16 armed breakpoints; the model backend \
          adds {} (locks and logging of a test double, not a real backend)",
         num(per["model-16"] - per["core-16"])
+    ));
+    Ok(())
+}
+
+/// Reserve+release cycles per counted run.
+const RESERVES: u64 = 2_000;
+
+/// Instructions per reserve+release of a task breakpoint, ours and the
+/// modern baseline's, as an exact companion to the timed ratio.
+fn reserve_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let per = per_call(
+        root,
+        results,
+        "reserve",
+        "reserve_loop",
+        "reserve_release_instructions",
+        &["ours", "modern"],
+        RESERVES,
+    )?;
+    results.detail(format!(
+        "reserve_instructions_ratio_vs_modern = {} (modern / ours, 256 CPUs, 10000 task breakpoints)",
+        num(per["modern"] / per["ours"])
+    ));
+    Ok(())
+}
+
+/// Registry operations per counted run (each reloads the CPU).
+const REGISTRY_OPS: u64 = 200;
+
+/// Instructions per register + unregister, modify (there and back) and
+/// disable + enable with 1 and 60 000 breakpoints held, the exact
+/// companion of the timed `*_flatness` metrics.
+fn registry_op_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let ops = ["register_unregister", "modify", "disable_enable"];
+    let configs: Vec<String> = ops
+        .iter()
+        .flat_map(|op| [format!("{op}-1"), format!("{op}-60000")])
+        .collect();
+    let refs: Vec<&str> = configs.iter().map(String::as_str).collect();
+    let per = per_call(
+        root,
+        results,
+        "flatness",
+        "op_loop",
+        "registry_op_instructions",
+        &refs,
+        REGISTRY_OPS,
+    )?;
+    for op in ops {
+        results.detail(format!(
+            "{op}_instructions_flatness = {:.3} (60000 held / 1 held)",
+            per[&format!("{op}-60000")] / per[&format!("{op}-1")]
+        ));
+    }
+    Ok(())
+}
+
+/// Context switches per counted run.
+const SWITCHES: u64 = 2_000;
+
+fn switch_instructions(root: &Path, results: &mut Results) -> Result<(), String> {
+    let same = ["same-2", "same-64", "same-1024"];
+    let change = ["change-2", "change-64", "change-1024"];
+    let configs: Vec<&str> = same
+        .iter()
+        .chain(&change)
+        .chain(&["change16-2"])
+        .copied()
+        .collect();
+    let per = per_call(
+        root,
+        results,
+        "switch",
+        "switch_loop",
+        "switch_instructions",
+        &configs,
+        SWITCHES,
+    )?;
+    let worst_same = same.iter().map(|c| per[*c]).fold(0.0, f64::max);
+    results.metric("switch_instructions_unchanged", num(worst_same));
+    let flat = spread(&same.map(|c| per[c])).max(spread(&change.map(|c| per[c])));
+    results.metric("switch_instructions_flatness", format!("{flat:.3}"));
+    results.notes.push(format!(
+        "switch_instructions_unchanged is the worst of 2, 64 and 1024 debug contexts holding \
+         breakpoints when the incoming context is the one loaded; a switch changing 4 slots and \
+         the control word costs {} (change-1024), 16 slots {} (change16-2); \
+         switch_instructions_flatness is the larger spread (largest / smallest) over the task \
+         counts of the two",
+        num(per["change-1024"]),
+        num(per["change16-2"])
     ));
     Ok(())
 }
@@ -252,12 +412,19 @@ fn bench_executable(name: &str) -> Result<PathBuf, String> {
     Err(format!("no executable for bench `{name}`"))
 }
 
-/// Instructions executed inside `dispatch_loop` for `n` dispatches.
-fn callgrind(exe: &Path, config: &str, n: u64, out_dir: &Path) -> Result<u64, String> {
-    let file = out_dir.join(format!("callgrind.{config}.{n}"));
+/// Instructions executed inside `function` when `exe --probe config n`
+/// runs.
+fn callgrind(
+    exe: &Path,
+    function: &str,
+    config: &str,
+    n: u64,
+    out_dir: &Path,
+) -> Result<u64, String> {
+    let file = out_dir.join(format!("callgrind.{function}.{config}.{n}"));
     let mut cmd = Command::new("valgrind");
     cmd.arg("--tool=callgrind")
-        .arg("--toggle-collect=*dispatch_loop*")
+        .arg(format!("--toggle-collect=*{function}*"))
         .arg(format!("--callgrind-out-file={}", file.display()))
         .arg(exe)
         .args(["--probe", config, &n.to_string()]);

@@ -16,6 +16,7 @@
 mod cpu;
 mod debugger;
 mod dispatch;
+mod index;
 mod local;
 mod records;
 
@@ -25,6 +26,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use critical_section::Mutex;
 
 use self::cpu::{place, CpuState, SEQ_CPU, SEQ_DEBUGGER, SEQ_SYSTEM, SEQ_TASK};
+use self::index::Index;
 use self::records::{
     ContextRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
 };
@@ -140,6 +142,8 @@ struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize> {
     free: u32,
     /// The system-wide set by slot index.
     system: [[Token; MAX_SLOTS]; MAX_POOLS],
+    /// The live owners by watch, and those of them waiting for room.
+    index: Index<BPS>,
 }
 
 /// Events to deliver once the lock is released.
@@ -315,6 +319,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 entries: [Meta::EMPTY; BPS],
                 free: 0,
                 system: [[Token::EMPTY; MAX_SLOTS]; MAX_POOLS],
+                index: Index::new(),
             })),
             shared: [const { SharedEntry::new() }; BPS],
             cpus: [const { CpuState::new() }; CPUS],
@@ -624,9 +629,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             let mut guard = self.inner.borrow_ref_mut(cs);
             let inner = &mut *guard;
             let index = inner.free.checked_sub(1).ok_or(ErrorKind::TableFull)? as usize;
-            let root = inner.entries.iter().position(|m| {
-                m.life == Life::Live && m.root.is_none() && m.request.same_watch(req)
-            });
+            let entries = &inner.entries;
+            let root = inner
+                .index
+                .root_for(req, |i| entries[i].request.same_watch(req));
             let mut meta = inner.entries[index];
             meta.life = Life::Live;
             meta.handle_generation = meta.handle_generation.wrapping_add(1);
@@ -649,6 +655,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             inner.free = meta.next_free;
             meta.next_free = 0;
             inner.entries[index] = meta;
+            Self::reindex(inner, index);
             self.publish_entry(index, &meta);
             match root {
                 Some(r) => {
@@ -773,6 +780,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 inner.reservations.adjust(&self.ledger, &changes)?;
                 new.generation = new.generation.wrapping_add(1);
                 inner.entries[index] = new;
+                Self::reindex(inner, index);
                 self.publish_entry(index, &new);
                 if old.placed {
                     // Same slots, new contents: one published change, so no
@@ -785,6 +793,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             }
             new.generation = new.generation.wrapping_add(1);
             inner.entries[index] = new;
+            Self::reindex(inner, index);
             self.publish_entry(index, &new);
             self.sync_placement(inner, index);
             self.reinstate_waiting(inner, &mut notes);
@@ -846,6 +855,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             e.life = Life::Removing;
             e.active = false;
             e.handle_generation = e.handle_generation.wrapping_add(1);
+            Self::reindex(inner, index);
             self.shared[index].deliver.store(false, Ordering::Release);
             self.reinstate_waiting(inner, &mut notes);
             Ok::<_, crate::Error>(Retired {
@@ -1021,8 +1031,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             {
                 for &victim in &victims[..k] {
                     self.unplace(inner, victim);
-                    let m = &mut inner.entries[victim];
-                    m.active = false;
+                    inner.entries[victim].active = false;
+                    Self::reindex(inner, victim);
+                    let m = &inner.entries[victim];
                     let (handle, handler) = (self.handle(victim, m), m.request.handler);
                     notes.push(handle, handler, EventKind::Displaced);
                 }
@@ -1041,21 +1052,27 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         );
     }
 
+    /// Brings entry `index`'s membership of the indexes up to date with its
+    /// meta: a live owner of its slots is a sharing root, and waits for room
+    /// if it holds no reservation. Called after every change of an entry's
+    /// life, owner, reservation or request.
+    fn reindex(inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+        let m = &inner.entries[index];
+        let root = (m.life == Life::Live && m.root.is_none()).then_some(&m.request);
+        let waiting = root.filter(|_| !m.active).map(|r| r.priority);
+        inner.index.set(index, root, waiting);
+    }
+
     /// Arms waiting flexible breakpoints that now fit, highest priority
-    /// first.
+    /// first (among equal priorities, the one that has waited longest).
     fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS>, notes: &mut Notes) {
         loop {
             if notes.full() {
                 return;
             }
-            let next = inner
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.life == Life::Live && m.root.is_none() && !m.active)
-                .max_by_key(|(_, m)| m.request.priority)
-                .map(|(i, _)| i);
-            let Some(index) = next else { return };
+            let Some(index) = inner.index.first_waiting() else {
+                return;
+            };
             let meta = inner.entries[index];
             let scope = meta.request.scope;
             let fits = scope
@@ -1069,6 +1086,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 return;
             }
             inner.entries[index].active = true;
+            Self::reindex(inner, index);
             self.sync_placement(inner, index);
             notes.push(
                 self.handle(index, &meta),
@@ -1326,6 +1344,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             h.pieces = old.pieces;
             h.images = old.images;
         }
+        Self::reindex(inner, heir);
         let heir_meta = inner.entries[heir];
         self.publish_entry(heir, &heir_meta);
         self.shared[heir].next_sharer.store(rest, Ordering::Release);
