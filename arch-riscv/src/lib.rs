@@ -584,7 +584,7 @@ impl Riscv {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn step_image(&self, pc: u64, space: Space) -> Result<SlotImage> {
-        if pc % 2 != 0 {
+        if !pc.is_multiple_of(2) {
             return Err(ErrorKind::Misaligned.into());
         }
         Ok(SlotImage {
@@ -804,7 +804,7 @@ impl Arch for Riscv {
             AccessKind::Execute => {
                 // The instruction at `addr`: 2-byte aligned (C extension);
                 // length 1 (the generic "the instruction here"), 2 or 4.
-                if addr % 2 != 0 {
+                if !addr.is_multiple_of(2) {
                     Err(ErrorKind::Misaligned.into())
                 } else if matches!(len, 1 | 2 | 4) {
                     Ok(len)

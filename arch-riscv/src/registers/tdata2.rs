@@ -29,7 +29,7 @@
 /// assert_eq!(napot(0x2000, 12), None);
 /// ```
 pub const fn napot(base: u64, len: u64) -> Option<u64> {
-    if len < 2 || !len.is_power_of_two() || base % len != 0 {
+    if len < 2 || !len.is_power_of_two() || !base.is_multiple_of(len) {
         return None;
     }
     Some(base | (len / 2 - 1))
