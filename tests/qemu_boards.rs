@@ -4,6 +4,10 @@
 //! A GDB variant (`kind = "gdb"`) runs its GDB session instead, through
 //! `cargo xtask gdb <variant>`.
 //!
+//! It is ignored by a plain `cargo test` (`cargo test -- --ignored` runs
+//! it): `cargo xtask test` boots the same variants in its `qemu` and `gdb`
+//! steps, and booting them twice would double the longest part of the run.
+//!
 //! Variants come from `boards/*/board.toml` (`[[variant]]` tables). If a
 //! variant's QEMU binary is missing, the test fails and says to run
 //! `cargo xtask setup`.
@@ -101,6 +105,8 @@ fn board_toml_parsing() {
 }
 
 #[test]
+#[ignore = "boots every board kernel, minutes with the 4-CPU stress scenarios; \
+            `cargo xtask test` runs the same variants in its qemu and gdb steps"]
 fn every_board_variant_passes_under_qemu() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let all = variants(root);
