@@ -1,7 +1,7 @@
 //! Dispatch of debug exceptions to handlers: no lock, constant work per hit
 //! whatever the number of breakpoints registered.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{fence, Ordering};
 
 use super::cpu::CpuState;
 use super::records::{Token, DEBUGGER_ARMED};
@@ -351,6 +351,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 owner.end.load(Ordering::Relaxed),
             )
         });
+        // Orders the loads above before the generation check below, which
+        // an acquire load alone does not: with the release fence of
+        // `publish_entry`, a range from a later publish implies its
+        // generation is seen here.
+        fence(Ordering::Acquire);
         if !owner.current(tok) {
             return None;
         }
@@ -372,6 +377,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                     index: (at - 1) as u32,
                     generation: entry.handle_generation.load(Ordering::Relaxed),
                 };
+                // As above: the handler read before the check.
+                fence(Ordering::Acquire);
                 if owner.current(tok) {
                     call(handler, handle, cpu, address);
                     calls += 1;

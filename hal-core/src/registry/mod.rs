@@ -21,7 +21,7 @@ mod local;
 mod records;
 
 use core::cell::RefCell;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use critical_section::Mutex;
 
@@ -1100,6 +1100,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     fn publish_entry(&self, index: usize, meta: &Meta) {
         let shared = &self.shared[index];
         shared.generation.store(meta.generation, Ordering::Release);
+        // The new generation is visible before any of the new settings: a
+        // CPU still dispatching under the old token that reads one of them
+        // sees the bump when it checks the generation again (after the
+        // acquire fences in `deliver_hit`) and drops the hit. A release store
+        // alone would let the settings' stores pass it.
+        fence(Ordering::Release);
         shared
             .handle_generation
             .store(meta.handle_generation, Ordering::Relaxed);
