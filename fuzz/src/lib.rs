@@ -218,6 +218,8 @@ struct Harness {
     online: Vec<bool>,
     next_id: usize,
     trace: Vec<String>,
+    /// The breakpoint the call being checked changes, if any.
+    own: Option<Handle>,
 }
 
 const LENS: [u64; 18] = [
@@ -339,6 +341,7 @@ impl Harness {
             task: vec![None; cpus as usize],
             online: vec![true; cpus as usize],
             next_id: 1,
+            own: None,
             trace: vec![format!("{config:?}")],
         })
     }
@@ -682,7 +685,11 @@ impl Harness {
         call: impl FnOnce(&Reg) -> hwbreak_core::Result<T>,
     ) -> Result<Result<T, ErrorKind>, Failure> {
         let before = self.snapshot();
-        let registered: Vec<(usize, Handle)> = self.live.iter().map(|l| (l.id, l.handle)).collect();
+        let registered: Vec<(usize, Handle, Option<State>)> = self
+            .live
+            .iter()
+            .map(|l| (l.id, l.handle, self.reg.state(l.handle).ok()))
+            .collect();
         let r = on_cpu(cpu, || call(&self.reg));
         let told = take_seen();
         match r {
@@ -714,7 +721,7 @@ impl Harness {
     /// with their states: the last word each got says what it is now.
     fn check_told(
         &self,
-        before: &[(usize, Handle)],
+        before: &[(usize, Handle, Option<State>)],
         told: &[(usize, EventKind, Option<u64>)],
     ) -> Result<(), String> {
         let mut last: BTreeMap<usize, EventKind> = BTreeMap::new();
@@ -733,11 +740,32 @@ impl Harness {
             }
             last.insert(id, kind);
         }
-        for &(id, handle) in before {
+        for &(id, handle, was) in before {
             let Ok(now) = self.reg.state(handle) else {
                 // Unregistered by this call.
                 continue;
             };
+            // The breakpoint a call changes learns its new state from the
+            // call; every other one learns it from its handler.
+            let own = self.own == Some(handle);
+            if !own
+                && was == Some(State::Armed)
+                && now == State::Waiting
+                && last.get(&id) != Some(&EventKind::Displaced)
+            {
+                return Err(format!(
+                    "{id} went from armed to waiting without being told Displaced"
+                ));
+            }
+            if !own
+                && was == Some(State::Waiting)
+                && now == State::Armed
+                && last.get(&id) != Some(&EventKind::Reinstated)
+            {
+                return Err(format!(
+                    "{id} went from waiting to armed without being told Reinstated"
+                ));
+            }
             match last.get(&id) {
                 Some(EventKind::Displaced) if now == State::Armed => {
                     return Err(format!("{id} was told Displaced but is armed"));
@@ -908,7 +936,10 @@ impl Harness {
         i: Option<usize>,
         req: Request,
     ) -> Result<(), Failure> {
-        let r = self.guarded(cpu, |r| r.modify(h, &req))?;
+        self.own = Some(h);
+        let r = self.guarded(cpu, |r| r.modify(h, &req));
+        self.own = None;
+        let r = r?;
         match (i, r) {
             (Some(i), Ok(())) => {
                 let images = match self.expected_images(&req) {

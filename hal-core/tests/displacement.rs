@@ -209,3 +209,37 @@ fn every_breakpoint_armed_again_is_told() {
     }
     assert!(armed > 0);
 }
+
+/// Identical flexible requests share one slot, so they are displaced and
+/// armed again together: every sharer's state changes, and every sharer's
+/// handler is told, not only the first registered.
+#[test]
+fn sharers_of_a_displaced_slot_are_all_told() {
+    let r = rig(Config::x86_like(1));
+    let mut n = 0;
+    let (req, _) = watch(n, Scope::AllCpus, 1);
+    n += 1;
+    // More sharers than any fixed list of events an operation could carry.
+    let shared: Vec<Placed> = (0..20)
+        .map(|_| {
+            let ctx = counter();
+            let handle = r.reg.register(&req.flexible().handler(count, ctx)).unwrap();
+            Placed { handle, ctx }
+        })
+        .collect();
+    let _fillers: Vec<Placed> = (0..3)
+        .map(|_| place(&r, &mut n, Scope::AllCpus, 5, false))
+        .collect();
+    let pinned = place(&r, &mut n, Scope::AllCpus, 9, false);
+    for s in &shared {
+        assert!(displaced(&r, s), "every sharer waits and is told so");
+    }
+    r.reg.unregister(pinned.handle).unwrap();
+    for s in &shared {
+        assert_eq!(r.reg.state(s.handle).unwrap(), State::Armed);
+        assert_eq!(
+            events_of(s.ctx),
+            [EventKind::Displaced, EventKind::Reinstated]
+        );
+    }
+}

@@ -18,6 +18,7 @@ mod debugger;
 mod dispatch;
 mod index;
 mod local;
+mod notices;
 mod records;
 
 use core::cell::RefCell;
@@ -27,6 +28,7 @@ use critical_section::Mutex;
 
 use self::cpu::{place, CpuState, SEQ_CPU, SEQ_DEBUGGER, SEQ_SYSTEM, SEQ_TASK};
 use self::index::Index;
+use self::notices::Notices;
 use self::records::{
     ContextRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
 };
@@ -35,7 +37,7 @@ use crate::cover::{exact_cover, MAX_PIECES};
 use crate::error::{ErrorKind, Result};
 use crate::handle::Handle;
 use crate::platform::{Platform, Zone};
-use crate::request::{Event, EventKind, Handler, Pinning, Request, Scope, TaskId};
+use crate::request::{Event, EventKind, Pinning, Request, Scope, TaskId};
 use crate::reserve::{Change, Ledger, Reservations};
 
 pub use self::debugger::DebuggerHandle;
@@ -144,37 +146,12 @@ struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize> {
     system: [[Token; MAX_SLOTS]; MAX_POOLS],
     /// The live owners by watch, and those of them waiting for room.
     index: Index<BPS>,
+    /// Events owed to handlers, told once the lock is released.
+    notices: Notices<BPS>,
 }
 
-/// Events to deliver once the lock is released.
-struct Notes {
-    items: [Option<(Handle, Handler, EventKind)>; NOTES],
-    len: usize,
-}
-
-const NOTES: usize = 16;
 /// Most flexible breakpoints one request displaces.
 const MAX_DISPLACE: usize = 8;
-
-impl Notes {
-    const fn new() -> Self {
-        Self {
-            items: [None; NOTES],
-            len: 0,
-        }
-    }
-
-    fn full(&self) -> bool {
-        self.len == NOTES
-    }
-
-    fn push(&mut self, handle: Handle, handler: Handler, kind: EventKind) {
-        if self.len < NOTES {
-            self.items[self.len] = Some((handle, handler, kind));
-            self.len += 1;
-        }
-    }
-}
 
 /// Entries an operation unregistered, freed after every CPU reloaded.
 struct Retired {
@@ -320,6 +297,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 free: 0,
                 system: [[Token::EMPTY; MAX_SLOTS]; MAX_POOLS],
                 index: Index::new(),
+                notices: Notices::new(),
             })),
             shared: [const { SharedEntry::new() }; BPS],
             cpus: [const { CpuState::new() }; CPUS],
@@ -624,7 +602,6 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     pub fn register(&self, req: &Request) -> Result<Handle> {
         let counts = self.ready()?;
         let prepared = self.prepare(req, counts)?;
-        let mut notes = Notes::new();
         let handle = critical_section::with(|cs| {
             let mut guard = self.inner.borrow_ref_mut(cs);
             let inner = &mut *guard;
@@ -645,7 +622,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             meta.placed = false;
             meta.root = root.map(|r| r as u32);
             if root.is_none() {
-                let admitted = self.admit(inner, &meta, index, &mut notes);
+                let admitted = self.admit(inner, &meta, index);
                 match (admitted, req.pinning) {
                     (Ok(()), _) => meta.active = true,
                     (Err(e), Pinning::Pinned) => return Err(e),
@@ -674,7 +651,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             Ok(self.handle(index, &meta))
         })?;
         self.refresh_all();
-        self.deliver(&notes);
+        self.deliver();
         Ok(handle)
     }
 
@@ -719,7 +696,6 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     pub fn modify(&self, h: Handle, req: &Request) -> Result<()> {
         let counts = self.ready()?;
         let prepared = self.prepare(req, counts)?;
-        let mut notes = Notes::new();
         critical_section::with(|cs| {
             let mut guard = self.inner.borrow_ref_mut(cs);
             let inner = &mut *guard;
@@ -737,7 +713,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             if old.root.is_some() || has_sharers || !old.active {
                 // It holds no reservation of its own for the new watch:
                 // reserve one first, so a refusal changes nothing.
-                match self.admit(inner, &new, index, &mut notes) {
+                match self.admit(inner, &new, index) {
                     Ok(()) => new.active = true,
                     Err(e) if req.pinning == Pinning::Pinned => return Err(e),
                     Err(_) => new.active = false,
@@ -788,7 +764,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                     self.replace_in_place(inner, index, &old);
                 }
                 self.sync_placement(inner, index);
-                self.reinstate_waiting(inner, &mut notes);
+                self.reinstate_waiting(inner);
                 return Ok(());
             }
             new.generation = new.generation.wrapping_add(1);
@@ -796,11 +772,14 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             Self::reindex(inner, index);
             self.publish_entry(index, &new);
             self.sync_placement(inner, index);
-            self.reinstate_waiting(inner, &mut notes);
+            self.reinstate_waiting(inner);
+            // Whatever its own old chain went through on the way, its state
+            // now is the answer to this call, not news for its handler.
+            inner.notices.cancel(index);
             Ok(())
         })?;
         self.refresh_all();
-        self.deliver(&notes);
+        self.deliver();
         Ok(())
     }
 
@@ -834,7 +813,6 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// ```
     pub fn unregister(&self, h: Handle) -> Result<()> {
         self.ready()?;
-        let mut notes = Notes::new();
         let retired = critical_section::with(|cs| {
             let mut guard = self.inner.borrow_ref_mut(cs);
             let inner = &mut *guard;
@@ -856,8 +834,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             e.active = false;
             e.handle_generation = e.handle_generation.wrapping_add(1);
             Self::reindex(inner, index);
+            inner.notices.cancel(index);
             self.shared[index].deliver.store(false, Ordering::Release);
-            self.reinstate_waiting(inner, &mut notes);
+            self.reinstate_waiting(inner);
             Ok::<_, crate::Error>(Retired {
                 items: [index as u32, 0],
                 len: 1,
@@ -865,7 +844,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         })?;
         self.refresh_all();
         self.retire(&retired);
-        self.deliver(&notes);
+        self.deliver();
         Ok(())
     }
 
@@ -967,13 +946,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Reserves slots for an entry about to hold them, displacing
     /// lower-priority flexible breakpoints if that is what it takes.
-    fn admit(
-        &self,
-        inner: &mut Inner<BPS, CPUS, TASKS>,
-        meta: &Meta,
-        index: usize,
-        notes: &mut Notes,
-    ) -> Result<()> {
+    fn admit(&self, inner: &mut Inner<BPS, CPUS, TASKS>, meta: &Meta, index: usize) -> Result<()> {
         let scope = meta.request.scope;
         if let Some(t) = scope.task() {
             if !self.contexts[t.0 as usize].room(meta.pool, meta.pieces as usize) {
@@ -1033,9 +1006,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                     self.unplace(inner, victim);
                     inner.entries[victim].active = false;
                     Self::reindex(inner, victim);
-                    let m = &inner.entries[victim];
-                    let (handle, handler) = (self.handle(victim, m), m.request.handler);
-                    notes.push(handle, handler, EventKind::Displaced);
+                    self.owe_sharers(inner, victim, EventKind::Displaced);
                 }
                 return Ok(());
             }
@@ -1065,11 +1036,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Arms waiting flexible breakpoints that now fit, highest priority
     /// first (among equal priorities, the one that has waited longest).
-    fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS>, notes: &mut Notes) {
+    fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS>) {
         loop {
-            if notes.full() {
-                return;
-            }
             let Some(index) = inner.index.first_waiting() else {
                 return;
             };
@@ -1088,11 +1056,19 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             inner.entries[index].active = true;
             Self::reindex(inner, index);
             self.sync_placement(inner, index);
-            notes.push(
-                self.handle(index, &meta),
-                meta.request.handler,
-                EventKind::Reinstated,
-            );
+            self.owe_sharers(inner, index, EventKind::Reinstated);
+        }
+    }
+
+    /// Owes `kind` to owner `root` and to every sharer of its slots: they
+    /// lose or regain the slots together.
+    fn owe_sharers(&self, inner: &mut Inner<BPS, CPUS, TASKS>, root: usize, kind: EventKind) {
+        inner.notices.owe(root, kind);
+        let mut at = self.shared[root].next_sharer.load(Ordering::Relaxed);
+        while at != 0 {
+            let sharer = at as usize - 1;
+            inner.notices.owe(sharer, kind);
+            at = self.shared[sharer].next_sharer.load(Ordering::Relaxed);
         }
     }
 
@@ -1405,22 +1381,37 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         });
     }
 
-    fn deliver(&self, notes: &Notes) {
+    /// Tells handlers what they are owed, one at a time, each taken from
+    /// the queue under the lock and called outside it (a handler may make
+    /// an updating call of its own, which owes and tells in turn).
+    fn deliver(&self) {
         let cpu = self.platform.current_cpu();
-        for (handle, handler, kind) in notes.items[..notes.len].iter().flatten() {
-            let event = Event {
-                kind: *kind,
-                handle: *handle,
-                context: handler.context,
-                cpu,
-                address: None,
+        loop {
+            let owed = critical_section::with(|cs| {
+                let mut inner = self.inner.borrow_ref_mut(cs);
+                let (index, kind) = inner.notices.take()?;
+                let m = &inner.entries[index];
+                Some(
+                    (m.life == Life::Live)
+                        .then(|| (self.handle(index, m), m.request.handler, kind)),
+                )
+            });
+            let Some(owed) = owed else {
+                return;
             };
-            (handler.func)(&event);
+            if let Some((handle, handler, kind)) = owed {
+                let event = Event {
+                    kind,
+                    handle,
+                    context: handler.context,
+                    cpu,
+                    address: None,
+                };
+                (handler.func)(&event);
+            }
         }
     }
 
-    /// The image slot `k` of pool `p` holds on the CPU of `state` for
-    /// `tok`: the entry's, or the CPU's own re-pointing of it.
     fn slot_image(&self, state: &CpuState, p: usize, k: usize, tok: Token) -> Option<SlotImage> {
         let image = self.entry_image(tok)?;
         Some(state.local[p][k].image_for(tok).unwrap_or(image))
