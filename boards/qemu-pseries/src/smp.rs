@@ -58,7 +58,9 @@
 //! time owns a round-up (a CPU that loses the race answers the owner's
 //! stop while it retries). The owner sets each online CPU's stop request
 //! and IPIs it; the CPU acknowledges and spins with interrupts off until
-//! released, then calls the registry's `refresh`. A CPU between `start-cpu`
+//! released, answering cross-CPU calls meanwhile (so the owner may change
+//! breakpoints through the registry, as a debugger does), then calls the
+//! registry's `refresh`. A CPU between `start-cpu`
 //! and opening its mailboxes is not online yet and is not stopped.
 
 use core::fmt::Write;
@@ -308,12 +310,15 @@ fn answer_calls(me: usize) {
     }
 }
 
-/// Spins until the round-up owner releases `me`, then refreshes this
-/// CPU's registers from the registry.
+/// Spins until the round-up owner releases `me`, answering cross-CPU
+/// calls meanwhile (a debugger serving with the world stopped changes
+/// breakpoints through the registry, whose updates reach every CPU by
+/// cross-call), then refreshes this CPU's registers from the registry.
 fn stop_here(me: usize) {
     let stop = &MAILBOXES.stop[me];
     stop.store(STOP_ARRIVED, Ordering::Release);
     while stop.load(Ordering::Acquire) == STOP_ARRIVED {
+        answer_calls(me);
         core::hint::spin_loop();
     }
     REGISTRY.refresh();
@@ -523,6 +528,20 @@ fn online(cpu: u32) -> Result<(), &'static str> {
     wait_until(this_cpu(), || m.state[cpu].load(Ordering::Acquire) == IDLE);
     interrupts_restore(was_on);
     Ok(())
+}
+
+/// Whether `cpu` takes part in cross-CPU calls and round-ups: brought up
+/// (its mailboxes open) and not gone down.
+#[cfg(feature = "gdb")]
+pub fn is_online(cpu: usize) -> bool {
+    cpu < cpu_count() as usize && MAILBOXES.stop[cpu].load(Ordering::Acquire) != CLOSED
+}
+
+/// Whether `cpu` owns the round-up (it stopped the others and has not
+/// released them).
+#[cfg(feature = "gdb")]
+pub fn stopped_by(cpu: usize) -> bool {
+    MAILBOXES.roundup_owner.load(Ordering::Acquire) == cpu as u32
 }
 
 /// The board's [`hwbreak_suite::Smp`].

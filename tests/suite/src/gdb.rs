@@ -17,6 +17,9 @@
 //! a [`hwbreak::gdb::GdbBreakpoints`] (`hwbreak::gdb_hw_extensions!`), so
 //! every `Z` packet GDB sends goes through the registry.
 
+#[path = "gdb_ppc64.rs"]
+pub mod ppc64;
+
 use core::cell::UnsafeCell;
 use core::ptr::{addr_of, addr_of_mut};
 
