@@ -30,7 +30,7 @@
 //! at GDB's stop latch, so one CPU at a time touches the stub. A stopped
 //! CPU's registers are those of the interrupt it is in (the round-up's
 //! IPI, or the debug interrupt it was handling), kept in
-//! [`FRAMES`](crate::trap::FRAMES); GDB's breakpoint changes go through
+//! [`FRAMES`]; GDB's breakpoint changes go through
 //! the registry's normal path, whose cross-CPU calls the stopped CPUs
 //! answer. Only the CPU serving GDB can be single-stepped (MSR\[SE\] in the
 //! SRR1 its `rfid` restores); GDB steps over a breakpoint or watchpoint

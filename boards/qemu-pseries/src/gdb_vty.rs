@@ -52,7 +52,8 @@ impl GdbVty {
     /// The next received byte, if one has arrived.
     fn try_read(&mut self) -> Result<Option<u8>, VtyError> {
         if self.next == self.len {
-            let (bytes, n) = firmware::get_term_chars(GDB_VTY).map_err(|s| failed("H_GET_TERM_CHAR", s))?;
+            let (bytes, n) =
+                firmware::get_term_chars(GDB_VTY).map_err(|s| failed("H_GET_TERM_CHAR", s))?;
             self.rx = bytes;
             self.next = 0;
             self.len = n;

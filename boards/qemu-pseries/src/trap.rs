@@ -1,7 +1,7 @@
 //! Exception dispatch: debug interrupts go to the installed hook, the
 //! external interrupt to the cross-CPU call path, the decrementer is
 //! pushed back; anything else is fatal and reported. Built with `gdb`,
-//! every CPU publishes the frame of the interrupt it is in ([`FRAMES`]),
+//! every CPU publishes the frame of the interrupt it is in (`FRAMES`),
 //! debug interrupts go on to the GDB stub once the hook has handled them,
 //! and trap-type program interrupts (`tw`/`twi`) are the stub's stops.
 
@@ -20,7 +20,7 @@ use crate::println;
 pub type Hook = fn(&Trap) -> Option<Resume>;
 
 static HOOK: AtomicUsize = AtomicUsize::new(0);
-/// Per CPU: MSR[SE] was set on return for a step the hook asked for.
+/// Per CPU: MSR\[SE\] was set on return for a step the hook asked for.
 static STEPPING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// The external interrupt vector.
