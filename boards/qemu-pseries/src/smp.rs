@@ -58,9 +58,10 @@
 //! time owns a round-up (a CPU that loses the race answers the owner's
 //! stop while it retries). The owner sets each online CPU's stop request
 //! and IPIs it; the CPU acknowledges and spins with interrupts off until
-//! released, answering cross-CPU calls meanwhile (so the owner may change
-//! breakpoints through the registry, as a debugger does), then calls the
-//! registry's `refresh`. A CPU between `start-cpu`
+//! released, answering the owner's cross-CPU calls meanwhile (so the owner
+//! may change breakpoints through the registry, as a debugger does; other
+//! CPUs' calls wait for the release), then calls the registry's
+//! `refresh`. A CPU between `start-cpu`
 //! and opening its mailboxes is not online yet and is not stopped.
 
 use core::fmt::Write;
@@ -295,30 +296,45 @@ fn open_mailboxes(me: usize) {
 /// state).
 fn answer_calls(me: usize) {
     for slot in &MAILBOXES.calls[me] {
-        let posted = slot.load(Ordering::Acquire);
-        if posted > CLOSED {
-            // Empty first: the caller posts again only after `remaining`
-            // reached 0, which happens after this store.
-            slot.store(EMPTY, Ordering::Relaxed);
-            // SAFETY: a posted pointer is a `Call` its caller keeps alive
-            // until `remaining` reaches 0, which only the decrement below
-            // can make it do for this target.
-            let call = unsafe { &*(posted as *const Call<'_>) };
-            (call.f)();
-            call.remaining.fetch_sub(1, Ordering::Release);
-        }
+        answer_call(slot);
     }
 }
 
-/// Spins until the round-up owner releases `me`, answering cross-CPU
-/// calls meanwhile (a debugger serving with the world stopped changes
-/// breakpoints through the registry, whose updates reach every CPU by
-/// cross-call), then refreshes this CPU's registers from the registry.
+/// Runs the call posted in `slot`, if any, with interrupts off (the
+/// caller's state).
+fn answer_call(slot: &AtomicUsize) {
+    let posted = slot.load(Ordering::Acquire);
+    if posted > CLOSED {
+        // Empty first: the caller posts again only after `remaining`
+        // reached 0, which happens after this store.
+        slot.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: a posted pointer is a `Call` its caller keeps alive
+        // until `remaining` reaches 0, which only the decrement below can
+        // make it do for this target.
+        let call = unsafe { &*(posted as *const Call<'_>) };
+        (call.f)();
+        call.remaining.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// Spins until the round-up owner releases `me`, then refreshes this
+/// CPU's registers from the registry. Meanwhile it answers the owner's
+/// cross-CPU calls, and only the owner's: a debugger serving with the
+/// world stopped changes breakpoints through the registry, whose updates
+/// reach every CPU by cross-call, while a call another CPU posted just
+/// before it stopped waits for the release, so nothing but the owner's
+/// work runs while the world is stopped.
 fn stop_here(me: usize) {
-    let stop = &MAILBOXES.stop[me];
+    let m = &MAILBOXES;
+    let stop = &m.stop[me];
     stop.store(STOP_ARRIVED, Ordering::Release);
     while stop.load(Ordering::Acquire) == STOP_ARRIVED {
-        answer_calls(me);
+        // The owner set our stop request before we got here, and changes
+        // only after releasing us.
+        let owner = m.roundup_owner.load(Ordering::Acquire) as usize;
+        if let Some(slot) = m.calls[me].get(owner) {
+            answer_call(slot);
+        }
         core::hint::spin_loop();
     }
     REGISTRY.refresh();
