@@ -31,7 +31,7 @@ use crate::util;
 #[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ReadWatch {
-    /// It traps on the read (AArch64).
+    /// It traps on the read (AArch64, POWER with a loads-only DAWR).
     #[default]
     Traps,
     /// The backend refuses it (x86: no read-only watchpoints); GDB must

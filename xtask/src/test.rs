@@ -267,14 +267,16 @@ fn steps() -> Vec<(&'static str, Command, Parse, Option<&'static str>)> {
     // The model backend (hwbreak-core's `model` feature) is what the host
     // tests drive; `defmt` needs a logger a host test binary has not got.
     // `--no-fail-fast`: one failing test binary must not hide the others.
-    // `hwbreak/gdbstub` compiles the integration guide's GDB snippet.
+    // `hwbreak/gdbstub` compiles the integration guide's GDB snippet;
+    // `hwbreak-suite/gdb` runs the tests of the boards' shared GDB pieces.
     let mut host = util::cargo();
     host.args([
         "test",
         "--workspace",
         "--no-fail-fast",
         "--features",
-        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub,hwbreak-x86/x86_64",
+        "hwbreak-core/model,hwbreak-core/gdbstub,hwbreak/gdbstub,hwbreak-x86/x86_64,\
+         hwbreak-suite/gdb",
     ]);
     v.push(("host tests", host, Parse::CargoTests, None));
 

@@ -8,6 +8,11 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// H_PUT_TERM_CHAR: write up to 16 bytes to a virtual terminal.
 const H_PUT_TERM_CHAR: u64 = 0x58;
+/// H_GET_TERM_CHAR: read up to 16 bytes from a virtual terminal.
+#[cfg(feature = "gdb")]
+const H_GET_TERM_CHAR: u64 = 0x54;
+/// PAPR status: a parameter is invalid (here: more than 16 bytes).
+const H_PARAMETER: i64 = -4;
 
 /// A PAPR hypervisor call with up to six arguments; returns r3 (the
 /// status).
@@ -25,8 +30,20 @@ pub unsafe fn hcall(op: u64, a: [u64; 6]) -> i64 {
 /// # Safety
 /// As [`hcall`].
 pub unsafe fn hcall_r4(op: u64, a: [u64; 6]) -> (i64, u64) {
+    // SAFETY: the caller's contract.
+    let (status, [r4, _, _]) = unsafe { hcall_r4_r6(op, a) };
+    (status, r4)
+}
+
+/// A PAPR hypervisor call with up to six arguments; returns r3 (the
+/// status) and r4-r6 (the return values, e.g. H_GET_TERM_CHAR's count and
+/// bytes).
+///
+/// # Safety
+/// As [`hcall`].
+pub unsafe fn hcall_r4_r6(op: u64, a: [u64; 6]) -> (i64, [u64; 3]) {
     let ret: u64;
-    let r4: u64;
+    let (r4, r5, r6): (u64, u64, u64);
     // SAFETY: `sc 1` follows PAPR: r3 returns the status, r4-r12 return
     // values or scratch; r0, CTR, XER and CR fields 0, 1, 5-7 may change
     // (all declared clobbered).
@@ -35,8 +52,8 @@ pub unsafe fn hcall_r4(op: u64, a: [u64; 6]) -> (i64, u64) {
             "sc 1",
             inlateout("r3") op => ret,
             inlateout("r4") a[0] => r4,
-            inlateout("r5") a[1] => _,
-            inlateout("r6") a[2] => _,
+            inlateout("r5") a[1] => r5,
+            inlateout("r6") a[2] => r6,
             inlateout("r7") a[3] => _,
             inlateout("r8") a[4] => _,
             inlateout("r9") a[5] => _,
@@ -46,19 +63,54 @@ pub unsafe fn hcall_r4(op: u64, a: [u64; 6]) -> (i64, u64) {
             options(nostack)
         );
     }
-    (ret as i64, r4)
+    (ret as i64, [r4, r5, r6])
 }
 
 /// Writes bytes to vty 0 (terminal number 0 selects the default vty).
 pub fn put_bytes(bytes: &[u8]) {
     for chunk in bytes.chunks(16) {
-        let mut buf = [0u8; 16];
-        buf[..chunk.len()].copy_from_slice(chunk);
-        let hi = u64::from_be_bytes(buf[..8].try_into().unwrap_or([0; 8]));
-        let lo = u64::from_be_bytes(buf[8..].try_into().unwrap_or([0; 8]));
-        // SAFETY: H_PUT_TERM_CHAR only reads its register arguments.
-        unsafe { hcall(H_PUT_TERM_CHAR, [0, chunk.len() as u64, hi, lo, 0, 0]) };
+        // The console has nowhere to report its own failure.
+        let _ = put_term_chars(0, chunk);
     }
+}
+
+/// Writes up to 16 bytes to the virtual terminal with unit address `term`
+/// (H_PUT_TERM_CHAR); more than 16 are refused (`H_PARAMETER`, nothing
+/// written). `Err` carries the hypervisor's status (`H_PARAMETER`: no such
+/// terminal).
+pub fn put_term_chars(term: u64, bytes: &[u8]) -> Result<(), i64> {
+    if bytes.len() > 16 {
+        return Err(H_PARAMETER);
+    }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let [hi, lo] = [&buf[..8], &buf[8..]].map(|half| {
+        half.iter()
+            .fold(0u64, |word, &b| (word << 8) | u64::from(b))
+    });
+    // SAFETY: H_PUT_TERM_CHAR only reads its register arguments.
+    match unsafe { hcall(H_PUT_TERM_CHAR, [term, bytes.len() as u64, hi, lo, 0, 0]) } {
+        0 => Ok(()),
+        status => Err(status),
+    }
+}
+
+/// Reads what the virtual terminal with unit address `term` has received,
+/// at most 16 bytes (H_GET_TERM_CHAR): the bytes and how many there are
+/// (0: nothing yet). `Err` carries the hypervisor's status.
+#[cfg(feature = "gdb")]
+pub fn get_term_chars(term: u64) -> Result<([u8; 16], usize), i64> {
+    // SAFETY: H_GET_TERM_CHAR only reads its register argument and returns
+    // the count in r4 and the bytes, first byte most significant, in r5 and
+    // r6.
+    let (status, [len, hi, lo]) = unsafe { hcall_r4_r6(H_GET_TERM_CHAR, [term, 0, 0, 0, 0, 0]) };
+    if status != 0 {
+        return Err(status);
+    }
+    let mut buf = [0u8; 16];
+    buf[..8].copy_from_slice(&hi.to_be_bytes());
+    buf[8..].copy_from_slice(&lo.to_be_bytes());
+    Ok((buf, (len as usize).min(16)))
 }
 
 /// The console as a `fmt::Write`.

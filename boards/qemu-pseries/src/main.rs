@@ -8,13 +8,23 @@
 //! on CPU 0 with every CPU up. Exit: RTAS `power-off` (QEMU
 //! status 0) when everything passed, `ibm,os-term` (status 1 with
 //! `-action panic=exit-failure`) otherwise.
+//!
+//! Built with feature `gdb` (variant `ppc64-gdb`) it runs no checks: with
+//! the registry and every CPU up it stops for GDB, connected to a second
+//! spapr-vty (see `gdb.rs`), runs `hwbreak_suite::gdb::debuggee` on CPU 1,
+//! reports its exit to GDB and powers off.
 #![no_std]
 #![no_main]
 
 mod entry;
 mod firmware;
+#[cfg(feature = "gdb")]
+mod gdb;
+#[cfg(feature = "gdb")]
+mod gdb_vty;
 mod platform;
 mod rt;
+#[cfg(not(feature = "gdb"))]
 mod smoke;
 mod smp;
 mod trap;
@@ -24,8 +34,16 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use hwbreak::native::{Family, Ppc64, Trap};
 use hwbreak::{Arch, PoolId, Registry, Resume};
+#[cfg(not(feature = "gdb"))]
 use hwbreak_suite::{Board, Caps};
 use platform::Pseries;
+
+/// Printable name of the register family this build selected.
+pub const FAMILY_NAME: &str = match Family::NATIVE {
+    Family::Dabr => "dabr: DABR",
+    Family::Dawr => "dawr: DAWR0 + CIABR",
+    Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
+};
 
 /// The registry: 64 breakpoints, 4 CPUs, 8 debug contexts.
 pub static REGISTRY: Registry<Ppc64, Pseries, 64, { firmware::MAX_CPUS }, 8> =
@@ -100,8 +118,10 @@ fn registry_debug(trap: &Trap) -> Option<Resume> {
 }
 
 /// This board, for the suite.
+#[cfg(not(feature = "gdb"))]
 pub struct PseriesBoard;
 
+#[cfg(not(feature = "gdb"))]
 impl Board for PseriesBoard {
     fn print(&self, s: &str) {
         firmware::put_bytes(s.as_bytes());
@@ -162,7 +182,7 @@ static mut RTAS_AREA: RtasArea = RtasArea([0; 0x10000]);
 /// Rust entry, from `_start` with the client-interface entry in r3.
 #[no_mangle]
 pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
-    println!("hwbreak: qemu pseries ({})", smoke::FAMILY_NAME);
+    println!("hwbreak: qemu pseries ({FAMILY_NAME})");
     // SAFETY: r5 at entry, vectors not yet installed.
     let of = unsafe { firmware::Of::new(client_interface) };
     let base = core::ptr::addr_of!(RTAS_AREA) as u64;
@@ -186,7 +206,8 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
     }
     // SAFETY: the client interface is no longer used.
     unsafe { entry::install_vectors() };
-    let mut summary = smoke::run(&PseriesBoard);
+    #[cfg(not(feature = "gdb"))]
+    let summary = smoke::run(&PseriesBoard);
     // SAFETY: once, before the registry is initialised.
     unsafe { REGISTRY.platform().init_zones() };
     if let Err(e) = REGISTRY.init().and_then(|()| REGISTRY.cpu_online()) {
@@ -201,6 +222,16 @@ pub extern "C" fn hwb_rust_start(client_interface: u64) -> ! {
         firmware::os_term(c"hwbreak: secondary start failed");
     }
     println!("hwbreak: {} CPUs up", smp::cpu_count());
+    #[cfg(feature = "gdb")]
+    gdb::session();
+    #[cfg(not(feature = "gdb"))]
+    run_suite(summary)
+}
+
+/// The shared suite after the smoke checks; powers off when everything
+/// passed.
+#[cfg(not(feature = "gdb"))]
+fn run_suite(mut summary: hwbreak_suite::Summary) -> ! {
     summary.add(hwbreak_suite::run_scenarios(&REGISTRY, &PseriesBoard));
     summary.print(&PseriesBoard);
     if summary.all_passed() {

@@ -12,13 +12,6 @@ use hwbreak_suite::Summary;
 /// The backend as this build selected it.
 static ARCH: Ppc64 = Ppc64::native();
 
-/// Printable name of the register family.
-pub const FAMILY_NAME: &str = match Family::NATIVE {
-    Family::Dabr => "dabr: DABR",
-    Family::Dawr => "dawr: DAWR0 + CIABR",
-    Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
-};
-
 static HITS: AtomicU32 = AtomicU32::new(0);
 static STEPS: AtomicU32 = AtomicU32::new(0);
 static LAST_VECTOR: AtomicU64 = AtomicU64::new(0);

@@ -58,7 +58,10 @@
 //! time owns a round-up (a CPU that loses the race answers the owner's
 //! stop while it retries). The owner sets each online CPU's stop request
 //! and IPIs it; the CPU acknowledges and spins with interrupts off until
-//! released, then calls the registry's `refresh`. A CPU between `start-cpu`
+//! released, answering the owner's cross-CPU calls meanwhile (so the owner
+//! may change breakpoints through the registry, as a debugger does; other
+//! CPUs' calls wait for the release), then calls the registry's
+//! `refresh`. A CPU between `start-cpu`
 //! and opening its mailboxes is not online yet and is not stopped.
 
 use core::fmt::Write;
@@ -293,27 +296,45 @@ fn open_mailboxes(me: usize) {
 /// state).
 fn answer_calls(me: usize) {
     for slot in &MAILBOXES.calls[me] {
-        let posted = slot.load(Ordering::Acquire);
-        if posted > CLOSED {
-            // Empty first: the caller posts again only after `remaining`
-            // reached 0, which happens after this store.
-            slot.store(EMPTY, Ordering::Relaxed);
-            // SAFETY: a posted pointer is a `Call` its caller keeps alive
-            // until `remaining` reaches 0, which only the decrement below
-            // can make it do for this target.
-            let call = unsafe { &*(posted as *const Call<'_>) };
-            (call.f)();
-            call.remaining.fetch_sub(1, Ordering::Release);
-        }
+        answer_call(slot);
+    }
+}
+
+/// Runs the call posted in `slot`, if any, with interrupts off (the
+/// caller's state).
+fn answer_call(slot: &AtomicUsize) {
+    let posted = slot.load(Ordering::Acquire);
+    if posted > CLOSED {
+        // Empty first: the caller posts again only after `remaining`
+        // reached 0, which happens after this store.
+        slot.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: a posted pointer is a `Call` its caller keeps alive
+        // until `remaining` reaches 0, which only the decrement below can
+        // make it do for this target.
+        let call = unsafe { &*(posted as *const Call<'_>) };
+        (call.f)();
+        call.remaining.fetch_sub(1, Ordering::Release);
     }
 }
 
 /// Spins until the round-up owner releases `me`, then refreshes this
-/// CPU's registers from the registry.
+/// CPU's registers from the registry. Meanwhile it answers the owner's
+/// cross-CPU calls, and only the owner's: a debugger serving with the
+/// world stopped changes breakpoints through the registry, whose updates
+/// reach every CPU by cross-call, while a call another CPU posted just
+/// before it stopped waits for the release, so nothing but the owner's
+/// work runs while the world is stopped.
 fn stop_here(me: usize) {
-    let stop = &MAILBOXES.stop[me];
+    let m = &MAILBOXES;
+    let stop = &m.stop[me];
     stop.store(STOP_ARRIVED, Ordering::Release);
     while stop.load(Ordering::Acquire) == STOP_ARRIVED {
+        // The owner set our stop request before we got here, and changes
+        // only after releasing us.
+        let owner = m.roundup_owner.load(Ordering::Acquire) as usize;
+        if let Some(slot) = m.calls[me].get(owner) {
+            answer_call(slot);
+        }
         core::hint::spin_loop();
     }
     REGISTRY.refresh();
@@ -523,6 +544,20 @@ fn online(cpu: u32) -> Result<(), &'static str> {
     wait_until(this_cpu(), || m.state[cpu].load(Ordering::Acquire) == IDLE);
     interrupts_restore(was_on);
     Ok(())
+}
+
+/// Whether `cpu` takes part in cross-CPU calls and round-ups: brought up
+/// (its mailboxes open) and not gone down.
+#[cfg(feature = "gdb")]
+pub fn is_online(cpu: usize) -> bool {
+    cpu < cpu_count() as usize && MAILBOXES.stop[cpu].load(Ordering::Acquire) != CLOSED
+}
+
+/// Whether `cpu` owns the round-up (it stopped the others and has not
+/// released them).
+#[cfg(feature = "gdb")]
+pub fn stopped_by(cpu: usize) -> bool {
+    MAILBOXES.roundup_owner.load(Ordering::Acquire) == cpu as u32
 }
 
 /// The board's [`hwbreak_suite::Smp`].

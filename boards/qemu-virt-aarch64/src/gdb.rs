@@ -50,11 +50,8 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use gdbstub::common::{Signal, Tid};
-use gdbstub::stub::{MultiThreadStopReason, SingleThreadStopReason};
-use gdbstub::target::ext::base::multithread::{
-    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
-    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
-};
+use gdbstub::stub::MultiThreadStopReason;
+use gdbstub::target::ext::base::multithread::{MultiThreadBase, MultiThreadResumeOps};
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpointOps, HwWatchpointOps,
@@ -66,7 +63,7 @@ use hwbreak::gdb::{GdbBreakpoints, StopLatch};
 use hwbreak::Resume;
 use hwbreak_aarch64::decode::ec;
 use hwbreak_aarch64::{cpu, Aarch64, Trap};
-use hwbreak_suite::gdb::{Served, Session};
+use hwbreak_suite::gdb::{cpu_of, on_thread, tid_of, ResumePlan, Served, Session};
 
 use crate::exceptions::{Frame, FRAMES};
 use crate::gdb_uart::GdbUart;
@@ -94,14 +91,10 @@ static SESSION: Session<KernelTarget, GdbUart> = Session::new();
 /// Between the first stop and the end of the session: debug exceptions go
 /// through the stub.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Per CPU: GDB's last resume single-steps it.
-static GDB_STEP: [AtomicBool; CPUS] = [const { AtomicBool::new(false) }; CPUS];
 /// The one target.
 static TARGET: TargetCell = TargetCell(UnsafeCell::new(KernelTarget {
     hw: GdbBreakpoints::new(&REGISTRY, &LATCH),
-    cpu: 0,
-    others_resumed: false,
-    locked: false,
+    plan: ResumePlan::new(),
 }));
 
 struct TargetCell(UnsafeCell<KernelTarget>);
@@ -116,34 +109,20 @@ unsafe impl Sync for TargetCell {}
 /// registers of the context its latest exception interrupted.
 pub struct KernelTarget {
     hw: GdbBreakpoints<'static, Aarch64, VirtPlatform, 64, CPUS, 8>,
-    /// The CPU serving GDB.
-    cpu: usize,
-    /// GDB's resume names another thread than the serving CPU's.
-    others_resumed: bool,
-    /// GDB's resume keeps the threads it does not name stopped (scheduler
-    /// locking: GDB steps the stopped thread alone over a breakpoint or
-    /// watchpoint). The round-up then outlives the stop.
-    locked: bool,
+    /// The serving CPU and GDB's resume request (scheduler locking: GDB
+    /// steps the stopped thread alone over a breakpoint or watchpoint, and
+    /// the round-up then outlives the stop).
+    plan: ResumePlan<CPUS>,
 }
 
 hwbreak::gdb_hw_extensions!(KernelTarget => hw);
-
-/// GDB's thread for CPU `cpu`.
-fn tid_of(cpu: usize) -> Tid {
-    Tid::new(cpu + 1).expect("cpu + 1 is never zero")
-}
-
-/// The CPU behind GDB's thread `tid`, if it is one.
-fn cpu_of(tid: Tid) -> Option<usize> {
-    let cpu = tid.get() - 1;
-    (cpu < CPUS).then_some(cpu)
-}
+hwbreak_suite::gdb_resume_extensions!(KernelTarget => plan);
 
 impl KernelTarget {
     /// The interrupted context of the CPU behind `tid`: `NonFatal` (GDB
     /// shows an error) for a CPU with none.
     fn frame(&mut self, tid: Tid) -> TargetResult<&mut Frame, Self> {
-        let cpu = cpu_of(tid).ok_or(TargetError::NonFatal)?;
+        let cpu = cpu_of(tid, CPUS).ok_or(TargetError::NonFatal)?;
         let frame = FRAMES[cpu].load(Ordering::Acquire);
         if frame.is_null() || !smp::is_online(cpu as u32) {
             return Err(TargetError::NonFatal);
@@ -284,76 +263,6 @@ impl MultiThreadBase for KernelTarget {
     }
 }
 
-impl MultiThreadResume for KernelTarget {
-    /// Every CPU runs on when the round-up ends; the step was set by
-    /// `set_resume_action_step`.
-    fn resume(&mut self) -> Result<(), ()> {
-        Ok(())
-    }
-
-    fn clear_resume_actions(&mut self) -> Result<(), ()> {
-        GDB_STEP[self.cpu].store(false, Ordering::Relaxed);
-        self.others_resumed = false;
-        self.locked = false;
-        Ok(())
-    }
-
-    /// A kernel has no signals to deliver: a signal GDB passes is dropped.
-    fn set_resume_action_continue(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
-        if cpu_of(tid) != Some(self.cpu) {
-            self.others_resumed = true;
-        }
-        Ok(())
-    }
-
-    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
-        Some(self)
-    }
-
-    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
-        Some(self)
-    }
-}
-
-impl MultiThreadSchedulerLocking for KernelTarget {
-    /// Only the serving CPU can run alone: the others stay in the round-up,
-    /// and the serving CPU must leave the exception to run at all. A
-    /// locked resume of other threads is refused.
-    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), ()> {
-        if self.others_resumed {
-            return Err(());
-        }
-        self.locked = true;
-        Ok(())
-    }
-}
-
-impl MultiThreadSingleStep for KernelTarget {
-    /// Only the CPU serving GDB can be stepped (see the module docs).
-    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
-        if cpu_of(tid) != Some(self.cpu) {
-            return Err(());
-        }
-        GDB_STEP[self.cpu].store(true, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// `stop` (the suite's rule for what GDB hears of, stated for one thread)
-/// as a stop of CPU `cpu`'s thread.
-fn on_thread(stop: SingleThreadStopReason<u64>, cpu: usize) -> MultiThreadStopReason<u64> {
-    let tid = tid_of(cpu);
-    match stop {
-        SingleThreadStopReason::DoneStep => MultiThreadStopReason::DoneStep,
-        SingleThreadStopReason::HwBreak(()) => MultiThreadStopReason::HwBreak(tid),
-        SingleThreadStopReason::Watch { kind, addr, .. } => {
-            MultiThreadStopReason::Watch { tid, kind, addr }
-        }
-        // The rule yields nothing else; anything new is a SIGTRAP.
-        _ => sigtrap(tid),
-    }
-}
-
 /// The target. Only the exception handler of the CPU owning the round-up
 /// calls it.
 fn target() -> &'static mut KernelTarget {
@@ -385,8 +294,8 @@ pub fn final_stop() {
 /// restores (published in [`FRAMES`]).
 unsafe fn serve(frame: &mut Frame, stop: MultiThreadStopReason<u64>, registry_step: bool) {
     let t = target();
-    let me = t.cpu;
-    GDB_STEP[me].store(false, Ordering::Relaxed);
+    let me = t.plan.serving();
+    t.plan.stop_reported();
     // SAFETY: the exception handler of the round-up's owner, not nested
     // (debug exceptions masked); the target describes the stopped CPUs.
     let served = unsafe { SESSION.serve(t, stop, GdbUart::open) };
@@ -396,10 +305,9 @@ unsafe fn serve(frame: &mut Frame, stop: MultiThreadStopReason<u64>, registry_st
         // the kernel runs on without a debugger.
         ACTIVE.store(false, Ordering::SeqCst);
         t.hw.clear();
-        GDB_STEP[me].store(false, Ordering::Relaxed);
-        t.locked = false;
+        t.plan.end();
     }
-    let gdb_step = GDB_STEP[me].load(Ordering::Relaxed);
+    let gdb_step = t.plan.stepping(me);
     // SAFETY: forwarded from the caller.
     unsafe { set_step(frame, registry_step || gdb_step) };
 }
@@ -413,14 +321,14 @@ fn round_up() -> &'static mut KernelTarget {
         smp::stop_others();
     }
     let t = target();
-    t.cpu = me as usize;
+    t.plan.serve_on(me as usize);
     t
 }
 
 /// Lets the other CPUs run on (each reloads its breakpoints first), unless
 /// GDB's last resume locked them.
 fn release(t: &KernelTarget) {
-    if !t.locked {
+    if !t.plan.locked() {
         smp::resume_others();
     }
 }
@@ -463,12 +371,12 @@ pub unsafe fn on_debug(frame: &mut Frame, trap: &Trap, resume: Resume) -> bool {
     }
     // Before the latch: the stub's tables are the round-up owner's.
     let t = round_up();
-    let me = t.cpu;
+    let me = t.plan.serving();
     let step_trap = matches!(
         trap.exception_class(),
         ec::SOFTWARE_STEP_CURRENT | ec::SOFTWARE_STEP_LOWER
     );
-    let gdb_step = GDB_STEP[me].load(Ordering::Relaxed);
+    let gdb_step = t.plan.stepping(me);
     let stop =
         hwbreak_suite::gdb::stop_after_debug_exception(t.hw.take_stop(), gdb_step, step_trap);
     let registry_step = resume == Resume::SingleStep;
@@ -525,7 +433,7 @@ pub unsafe fn on_brk(frame: &mut Frame, imm: u16) -> bool {
     };
     if let Some(stop) = stop {
         let t = round_up();
-        let tid = tid_of(t.cpu);
+        let tid = tid_of(t.plan.serving());
         // SAFETY: forwarded from the caller; we hold the round-up.
         unsafe { serve(frame, stop(tid), false) };
         release(t);

@@ -37,11 +37,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use gdbstub::common::{Signal, Tid};
 use gdbstub::conn::{Connection, ConnectionExt};
-use gdbstub::stub::{MultiThreadStopReason, SingleThreadStopReason};
-use gdbstub::target::ext::base::multithread::{
-    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
-    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
-};
+use gdbstub::stub::MultiThreadStopReason;
+use gdbstub::target::ext::base::multithread::{MultiThreadBase, MultiThreadResumeOps};
 use gdbstub::target::ext::base::BaseOps;
 use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, HwBreakpointOps, HwWatchpointOps,
@@ -51,7 +48,7 @@ use gdbstub_arch::x86::reg::X86_64CoreRegs;
 use gdbstub_arch::x86::X86_64_SSE;
 use hwbreak::gdb::{GdbBreakpoints, StopLatch};
 use hwbreak::native::regs;
-use hwbreak_suite::gdb::{Served, Session};
+use hwbreak_suite::gdb::{cpu_of, on_thread, tid_of, ResumePlan, Served, Session};
 
 use crate::cpu::Frame;
 use crate::serial::{inb, init_uart, outb};
@@ -145,32 +142,17 @@ type Adapter =
 /// The kernel as GDB sees it: one thread per CPU, each with the registers
 /// of the exception or doorbell it is in, and GDB's breakpoints.
 pub struct Kernel {
-    /// The CPU serving GDB.
-    cpu: usize,
-    /// GDB's resume names another thread than the serving CPU's.
-    others_resumed: bool,
-    /// GDB's resume keeps the threads it does not name stopped (scheduler
-    /// locking); the round-up then outlives the stop.
-    locked: bool,
+    /// The serving CPU and GDB's resume request (with scheduler locking
+    /// the round-up outlives the stop).
+    plan: ResumePlan<{ MAX_CPUS }>,
     hw: Adapter,
-}
-
-/// GDB's thread for CPU `cpu`.
-fn tid_of(cpu: usize) -> Tid {
-    Tid::new(cpu + 1).expect("cpu + 1 is never zero")
-}
-
-/// The CPU behind GDB's thread `tid`, if it is one.
-fn cpu_of(tid: Tid) -> Option<usize> {
-    let cpu = tid.get() - 1;
-    (cpu < MAX_CPUS).then_some(cpu)
 }
 
 impl Kernel {
     /// The saved frame of the CPU behind `tid`; `NonFatal` (GDB shows an
     /// error) for a CPU in no exception.
     fn frame(&mut self, tid: Tid) -> TargetResult<&mut Frame, Self> {
-        let cpu = cpu_of(tid).ok_or(TargetError::NonFatal)?;
+        let cpu = cpu_of(tid, MAX_CPUS).ok_or(TargetError::NonFatal)?;
         let frame = smp::FRAMES[cpu].load(Ordering::Acquire);
         if frame.is_null() || !smp::is_online(cpu) {
             return Err(TargetError::NonFatal);
@@ -295,60 +277,9 @@ impl MultiThreadBase for Kernel {
     }
 }
 
-impl MultiThreadResume for Kernel {
-    /// Every CPU runs on when the round-up ends; a step was set by
-    /// `set_resume_action_step`.
-    fn resume(&mut self) -> Result<(), ()> {
-        Ok(())
-    }
-
-    fn clear_resume_actions(&mut self) -> Result<(), ()> {
-        GDB_STEP[self.cpu].store(false, Ordering::Relaxed);
-        self.others_resumed = false;
-        self.locked = false;
-        Ok(())
-    }
-
-    /// A kernel has no signals to deliver: a signal GDB passes is dropped.
-    fn set_resume_action_continue(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
-        if cpu_of(tid) != Some(self.cpu) {
-            self.others_resumed = true;
-        }
-        Ok(())
-    }
-
-    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
-        Some(self)
-    }
-
-    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
-        Some(self)
-    }
-}
-
-impl MultiThreadSchedulerLocking for Kernel {
-    /// Only the serving CPU can run alone (the others stay in the
-    /// round-up); a locked resume of other threads is refused.
-    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), ()> {
-        if self.others_resumed {
-            return Err(());
-        }
-        self.locked = true;
-        Ok(())
-    }
-}
-
-impl MultiThreadSingleStep for Kernel {
-    /// Only the CPU serving GDB can be stepped: its frame's TF is the one
-    /// the stub sets on the way out.
-    fn set_resume_action_step(&mut self, tid: Tid, _signal: Option<Signal>) -> Result<(), ()> {
-        if cpu_of(tid) != Some(self.cpu) {
-            return Err(());
-        }
-        GDB_STEP[self.cpu].store(true, Ordering::Relaxed);
-        Ok(())
-    }
-}
+// Only the CPU serving GDB can be stepped: its frame's TF is the one the
+// stub sets on the way out.
+hwbreak_suite::gdb_resume_extensions!(Kernel => plan);
 
 impl Breakpoints for Kernel {
     fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
@@ -371,9 +302,7 @@ unsafe impl Sync for Stub {}
 
 static LATCH: StopLatch<{ MAX_CPUS }> = StopLatch::new();
 static STUB: Stub = Stub(UnsafeCell::new(Kernel {
-    cpu: 0,
-    others_resumed: false,
-    locked: false,
+    plan: ResumePlan::new(),
     hw: GdbBreakpoints::new(&crate::REG, &LATCH),
 }));
 static SESSION: Session<Kernel, Com2> = Session::new();
@@ -382,8 +311,6 @@ static SESSION: Session<Kernel, Com2> = Session::new();
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The next `int3` is the exit stop.
 static EXITING: AtomicBool = AtomicBool::new(false);
-/// Per CPU: GDB's last resume single-steps it.
-static GDB_STEP: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// Takes the round-up for this CPU (unless it kept it across a locked
 /// resume): every other CPU stops, and the target is this CPU's until
@@ -396,14 +323,14 @@ fn round_up() -> &'static mut Kernel {
     // SAFETY: see `Stub`: this CPU holds the round-up, and every caller
     // drops the reference before releasing it.
     let kernel = unsafe { &mut *STUB.0.get() };
-    kernel.cpu = me;
+    kernel.plan.serve_on(me);
     kernel
 }
 
 /// Lets the other CPUs run on (each reloads its breakpoints first), unless
 /// GDB's last resume locked them.
 fn release(kernel: &Kernel) {
-    if !kernel.locked {
+    if !kernel.plan.locked() {
         smp::resume_others();
     }
 }
@@ -411,8 +338,8 @@ fn release(kernel: &Kernel) {
 /// Serves GDB at a stop described by `frame` (the round-up is held), then
 /// prepares the return.
 fn serve(kernel: &mut Kernel, frame: &mut Frame, stop: MultiThreadStopReason<u64>) {
-    let me = kernel.cpu;
-    GDB_STEP[me].store(false, Ordering::Relaxed);
+    let me = kernel.plan.serving();
+    kernel.plan.stop_reported();
     // SAFETY: only the CPU holding the round-up calls this, from its
     // non-nesting #DB/#BP handler; `kernel` describes the stopped CPUs.
     let served = unsafe { SESSION.serve(kernel, stop, Com2::open) };
@@ -420,11 +347,10 @@ fn serve(kernel: &mut Kernel, frame: &mut Frame, stop: MultiThreadStopReason<u64
         // GDB is gone: nothing of its may stay armed or stepping (the
         // stopped CPUs answer the registry's calls).
         ACTIVE.store(false, Ordering::SeqCst);
-        GDB_STEP[me].store(false, Ordering::Relaxed);
-        kernel.locked = false;
+        kernel.plan.end();
         kernel.hw.clear();
     }
-    let step = GDB_STEP[me].load(Ordering::Relaxed);
+    let step = kernel.plan.stepping(me);
     frame.rflags = (frame.rflags & !RFLAGS_TF) | if step { RFLAGS_TF } else { 0 };
     crate::REG.reload_cpu();
 }
@@ -436,24 +362,6 @@ fn with_frame(frame: &mut Frame, body: impl FnOnce(&mut Frame)) {
     let outer = smp::FRAMES[me].swap(frame, Ordering::AcqRel);
     body(frame);
     smp::FRAMES[me].store(outer, Ordering::Release);
-}
-
-/// `stop` (the suite's rule for what GDB hears of, stated for one thread)
-/// as a stop of CPU `cpu`'s thread.
-fn on_thread(stop: SingleThreadStopReason<u64>, cpu: usize) -> MultiThreadStopReason<u64> {
-    let tid = tid_of(cpu);
-    match stop {
-        SingleThreadStopReason::DoneStep => MultiThreadStopReason::DoneStep,
-        SingleThreadStopReason::HwBreak(()) => MultiThreadStopReason::HwBreak(tid),
-        SingleThreadStopReason::Watch { kind, addr, .. } => {
-            MultiThreadStopReason::Watch { tid, kind, addr }
-        }
-        // The rule yields nothing else; anything new is a SIGTRAP.
-        _ => MultiThreadStopReason::SignalWithThread {
-            tid,
-            signal: Signal::SIGTRAP,
-        },
-    }
 }
 
 /// #BP: the boot stop (SIGTRAP) or the exit stop.
@@ -468,7 +376,7 @@ pub fn on_breakpoint(frame: &mut Frame) {
             MultiThreadStopReason::Exited(0)
         } else {
             MultiThreadStopReason::SignalWithThread {
-                tid: tid_of(kernel.cpu),
+                tid: tid_of(kernel.plan.serving()),
                 signal: Signal::SIGTRAP,
             }
         };
@@ -486,8 +394,8 @@ pub fn on_debug(frame: &mut Frame, single_step: bool) {
     with_frame(frame, |frame| {
         // Before the latch: the stub's tables are the round-up owner's.
         let kernel = round_up();
-        let me = kernel.cpu;
-        let stepping = GDB_STEP[me].load(Ordering::Relaxed);
+        let me = kernel.plan.serving();
+        let stepping = kernel.plan.stepping(me);
         let hit = kernel.hw.take_stop();
         // Not GDB's (None): no stop; a step GDB asked for goes on.
         if let Some(stop) =
