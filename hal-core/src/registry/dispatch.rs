@@ -3,8 +3,8 @@
 
 use core::sync::atomic::{fence, Ordering};
 
-use super::cpu::CpuState;
-use super::records::{Token, DEBUGGER_ARMED};
+use super::cpu::{CpuState, SlotMask};
+use super::records::{SharedEntry, Token, DEBUGGER_ARMED};
 use super::Registry;
 use crate::arch::{Arch, Decoded, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
 use crate::handle::Handle;
@@ -85,6 +85,7 @@ impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotV
 
 /// Decides whether a hit on `[start, end)` is real given what the hardware
 /// reported, and the address to report (inside the range).
+#[inline]
 fn filter(decoded: &Decoded, start: u64, end: u64) -> Option<Option<u64>> {
     match decoded.address {
         None => Some(None),
@@ -98,6 +99,9 @@ fn filter(decoded: &Decoded, start: u64, end: u64) -> Option<Option<u64>> {
         Some(a) => Some(Some(a.max(start))),
     }
 }
+
+/// The bits of a hit mask that name slots of the table.
+const SLOT_BITS: u32 = (1 << MAX_SLOTS) - 1;
 
 /// Index space of handles naming debugger slots in events.
 pub(crate) const DEBUGGER_HANDLE_BASE: u32 = 0xffff_0000;
@@ -197,19 +201,18 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             self.end_step(state);
             out.resume = Resume::EndSingleStep;
         }
+        let cpu = CpuId(cpu as u32);
         let mut armed_hits = [0u32; MAX_POOLS];
         for (p, &bits) in decoded.hits.iter().enumerate().take(A::POOLS) {
-            let mut rest = bits;
+            // Bits past the table name no slot of this registry.
+            if bits >> MAX_SLOTS != 0 {
+                out.spurious = true;
+            }
+            let mut rest = bits & SLOT_BITS;
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                let (tok, local) = if k < MAX_SLOTS {
-                    let tok = state.token(p, k);
-                    (tok, state.local[p][k].range_for(tok))
-                } else {
-                    (Token::EMPTY, None)
-                };
-                match self.deliver_hit(tok, local, &decoded, CpuId(cpu as u32)) {
+                match self.deliver_hit(state, p, k, &decoded, cpu) {
                     None => out.spurious = true,
                     Some(None) => {
                         out.filtered += 1;
@@ -307,54 +310,43 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    /// Calls the handlers of the slot holding `tok`. `None`: nothing current
-    /// there (spurious); `Some(None)`: outside the requested bytes;
-    /// `Some(Some(n))`: `n` handlers called. `local`: the range this CPU
-    /// alone re-pointed the slot to, if it did.
+    /// Calls the handlers of what slot `k` of pool `p` holds on this CPU.
+    /// `None`: nothing current there (spurious); `Some(None)`: outside the
+    /// requested bytes; `Some(Some(n))`: `n` handlers called.
+    #[inline]
     fn deliver_hit(
         &self,
-        tok: Token,
-        local: Option<(u64, u64)>,
+        state: &CpuState,
+        p: usize,
+        k: usize,
         decoded: &Decoded,
         cpu: CpuId,
     ) -> Option<Option<u32>> {
+        let tok = state.token(p, k);
         if tok.is_empty() {
             return None;
         }
-        let registry = self.id.load(Ordering::Relaxed);
         if tok.is_debugger() {
-            let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
-            let slot = self.debugger.get(p)?.get(k)?;
-            if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
-                return None;
-            }
-            let start = slot.start.load(Ordering::Relaxed);
-            let end = slot.end.load(Ordering::Relaxed);
-            let Some(address) = filter(decoded, start, end) else {
-                return Some(None);
-            };
-            let handle = Handle {
-                registry,
-                index: DEBUGGER_HANDLE_BASE + tok.index() as u32,
-                generation: slot.generation.load(Ordering::Relaxed),
-            };
-            call(slot.handler(), handle, cpu, address);
-            return Some(Some(1));
+            return self.deliver_debugger_hit(tok, decoded, cpu);
         }
         let owner = self.shared.get(tok.index())?;
-        if !owner.current(tok) {
-            return None;
-        }
-        let (start, end) = local.unwrap_or_else(|| {
+        // Everything the first handler call needs is read before one
+        // generation check: `publish_entry` bumps the generation, then a
+        // release fence, then writes the settings, so with the acquire
+        // fence below a setting from a later publish implies its
+        // generation is seen, and the hit is dropped. Reading under a stale
+        // token costs a few loads; checking before them too would cost
+        // every hit a check.
+        let (start, end) = state.local_range(p, k, tok).unwrap_or_else(|| {
             (
                 owner.start.load(Ordering::Relaxed),
                 owner.end.load(Ordering::Relaxed),
             )
         });
-        // Orders the loads above before the generation check below, which
-        // an acquire load alone does not: with the release fence of
-        // `publish_entry`, a range from a later publish implies its
-        // generation is seen here.
+        let deliver = owner.deliver.load(Ordering::Relaxed);
+        let handler = owner.handler();
+        let generation = owner.handle_generation.load(Ordering::Relaxed);
+        let next = owner.next_sharer.load(Ordering::Relaxed) as usize;
         fence(Ordering::Acquire);
         if !owner.current(tok) {
             return None;
@@ -362,34 +354,94 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         let Some(address) = filter(decoded, start, end) else {
             return Some(None);
         };
+        let registry = self.id.load(Ordering::Relaxed);
         let mut calls = 0;
-        let mut at = tok.index() + 1;
+        if deliver {
+            let handle = Handle {
+                registry,
+                index: tok.index() as u32,
+                generation,
+            };
+            call(handler, handle, cpu, address);
+            calls += 1;
+        }
+        if next != 0 {
+            calls += self.deliver_sharers(tok, owner, next, registry, cpu, address);
+        }
+        Some(Some(calls))
+    }
+
+    /// Calls the handlers of the entries sharing `owner`'s slots, from
+    /// index + 1 `at` down the chain.
+    #[inline(never)]
+    fn deliver_sharers(
+        &self,
+        tok: Token,
+        owner: &SharedEntry,
+        mut at: usize,
+        registry: u32,
+        cpu: CpuId,
+        address: Option<u64>,
+    ) -> u32 {
+        let mut calls = 0;
         // The chain is bounded by the table; a chain being relinked
         // concurrently can at worst end early.
         for _ in 0..BPS {
             let Some(entry) = self.shared.get(at - 1) else {
                 break;
             };
-            if entry.deliver.load(Ordering::Acquire) {
-                let handler = entry.handler();
+            let deliver = entry.deliver.load(Ordering::Relaxed);
+            let handler = entry.handler();
+            let generation = entry.handle_generation.load(Ordering::Relaxed);
+            let next = entry.next_sharer.load(Ordering::Relaxed) as usize;
+            // As in `deliver_hit`: the sharer's settings read before the
+            // owner's generation is checked again.
+            fence(Ordering::Acquire);
+            if !owner.current(tok) {
+                break;
+            }
+            if deliver {
                 let handle = Handle {
                     registry,
                     index: (at - 1) as u32,
-                    generation: entry.handle_generation.load(Ordering::Relaxed),
+                    generation,
                 };
-                // As above: the handler read before the check.
-                fence(Ordering::Acquire);
-                if owner.current(tok) {
-                    call(handler, handle, cpu, address);
-                    calls += 1;
-                }
+                call(handler, handle, cpu, address);
+                calls += 1;
             }
-            at = entry.next_sharer.load(Ordering::Acquire) as usize;
+            at = next;
             if at == 0 {
                 break;
             }
         }
-        Some(Some(calls))
+        calls
+    }
+
+    /// Calls the handler of the kernel debugger's slot `tok` names.
+    #[inline(never)]
+    fn deliver_debugger_hit(
+        &self,
+        tok: Token,
+        decoded: &Decoded,
+        cpu: CpuId,
+    ) -> Option<Option<u32>> {
+        let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
+        let slot = self.debugger.get(p)?.get(k)?;
+        if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
+            return None;
+        }
+        let start = slot.start.load(Ordering::Relaxed);
+        let end = slot.end.load(Ordering::Relaxed);
+        let Some(address) = filter(decoded, start, end) else {
+            return Some(None);
+        };
+        let handle = Handle {
+            registry: self.id.load(Ordering::Relaxed),
+            index: DEBUGGER_HANDLE_BASE + tok.index() as u32,
+            generation: slot.generation.load(Ordering::Relaxed),
+        };
+        call(slot.handler(), handle, cpu, address);
+        Some(Some(1))
     }
 
     /// Disarms hit slots for a step over the faulting access.
@@ -404,7 +456,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 // step completes.
                 unsafe { self.arch.write_slot(PoolId::ALL[p], k, None) };
             }
-            state.stepping[p].fetch_or(bits, Ordering::Relaxed);
+            // Hit masks past the table were dropped above.
+            state.stepping[p].fetch_or((bits & SLOT_BITS) as SlotMask, Ordering::Relaxed);
         }
     }
 
@@ -423,6 +476,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 }
 
+#[inline]
 fn call(handler: Handler, handle: Handle, cpu: CpuId, address: Option<u64>) {
     let event = Event {
         kind: EventKind::Hit,

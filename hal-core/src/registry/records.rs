@@ -43,6 +43,7 @@ impl Token {
         self.0 & DEBUGGER != 0
     }
 
+    #[inline]
     pub(crate) const fn index(self) -> usize {
         (self.0 & 0xffff) as usize
     }
@@ -65,6 +66,7 @@ fn store_handler(cell: &AtomicPtr<()>, func: HandlerFn) {
     cell.store(func as *mut (), Ordering::Relaxed);
 }
 
+#[inline]
 fn load_handler(cell: &AtomicPtr<()>) -> HandlerFn {
     let raw = cell.load(Ordering::Relaxed);
     // SAFETY: every value stored in a handler cell comes from
@@ -114,6 +116,7 @@ impl SharedEntry {
         self.context.store(handler.context, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn handler(&self) -> Handler {
         Handler::new(
             load_handler(&self.func),
@@ -134,6 +137,7 @@ impl SharedEntry {
     }
 
     /// Whether `token` still names this entry's current pieces.
+    #[inline]
     pub(crate) fn current(&self, token: Token) -> bool {
         self.generation.load(Ordering::Acquire) & GEN_MASK == token.generation()
     }
