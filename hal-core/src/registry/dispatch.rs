@@ -6,7 +6,7 @@ use core::sync::atomic::{fence, Ordering};
 use super::cpu::{CpuState, SlotMask};
 use super::records::{SharedEntry, Token, DEBUGGER_ARMED};
 use super::Registry;
-use crate::arch::{Arch, Decoded, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
+use crate::arch::{Arch, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
 use crate::handle::Handle;
 use crate::platform::Platform;
 use crate::request::{CpuId, Event, EventKind, Handler};
@@ -83,19 +83,22 @@ impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotV
     }
 }
 
+/// The access a debug exception reports, as [`Decoded`](crate::arch::Decoded)
+/// gives it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Access {
+    address: Option<u64>,
+    len: u8,
+}
+
 /// Decides whether a hit on `[start, end)` is real given what the hardware
 /// reported, and the address to report (inside the range).
 #[inline]
-fn filter(decoded: &Decoded, start: u64, end: u64) -> Option<Option<u64>> {
-    match decoded.address {
+fn filter(access: Access, start: u64, end: u64) -> Option<Option<u64>> {
+    match access.address {
         None => Some(None),
         Some(a) if a >= end => None,
-        Some(a)
-            if decoded.access_len > 0
-                && a.saturating_add(u64::from(decoded.access_len)) <= start =>
-        {
-            None
-        }
+        Some(a) if access.len > 0 && a.saturating_add(u64::from(access.len)) <= start => None,
         Some(a) => Some(Some(a.max(start))),
     }
 }
@@ -178,15 +181,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn on_debug_exception(&self, trap: &A::Trap) -> Outcome {
-        let mut out = Outcome {
-            resume: Resume::Continue,
-            delivered: 0,
-            filtered: 0,
-            spurious: false,
-        };
         let Some((cpu, state)) = self.cpu_state() else {
-            out.spurious = true;
-            return out;
+            return Outcome {
+                resume: Resume::Continue,
+                delivered: 0,
+                filtered: 0,
+                spurious: true,
+            };
         };
         // SAFETY: we are in the current CPU's debug exception handler.
         unsafe { self.arch.suspend() };
@@ -197,29 +198,42 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 state,
             },
         );
+        // The counts live in locals until the end, and the hits see the
+        // access by value: nothing of either needs a home in memory on the
+        // path of a hit.
+        let access = Access {
+            address: decoded.address,
+            len: decoded.access_len,
+        };
+        let mut resume = Resume::Continue;
+        let mut delivered = 0;
+        let mut filtered = 0;
+        let mut spurious = false;
         if decoded.step_complete {
             self.end_step(state);
-            out.resume = Resume::EndSingleStep;
+            resume = Resume::EndSingleStep;
         }
         let cpu = CpuId(cpu as u32);
         let mut armed_hits = [0u32; MAX_POOLS];
+        let mut any_bit = 0;
         for (p, &bits) in decoded.hits.iter().enumerate().take(A::POOLS) {
+            any_bit |= bits;
             // Bits past the table name no slot of this registry.
             if bits >> MAX_SLOTS != 0 {
-                out.spurious = true;
+                spurious = true;
             }
             let mut rest = bits & SLOT_BITS;
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                match self.deliver_hit(state, p, k, &decoded, cpu) {
-                    None => out.spurious = true,
+                match self.deliver_hit(state, p, k, access, cpu) {
+                    None => spurious = true,
                     Some(None) => {
-                        out.filtered += 1;
+                        filtered += 1;
                         armed_hits[p] |= 1 << k;
                     }
                     Some(Some(calls)) => {
-                        out.delivered += calls;
+                        delivered += calls;
                         armed_hits[p] |= 1 << k;
                         // A handler may have updated the registry (say, removed
                         // itself), which reloads this CPU and re-enables its
@@ -232,23 +246,32 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 }
             }
         }
-        if !decoded.any_hit() && !decoded.step_complete {
-            out.spurious = true;
+        // Nothing hit, or a pool past the backend's count did: no slot of
+        // this registry explains it.
+        if (any_bit == 0 && !decoded.step_complete)
+            || decoded.hits.iter().skip(A::POOLS).any(|&b| b != 0)
+        {
+            spurious = true;
         }
         if armed_hits.iter().any(|&b| b != 0) {
             match decoded.resume {
                 Some(Resume::SingleStep) => {
                     self.begin_step(state, &armed_hits);
-                    out.resume = Resume::SingleStep;
+                    resume = Resume::SingleStep;
                 }
-                Some(r) => out.resume = r,
+                Some(r) => resume = r,
                 None => {}
             }
         }
         self.write_controls(state);
         // SAFETY: current CPU, inside its debug exception handler.
         unsafe { self.arch.acknowledge(trap) };
-        out
+        Outcome {
+            resume,
+            delivered,
+            filtered,
+            spurious,
+        }
     }
 
     /// Writes the current CPU's control words again, as its table says,
@@ -319,7 +342,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         state: &CpuState,
         p: usize,
         k: usize,
-        decoded: &Decoded,
+        access: Access,
         cpu: CpuId,
     ) -> Option<Option<u32>> {
         let tok = state.token(p, k);
@@ -327,7 +350,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             return None;
         }
         if tok.is_debugger() {
-            return self.deliver_debugger_hit(tok, decoded, cpu);
+            // The access goes in registers: a cold call that took it by
+            // reference would make every hit store it first.
+            return self.deliver_debugger_hit(tok, access.address, access.len, cpu);
         }
         let owner = self.shared.get(tok.index())?;
         // Everything the first handler call needs is read before one
@@ -351,14 +376,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         if !owner.current(tok) {
             return None;
         }
-        let Some(address) = filter(decoded, start, end) else {
+        let Some(address) = filter(access, start, end) else {
             return Some(None);
         };
-        let registry = self.id.load(Ordering::Relaxed);
         let mut calls = 0;
         if deliver {
             let handle = Handle {
-                registry,
+                registry: self.id.load(Ordering::Relaxed),
                 index: tok.index() as u32,
                 generation,
             };
@@ -366,7 +390,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             calls += 1;
         }
         if next != 0 {
-            calls += self.deliver_sharers(tok, owner, next, registry, cpu, address);
+            calls += self.deliver_sharers(tok, owner, next, cpu, address);
         }
         Some(Some(calls))
     }
@@ -379,10 +403,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         tok: Token,
         owner: &SharedEntry,
         mut at: usize,
-        registry: u32,
         cpu: CpuId,
         address: Option<u64>,
     ) -> u32 {
+        let registry = self.id.load(Ordering::Relaxed);
         let mut calls = 0;
         // The chain is bounded by the table; a chain being relinked
         // concurrently can at worst end early.
@@ -422,9 +446,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     fn deliver_debugger_hit(
         &self,
         tok: Token,
-        decoded: &Decoded,
+        address: Option<u64>,
+        len: u8,
         cpu: CpuId,
     ) -> Option<Option<u32>> {
+        let access = Access { address, len };
         let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
         let slot = self.debugger.get(p)?.get(k)?;
         if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
@@ -432,7 +458,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
         let start = slot.start.load(Ordering::Relaxed);
         let end = slot.end.load(Ordering::Relaxed);
-        let Some(address) = filter(decoded, start, end) else {
+        let Some(address) = filter(access, start, end) else {
             return Some(None);
         };
         let handle = Handle {
@@ -492,18 +518,14 @@ fn call(handler: Handler, handle: Handle, cpu: CpuId, address: Option<u64>) {
 mod tests {
     use super::*;
 
-    fn decoded(address: Option<u64>, access_len: u8) -> Decoded {
-        Decoded {
-            address,
-            access_len,
-            ..Decoded::default()
-        }
+    fn decoded(address: Option<u64>, len: u8) -> Access {
+        Access { address, len }
     }
 
     #[test]
     fn hits_inside_are_reported_at_their_address() {
         assert_eq!(
-            filter(&decoded(Some(0x1004), 1), 0x1003, 0x1010),
+            filter(decoded(Some(0x1004), 1), 0x1003, 0x1010),
             Some(Some(0x1004))
         );
     }
@@ -511,23 +533,23 @@ mod tests {
     #[test]
     fn wide_access_starting_below_is_reported_at_the_range_start() {
         assert_eq!(
-            filter(&decoded(Some(0x1000), 8), 0x1004, 0x1008),
+            filter(decoded(Some(0x1000), 8), 0x1004, 0x1008),
             Some(Some(0x1004))
         );
         assert_eq!(
-            filter(&decoded(Some(0x1000), 0), 0x1004, 0x1008),
+            filter(decoded(Some(0x1000), 0), 0x1004, 0x1008),
             Some(Some(0x1004))
         );
     }
 
     #[test]
     fn accesses_beside_the_range_are_dropped() {
-        assert_eq!(filter(&decoded(Some(0x1008), 1), 0x1004, 0x1008), None);
-        assert_eq!(filter(&decoded(Some(0x1000), 4), 0x1004, 0x1008), None);
+        assert_eq!(filter(decoded(Some(0x1008), 1), 0x1004, 0x1008), None);
+        assert_eq!(filter(decoded(Some(0x1000), 4), 0x1004, 0x1008), None);
     }
 
     #[test]
     fn no_address_means_no_filtering() {
-        assert_eq!(filter(&decoded(None, 0), 0x1004, 0x1008), Some(None));
+        assert_eq!(filter(decoded(None, 0), 0x1004, 0x1008), Some(None));
     }
 }
