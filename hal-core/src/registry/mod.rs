@@ -30,7 +30,7 @@ use self::cpu::{place, CpuState, SlotMask};
 use self::index::Index;
 use self::notices::Notices;
 use self::records::{
-    ContextRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
+    ContextRecord, CpuRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
 };
 use crate::arch::{Arch, PoolId, SlotCounts, SlotImage, MAX_POOLS, MAX_SLOTS};
 use crate::cover::{exact_cover, MAX_PIECES};
@@ -241,7 +241,7 @@ pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, c
     shared: [SharedEntry; BPS],
     cpus: [CpuState; CPUS],
     contexts: [ContextRecord; TASKS],
-    cpu_records: [ContextRecord; CPUS],
+    cpu_records: [CpuRecord; CPUS],
     system: SystemRecord,
     debugger: [[DebuggerSlot; MAX_SLOTS]; MAX_POOLS],
     /// Bumped after every change of what CPUs load: by each updating call
@@ -306,7 +306,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             shared: [const { SharedEntry::new() }; BPS],
             cpus: [const { CpuState::new() }; CPUS],
             contexts: [const { ContextRecord::new() }; TASKS],
-            cpu_records: [const { ContextRecord::new() }; CPUS],
+            cpu_records: [const { CpuRecord::new() }; CPUS],
             system: SystemRecord::new(),
             debugger: [const { [const { DebuggerSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
             epoch: AtomicU32::new(0),
