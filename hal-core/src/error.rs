@@ -107,8 +107,9 @@ pub enum ErrorKind {
     /// [`Registry::modify_local`](crate::Registry::modify_local) cannot
     /// make this change on the current CPU alone: the breakpoint holds no
     /// system-wide slots here (another scope, disabled, waiting, shared,
-    /// or being removed), or the new settings need another pool or another
-    /// number of slots.
+    /// or being removed), the new settings need another pool or another
+    /// number of slots, or the CPU already holds as many slots re-pointed
+    /// as it keeps (two).
     NotLocal,
 }
 

@@ -978,3 +978,21 @@ fn modifying_a_sharer_leaks_no_reservation() {
     assert_eq!(reg.pool_usage(data), (0, 0), "reservation leaked");
     assert!(machine.regs(0).slots.iter().flatten().all(Option::is_none));
 }
+
+#[test]
+fn switching_to_context_u32_max_is_refused_with_no_context_loaded() {
+    // One more than u32::MAX is what "no context" would be named if the
+    // loaded context were kept as its number + 1 in 32 bits.
+    let machine = Machine::new(Config::x86_like(1));
+    let reg = Box::new(Registry::new(
+        ModelArch::new(machine.clone()),
+        ModelPlatform::new(machine.clone()),
+    ));
+    reg.init().unwrap();
+    on_cpu(0, || reg.cpu_online()).unwrap();
+    reg.register(&Request::write(K, 8)).unwrap();
+    let before = machine.all_regs();
+    let err = on_cpu(0, || reg.switch_task(Some(TaskId(u32::MAX)))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadTask);
+    assert_eq!(machine.all_regs(), before);
+}

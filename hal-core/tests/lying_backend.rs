@@ -157,6 +157,34 @@ fn a_hit_in_a_slot_past_the_pool_is_spurious() {
     }
 }
 
+#[test]
+fn a_hit_in_a_pool_past_the_backends_count_is_spurious() {
+    let machine = Machine::new(Config::x86_like(1));
+    let reg: Box<Registry<Liar<1>, ModelPlatform, 8, 1, 1>> = Box::new(Registry::new(
+        Liar::new(machine.clone()),
+        ModelPlatform::new(machine.clone()),
+    ));
+    reg.init().unwrap();
+    on_cpu(0, || reg.cpu_online()).unwrap();
+    reg.register(&Request::write(A, 8)).unwrap();
+    // Slot 0 of the second pool: the backend has one pool.
+    let ghost = ModelTrap {
+        hits: [0, 1],
+        address: Some(A),
+        access_len: 8,
+        step: false,
+    };
+    let out = on_cpu(0, || reg.on_debug_exception(&ghost));
+    assert!(out.spurious);
+    assert_eq!((out.delivered, out.filtered), (0, 0));
+    // The real hit is still delivered, and not spurious.
+    let trap = machine
+        .access(0, A, 8, AccessKind::Write, Space::Kernel)
+        .unwrap();
+    let out = on_cpu(0, || reg.on_debug_exception(&trap));
+    assert_eq!((out.delivered, out.spurious), (1, false));
+}
+
 /// While a data slot is disarmed for the step over the access that hit
 /// it, the decoder does not see it armed; once the step completes, it
 /// does again.

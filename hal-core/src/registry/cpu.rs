@@ -1,54 +1,75 @@
 //! Per-CPU state: what each CPU's registers hold, and loading them with the
 //! fewest writes.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use super::records::Token;
 use crate::arch::{SlotImage, MAX_POOLS, MAX_SLOTS};
 
+/// Slots one CPU can hold re-pointed at once
+/// ([`Registry::modify_local`](super::Registry::modify_local)): enough for
+/// a breakpoint of two slots (16 bytes on x86), or two of one. Re-pointing
+/// is rare, so its state is a short list beside the table rather than a
+/// copy of every slot, which kept 1280 bytes per CPU for it.
+pub(crate) const LOCAL_SLOTS: usize = 2;
+
+// Slot masks are 16 bits wide.
+const _: () = assert!(MAX_SLOTS <= 16);
+
+/// A bit per slot of one pool.
+pub(crate) type SlotMask = u16;
+
 /// What one CPU has loaded. Only its own CPU writes it (with interrupts
 /// off, or from its own debug exception); atomics keep the type `Sync`.
+///
+/// Its size is what every CPU of capacity costs (the `percpu_state_bytes`
+/// benchmark): 256 bytes or less (see the test below).
 pub(crate) struct CpuState {
     /// Token per slot, mirroring the hardware.
     pub(crate) tokens: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
     /// Control word per pool, as written.
     pub(crate) control: [AtomicU64; MAX_POOLS],
-    /// Slots disarmed while stepping over a hit, per pool.
-    pub(crate) stepping: [AtomicU32; MAX_POOLS],
+    /// Slots re-pointed on this CPU alone.
+    local: [LocalSlot; LOCAL_SLOTS],
     /// Loaded debug context + 1 (0: none).
     pub(crate) task: AtomicU32,
-    /// Sequence numbers of the records as loaded: context, CPU, system,
-    /// debugger.
-    pub(crate) seqs: [AtomicU32; 4],
+    /// The registry's epoch when this CPU last read its records
+    /// (`u32::MAX`: never, or offline). See `Registry::up_to_date`.
+    pub(crate) epoch: AtomicU32,
+    /// Slots disarmed while stepping over a hit, per pool.
+    pub(crate) stepping: [AtomicU16; MAX_POOLS],
+    /// Slots of the system-wide set, per pool, as loaded.
+    pub(crate) system_mask: [AtomicU16; MAX_POOLS],
+    /// Slots with an entry in `local`, per pool: dispatch tests this bit
+    /// and searches `local` only when it is set.
+    local_mask: [AtomicU16; MAX_POOLS],
     /// Whether the backend's debug machinery is on.
     pub(crate) armed: AtomicBool,
     /// Whether the CPU was brought online.
     pub(crate) online: AtomicBool,
-    /// Slots of the system-wide set, per pool, as loaded (bit per slot).
-    pub(crate) system_mask: [AtomicU32; MAX_POOLS],
-    /// Slots re-pointed on this CPU alone
-    /// ([`Registry::modify_local`](super::Registry::modify_local)).
-    pub(crate) local: [[LocalSlot; MAX_SLOTS]; MAX_POOLS],
 }
 
 /// One slot re-pointed on its CPU alone: valid while the slot holds the
 /// token it was made for (an update of the breakpoint gives the slot a new
 /// token, which drops it). Written and read only by its own CPU, with
 /// interrupts off or from its debug exception.
-pub(crate) struct LocalSlot {
-    /// The token it applies to (0: none).
-    pub(crate) token: AtomicU32,
+struct LocalSlot {
+    /// The token it applies to (0: the entry is free).
+    token: AtomicU32,
+    /// `pool * MAX_SLOTS + slot`.
+    place: AtomicU32,
     value: AtomicU64,
     control: AtomicU64,
     /// The watched range on this CPU, for dispatch's filtering.
-    pub(crate) start: AtomicU64,
-    pub(crate) end: AtomicU64,
+    start: AtomicU64,
+    end: AtomicU64,
 }
 
 impl LocalSlot {
     const fn new() -> Self {
         Self {
             token: AtomicU32::new(0),
+            place: AtomicU32::new(0),
             value: AtomicU64::new(0),
             control: AtomicU64::new(0),
             start: AtomicU64::new(0),
@@ -56,62 +77,38 @@ impl LocalSlot {
         }
     }
 
-    /// Re-points the slot holding `token` (the token is stored last, so
-    /// the slot never names `token` with half-written settings).
-    pub(crate) fn set(&self, token: Token, image: SlotImage, start: u64, end: u64) {
-        self.token.store(0, Ordering::Relaxed);
-        self.value.store(image.value, Ordering::Relaxed);
-        self.control.store(image.control, Ordering::Relaxed);
-        self.start.store(start, Ordering::Relaxed);
-        self.end.store(end, Ordering::Relaxed);
-        self.token.store(token.0, Ordering::Release);
-    }
-
-    /// The local image, if the slot's re-pointing applies to `token`.
-    pub(crate) fn image_for(&self, token: Token) -> Option<SlotImage> {
+    /// Whether the entry re-points slot `place` while it holds `token`.
+    fn applies(&self, place: u32, token: Token) -> bool {
         let t = self.token.load(Ordering::Acquire);
-        (t != 0 && t == token.0).then(|| SlotImage {
-            value: self.value.load(Ordering::Relaxed),
-            control: self.control.load(Ordering::Relaxed),
-        })
-    }
-
-    /// The local range, if the slot's re-pointing applies to `token`.
-    pub(crate) fn range_for(&self, token: Token) -> Option<(u64, u64)> {
-        let t = self.token.load(Ordering::Acquire);
-        (t != 0 && t == token.0).then(|| {
-            (
-                self.start.load(Ordering::Relaxed),
-                self.end.load(Ordering::Relaxed),
-            )
-        })
-    }
-
-    pub(crate) fn clear(&self) {
-        self.token.store(0, Ordering::Relaxed);
+        t != 0 && t == token.0 && self.place.load(Ordering::Relaxed) == place
     }
 }
 
-pub(crate) const SEQ_TASK: usize = 0;
-pub(crate) const SEQ_CPU: usize = 1;
-pub(crate) const SEQ_SYSTEM: usize = 2;
-pub(crate) const SEQ_DEBUGGER: usize = 3;
+const fn place_of(pool: usize, slot: usize) -> u32 {
+    (pool * MAX_SLOTS + slot) as u32
+}
 
 impl CpuState {
     pub(crate) const fn new() -> Self {
         Self {
             tokens: [const { [const { AtomicU32::new(0) }; MAX_SLOTS] }; MAX_POOLS],
             control: [const { AtomicU64::new(0) }; MAX_POOLS],
-            stepping: [const { AtomicU32::new(0) }; MAX_POOLS],
+            local: [const { LocalSlot::new() }; LOCAL_SLOTS],
             task: AtomicU32::new(0),
-            seqs: [const { AtomicU32::new(u32::MAX) }; 4],
+            epoch: AtomicU32::new(u32::MAX),
+            stepping: [const { AtomicU16::new(0) }; MAX_POOLS],
+            system_mask: [const { AtomicU16::new(0) }; MAX_POOLS],
+            local_mask: [const { AtomicU16::new(0) }; MAX_POOLS],
             armed: AtomicBool::new(false),
             online: AtomicBool::new(false),
-            system_mask: [const { AtomicU32::new(0) }; MAX_POOLS],
-            local: [const { [const { LocalSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
         }
     }
 
+    // `#[inline]` on the small accessors: the registry is generic, so its
+    // code is instantiated in the kernel's crate, where a non-generic
+    // function of this crate is otherwise a call (dispatch counted five
+    // of them per hit).
+    #[inline]
     pub(crate) fn token(&self, pool: usize, slot: usize) -> Token {
         Token(self.tokens[pool][slot].load(Ordering::Relaxed))
     }
@@ -125,14 +122,143 @@ impl CpuState {
     }
 
     /// Whether any slot of `pool` is re-pointed locally.
+    #[inline]
     pub(crate) fn any_local(&self, pool: usize) -> bool {
-        self.local[pool]
-            .iter()
-            .any(|l| l.token.load(Ordering::Relaxed) != 0)
+        self.local_mask[pool].load(Ordering::Relaxed) != 0
     }
 
     pub(crate) fn installed(&self, pool: usize) -> [Token; MAX_SLOTS] {
         core::array::from_fn(|i| self.token(pool, i))
+    }
+
+    /// The entry re-pointing slot `slot` of `pool` for `token`, if any.
+    #[inline]
+    fn local_for(&self, pool: usize, slot: usize, token: Token) -> Option<&LocalSlot> {
+        if self.local_mask[pool].load(Ordering::Relaxed) & (1 << slot) == 0 {
+            return None;
+        }
+        self.find_local(place_of(pool, slot), token)
+    }
+
+    #[cold]
+    fn find_local(&self, place: u32, token: Token) -> Option<&LocalSlot> {
+        self.local.iter().find(|l| l.applies(place, token))
+    }
+
+    /// The local image of slot `slot` of `pool`, if it is re-pointed for
+    /// `token`.
+    #[inline]
+    pub(crate) fn local_image(&self, pool: usize, slot: usize, token: Token) -> Option<SlotImage> {
+        self.local_for(pool, slot, token).map(|l| SlotImage {
+            value: l.value.load(Ordering::Relaxed),
+            control: l.control.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The local range of slot `slot` of `pool`, if it is re-pointed for
+    /// `token`.
+    #[inline]
+    pub(crate) fn local_range(&self, pool: usize, slot: usize, token: Token) -> Option<(u64, u64)> {
+        self.local_for(pool, slot, token).map(|l| {
+            (
+                l.start.load(Ordering::Relaxed),
+                l.end.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Whether `slots` of `pool` can all be re-pointed: each has an entry
+    /// already or a free one is left for it.
+    pub(crate) fn local_room(&self, pool: usize, slots: &[usize]) -> bool {
+        let mut free = self.local.iter().filter(|l| !self.entry_live(l)).count();
+        for &k in slots {
+            let at = place_of(pool, k);
+            let held = self
+                .local
+                .iter()
+                .any(|l| self.entry_live(l) && l.place.load(Ordering::Relaxed) == at);
+            if !held {
+                if free == 0 {
+                    return false;
+                }
+                free -= 1;
+            }
+        }
+        true
+    }
+
+    /// Whether an entry applies to what its slot holds now (an entry whose
+    /// slot took another token is free for reuse).
+    fn entry_live(&self, l: &LocalSlot) -> bool {
+        let t = l.token.load(Ordering::Relaxed);
+        let at = l.place.load(Ordering::Relaxed) as usize;
+        let (p, k) = (at / MAX_SLOTS, at % MAX_SLOTS);
+        t != 0
+            && p < MAX_POOLS
+            && self.tokens[p][k].load(Ordering::Relaxed) == t
+            && self.local_mask[p].load(Ordering::Relaxed) & (1 << k) != 0
+    }
+
+    /// Re-points slot `slot` of `pool`, which holds `token`. The caller
+    /// checked [`CpuState::local_room`]; without room nothing changes and
+    /// `false` comes back. The token is stored last, so the entry never
+    /// names `token` with half-written settings.
+    pub(crate) fn set_local(
+        &self,
+        pool: usize,
+        slot: usize,
+        token: Token,
+        image: SlotImage,
+        start: u64,
+        end: u64,
+    ) -> bool {
+        let at = place_of(pool, slot);
+        let entry = self
+            .local
+            .iter()
+            .find(|l| self.entry_live(l) && l.place.load(Ordering::Relaxed) == at)
+            .or_else(|| self.local.iter().find(|l| !self.entry_live(l)));
+        let Some(l) = entry else {
+            return false;
+        };
+        l.token.store(0, Ordering::Relaxed);
+        l.place.store(at, Ordering::Relaxed);
+        l.value.store(image.value, Ordering::Relaxed);
+        l.control.store(image.control, Ordering::Relaxed);
+        l.start.store(start, Ordering::Relaxed);
+        l.end.store(end, Ordering::Relaxed);
+        l.token.store(token.0, Ordering::Release);
+        self.local_mask[pool].fetch_or(1 << slot, Ordering::Relaxed);
+        true
+    }
+
+    /// Drops a local re-pointing of slot `slot` of `pool`, if any.
+    #[inline]
+    pub(crate) fn clear_local(&self, pool: usize, slot: usize) {
+        if self.local_mask[pool].load(Ordering::Relaxed) & (1 << slot) != 0 {
+            self.drop_local(pool, slot);
+        }
+    }
+
+    #[cold]
+    fn drop_local(&self, pool: usize, slot: usize) {
+        self.local_mask[pool].fetch_and(!(1 << slot), Ordering::Relaxed);
+        let at = place_of(pool, slot);
+        for l in &self.local {
+            if l.place.load(Ordering::Relaxed) == at {
+                l.token.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops every local re-pointing of `pool`.
+    pub(crate) fn clear_all_local(&self, pool: usize) {
+        let mut rest = self.local_mask[pool].load(Ordering::Relaxed);
+        while rest != 0 {
+            let k = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.drop_local(pool, k);
+        }
     }
 }
 
@@ -178,6 +304,67 @@ pub(crate) fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpu_costs_at_most_256_bytes() {
+        assert!(core::mem::size_of::<CpuState>() <= 256);
+    }
+
+    fn state_holding(p: usize, slots: &[(usize, Token)]) -> CpuState {
+        let s = CpuState::new();
+        for &(k, tok) in slots {
+            s.tokens[p][k].store(tok.0, Ordering::Relaxed);
+        }
+        s
+    }
+
+    const IMG: SlotImage = SlotImage {
+        value: 0x1000,
+        control: 7,
+    };
+
+    #[test]
+    fn a_local_entry_applies_to_its_slot_and_token_only() {
+        let s = state_holding(1, &[(3, t(4, 1)), (5, t(6, 1))]);
+        assert!(s.set_local(1, 3, t(4, 1), IMG, 0x1000, 0x1008));
+        assert_eq!(s.local_image(1, 3, t(4, 1)), Some(IMG));
+        assert_eq!(s.local_range(1, 3, t(4, 1)), Some((0x1000, 0x1008)));
+        assert!(s.any_local(1) && !s.any_local(0));
+        // Another generation, another slot, another pool: not re-pointed.
+        assert_eq!(s.local_image(1, 3, t(4, 2)), None);
+        assert_eq!(s.local_range(1, 5, t(6, 1)), None);
+        assert_eq!(s.local_range(0, 3, t(4, 1)), None);
+        s.clear_local(1, 3);
+        assert_eq!(s.local_image(1, 3, t(4, 1)), None);
+        assert!(!s.any_local(1));
+    }
+
+    #[test]
+    fn local_entries_run_out_and_come_back() {
+        let s = state_holding(0, &[(0, t(1, 0)), (1, t(2, 0)), (2, t(3, 0))]);
+        assert!(s.local_room(0, &[0, 1]));
+        assert!(!s.local_room(0, &[0, 1, 2]));
+        assert!(s.set_local(0, 0, t(1, 0), IMG, 1, 2));
+        assert!(s.set_local(0, 1, t(2, 0), IMG, 3, 4));
+        assert!(!s.local_room(0, &[2]));
+        assert!(!s.set_local(0, 2, t(3, 0), IMG, 5, 6));
+        assert_eq!(s.local_range(0, 2, t(3, 0)), None);
+        // Re-pointing a slot again reuses its entry.
+        assert!(s.local_room(0, &[1]));
+        assert!(s.set_local(0, 1, t(2, 0), IMG, 7, 8));
+        assert_eq!(s.local_range(0, 1, t(2, 0)), Some((7, 8)));
+        assert_eq!(s.local_range(0, 0, t(1, 0)), Some((1, 2)));
+        // A slot that took another token frees its entry.
+        s.tokens[0][0].store(t(9, 0).0, Ordering::Relaxed);
+        assert!(s.local_room(0, &[2]));
+        assert!(s.set_local(0, 2, t(3, 0), IMG, 5, 6));
+        assert_eq!(s.local_range(0, 2, t(3, 0)), Some((5, 6)));
+        assert_eq!(s.local_range(0, 1, t(2, 0)), Some((7, 8)));
+        s.clear_all_local(0);
+        assert!(!s.any_local(0));
+        assert_eq!(s.local_range(0, 1, t(2, 0)), None);
+        assert!(s.local_room(0, &[0, 1]));
+    }
 
     fn t(i: usize, g: u32) -> Token {
         Token::entry(i, 0, g)

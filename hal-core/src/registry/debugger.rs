@@ -153,7 +153,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
         slot.state.store(DEBUGGER_ARMED, Ordering::Release);
-        self.debugger_seq.fetch_add(1, Ordering::AcqRel);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.load_debugger_slots();
         Ok(DebuggerHandle {
             registry: self.id.load(Ordering::Relaxed),
@@ -216,7 +216,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         self.global_used[pool.index()].fetch_and(!(1 << k), Ordering::AcqRel);
         slot.state.store(DEBUGGER_FREE, Ordering::Release);
         self.ledger.debugger_give(pool);
-        self.debugger_seq.fetch_add(1, Ordering::AcqRel);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.load_debugger_slots();
         Ok(())
     }

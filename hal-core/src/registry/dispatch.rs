@@ -3,10 +3,10 @@
 
 use core::sync::atomic::{fence, Ordering};
 
-use super::cpu::CpuState;
-use super::records::{Token, DEBUGGER_ARMED};
+use super::cpu::{CpuState, SlotMask};
+use super::records::{SharedEntry, Token, DEBUGGER_ARMED};
 use super::Registry;
-use crate::arch::{Arch, Decoded, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
+use crate::arch::{Arch, PoolId, Resume, SlotImage, SlotView, MAX_POOLS, MAX_SLOTS};
 use crate::handle::Handle;
 use crate::platform::Platform;
 use crate::request::{CpuId, Event, EventKind, Handler};
@@ -83,21 +83,28 @@ impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotV
     }
 }
 
+/// The access a debug exception reports, as [`Decoded`](crate::arch::Decoded)
+/// gives it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Access {
+    address: Option<u64>,
+    len: u8,
+}
+
 /// Decides whether a hit on `[start, end)` is real given what the hardware
 /// reported, and the address to report (inside the range).
-fn filter(decoded: &Decoded, start: u64, end: u64) -> Option<Option<u64>> {
-    match decoded.address {
+#[inline]
+fn filter(access: Access, start: u64, end: u64) -> Option<Option<u64>> {
+    match access.address {
         None => Some(None),
         Some(a) if a >= end => None,
-        Some(a)
-            if decoded.access_len > 0
-                && a.saturating_add(u64::from(decoded.access_len)) <= start =>
-        {
-            None
-        }
+        Some(a) if access.len > 0 && a.saturating_add(u64::from(access.len)) <= start => None,
         Some(a) => Some(Some(a.max(start))),
     }
 }
+
+/// The bits of a hit mask that name slots of the table.
+const SLOT_BITS: u32 = (1 << MAX_SLOTS) - 1;
 
 /// Index space of handles naming debugger slots in events.
 pub(crate) const DEBUGGER_HANDLE_BASE: u32 = 0xffff_0000;
@@ -174,15 +181,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn on_debug_exception(&self, trap: &A::Trap) -> Outcome {
-        let mut out = Outcome {
-            resume: Resume::Continue,
-            delivered: 0,
-            filtered: 0,
-            spurious: false,
-        };
         let Some((cpu, state)) = self.cpu_state() else {
-            out.spurious = true;
-            return out;
+            return Outcome {
+                resume: Resume::Continue,
+                delivered: 0,
+                filtered: 0,
+                spurious: true,
+            };
         };
         // SAFETY: we are in the current CPU's debug exception handler.
         unsafe { self.arch.suspend() };
@@ -193,30 +198,42 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 state,
             },
         );
+        // The counts live in locals until the end, and the hits see the
+        // access by value: nothing of either needs a home in memory on the
+        // path of a hit.
+        let access = Access {
+            address: decoded.address,
+            len: decoded.access_len,
+        };
+        let mut resume = Resume::Continue;
+        let mut delivered = 0;
+        let mut filtered = 0;
+        let mut spurious = false;
         if decoded.step_complete {
             self.end_step(state);
-            out.resume = Resume::EndSingleStep;
+            resume = Resume::EndSingleStep;
         }
+        let cpu = CpuId(cpu as u32);
         let mut armed_hits = [0u32; MAX_POOLS];
+        let mut any_bit = 0;
         for (p, &bits) in decoded.hits.iter().enumerate().take(A::POOLS) {
-            let mut rest = bits;
+            any_bit |= bits;
+            // Bits past the table name no slot of this registry.
+            if bits >> MAX_SLOTS != 0 {
+                spurious = true;
+            }
+            let mut rest = bits & SLOT_BITS;
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
-                let (tok, local) = if k < MAX_SLOTS {
-                    let tok = state.token(p, k);
-                    (tok, state.local[p][k].range_for(tok))
-                } else {
-                    (Token::EMPTY, None)
-                };
-                match self.deliver_hit(tok, local, &decoded, CpuId(cpu as u32)) {
-                    None => out.spurious = true,
+                match self.deliver_hit(state, p, k, access, cpu) {
+                    None => spurious = true,
                     Some(None) => {
-                        out.filtered += 1;
+                        filtered += 1;
                         armed_hits[p] |= 1 << k;
                     }
                     Some(Some(calls)) => {
-                        out.delivered += calls;
+                        delivered += calls;
                         armed_hits[p] |= 1 << k;
                         // A handler may have updated the registry (say, removed
                         // itself), which reloads this CPU and re-enables its
@@ -229,23 +246,32 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 }
             }
         }
-        if !decoded.any_hit() && !decoded.step_complete {
-            out.spurious = true;
+        // Nothing hit, or a pool past the backend's count did: no slot of
+        // this registry explains it.
+        if (any_bit == 0 && !decoded.step_complete)
+            || decoded.hits.iter().skip(A::POOLS).any(|&b| b != 0)
+        {
+            spurious = true;
         }
         if armed_hits.iter().any(|&b| b != 0) {
             match decoded.resume {
                 Some(Resume::SingleStep) => {
                     self.begin_step(state, &armed_hits);
-                    out.resume = Resume::SingleStep;
+                    resume = Resume::SingleStep;
                 }
-                Some(r) => out.resume = r,
+                Some(r) => resume = r,
                 None => {}
             }
         }
         self.write_controls(state);
         // SAFETY: current CPU, inside its debug exception handler.
         unsafe { self.arch.acknowledge(trap) };
-        out
+        Outcome {
+            resume,
+            delivered,
+            filtered,
+            spurious,
+        }
     }
 
     /// Writes the current CPU's control words again, as its table says,
@@ -307,89 +333,141 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    /// Calls the handlers of the slot holding `tok`. `None`: nothing current
-    /// there (spurious); `Some(None)`: outside the requested bytes;
-    /// `Some(Some(n))`: `n` handlers called. `local`: the range this CPU
-    /// alone re-pointed the slot to, if it did.
+    /// Calls the handlers of what slot `k` of pool `p` holds on this CPU.
+    /// `None`: nothing current there (spurious); `Some(None)`: outside the
+    /// requested bytes; `Some(Some(n))`: `n` handlers called.
+    #[inline]
     fn deliver_hit(
         &self,
-        tok: Token,
-        local: Option<(u64, u64)>,
-        decoded: &Decoded,
+        state: &CpuState,
+        p: usize,
+        k: usize,
+        access: Access,
         cpu: CpuId,
     ) -> Option<Option<u32>> {
+        let tok = state.token(p, k);
         if tok.is_empty() {
             return None;
         }
-        let registry = self.id.load(Ordering::Relaxed);
         if tok.is_debugger() {
-            let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
-            let slot = self.debugger.get(p)?.get(k)?;
-            if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
-                return None;
-            }
-            let start = slot.start.load(Ordering::Relaxed);
-            let end = slot.end.load(Ordering::Relaxed);
-            let Some(address) = filter(decoded, start, end) else {
-                return Some(None);
-            };
-            let handle = Handle {
-                registry,
-                index: DEBUGGER_HANDLE_BASE + tok.index() as u32,
-                generation: slot.generation.load(Ordering::Relaxed),
-            };
-            call(slot.handler(), handle, cpu, address);
-            return Some(Some(1));
+            // The access goes in registers: a cold call that took it by
+            // reference would make every hit store it first.
+            return self.deliver_debugger_hit(tok, access.address, access.len, cpu);
         }
         let owner = self.shared.get(tok.index())?;
-        if !owner.current(tok) {
-            return None;
-        }
-        let (start, end) = local.unwrap_or_else(|| {
+        // Everything the first handler call needs is read before one
+        // generation check: `publish_entry` bumps the generation, then a
+        // release fence, then writes the settings, so with the acquire
+        // fence below a setting from a later publish implies its
+        // generation is seen, and the hit is dropped. Reading under a stale
+        // token costs a few loads; checking before them too would cost
+        // every hit a check.
+        let (start, end) = state.local_range(p, k, tok).unwrap_or_else(|| {
             (
                 owner.start.load(Ordering::Relaxed),
                 owner.end.load(Ordering::Relaxed),
             )
         });
-        // Orders the loads above before the generation check below, which
-        // an acquire load alone does not: with the release fence of
-        // `publish_entry`, a range from a later publish implies its
-        // generation is seen here.
+        let deliver = owner.deliver.load(Ordering::Relaxed);
+        let handler = owner.handler();
+        let generation = owner.handle_generation.load(Ordering::Relaxed);
+        let next = owner.next_sharer.load(Ordering::Relaxed) as usize;
         fence(Ordering::Acquire);
         if !owner.current(tok) {
             return None;
         }
-        let Some(address) = filter(decoded, start, end) else {
+        let Some(address) = filter(access, start, end) else {
             return Some(None);
         };
         let mut calls = 0;
-        let mut at = tok.index() + 1;
+        if deliver {
+            let handle = Handle {
+                registry: self.id.load(Ordering::Relaxed),
+                index: tok.index() as u32,
+                generation,
+            };
+            call(handler, handle, cpu, address);
+            calls += 1;
+        }
+        if next != 0 {
+            calls += self.deliver_sharers(tok, owner, next, cpu, address);
+        }
+        Some(Some(calls))
+    }
+
+    /// Calls the handlers of the entries sharing `owner`'s slots, from
+    /// index + 1 `at` down the chain.
+    #[inline(never)]
+    fn deliver_sharers(
+        &self,
+        tok: Token,
+        owner: &SharedEntry,
+        mut at: usize,
+        cpu: CpuId,
+        address: Option<u64>,
+    ) -> u32 {
+        let registry = self.id.load(Ordering::Relaxed);
+        let mut calls = 0;
         // The chain is bounded by the table; a chain being relinked
         // concurrently can at worst end early.
         for _ in 0..BPS {
             let Some(entry) = self.shared.get(at - 1) else {
                 break;
             };
-            if entry.deliver.load(Ordering::Acquire) {
-                let handler = entry.handler();
+            let deliver = entry.deliver.load(Ordering::Relaxed);
+            let handler = entry.handler();
+            let generation = entry.handle_generation.load(Ordering::Relaxed);
+            let next = entry.next_sharer.load(Ordering::Relaxed) as usize;
+            // As in `deliver_hit`: the sharer's settings read before the
+            // owner's generation is checked again.
+            fence(Ordering::Acquire);
+            if !owner.current(tok) {
+                break;
+            }
+            if deliver {
                 let handle = Handle {
                     registry,
                     index: (at - 1) as u32,
-                    generation: entry.handle_generation.load(Ordering::Relaxed),
+                    generation,
                 };
-                // As above: the handler read before the check.
-                fence(Ordering::Acquire);
-                if owner.current(tok) {
-                    call(handler, handle, cpu, address);
-                    calls += 1;
-                }
+                call(handler, handle, cpu, address);
+                calls += 1;
             }
-            at = entry.next_sharer.load(Ordering::Acquire) as usize;
+            at = next;
             if at == 0 {
                 break;
             }
         }
-        Some(Some(calls))
+        calls
+    }
+
+    /// Calls the handler of the kernel debugger's slot `tok` names.
+    #[inline(never)]
+    fn deliver_debugger_hit(
+        &self,
+        tok: Token,
+        address: Option<u64>,
+        len: u8,
+        cpu: CpuId,
+    ) -> Option<Option<u32>> {
+        let access = Access { address, len };
+        let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
+        let slot = self.debugger.get(p)?.get(k)?;
+        if slot.state.load(Ordering::Acquire) != DEBUGGER_ARMED {
+            return None;
+        }
+        let start = slot.start.load(Ordering::Relaxed);
+        let end = slot.end.load(Ordering::Relaxed);
+        let Some(address) = filter(access, start, end) else {
+            return Some(None);
+        };
+        let handle = Handle {
+            registry: self.id.load(Ordering::Relaxed),
+            index: DEBUGGER_HANDLE_BASE + tok.index() as u32,
+            generation: slot.generation.load(Ordering::Relaxed),
+        };
+        call(slot.handler(), handle, cpu, address);
+        Some(Some(1))
     }
 
     /// Disarms hit slots for a step over the faulting access.
@@ -404,7 +482,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 // step completes.
                 unsafe { self.arch.write_slot(PoolId::ALL[p], k, None) };
             }
-            state.stepping[p].fetch_or(bits, Ordering::Relaxed);
+            // Hit masks past the table were dropped above.
+            state.stepping[p].fetch_or((bits & SLOT_BITS) as SlotMask, Ordering::Relaxed);
         }
     }
 
@@ -423,6 +502,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 }
 
+#[inline]
 fn call(handler: Handler, handle: Handle, cpu: CpuId, address: Option<u64>) {
     let event = Event {
         kind: EventKind::Hit,
@@ -438,18 +518,14 @@ fn call(handler: Handler, handle: Handle, cpu: CpuId, address: Option<u64>) {
 mod tests {
     use super::*;
 
-    fn decoded(address: Option<u64>, access_len: u8) -> Decoded {
-        Decoded {
-            address,
-            access_len,
-            ..Decoded::default()
-        }
+    fn decoded(address: Option<u64>, len: u8) -> Access {
+        Access { address, len }
     }
 
     #[test]
     fn hits_inside_are_reported_at_their_address() {
         assert_eq!(
-            filter(&decoded(Some(0x1004), 1), 0x1003, 0x1010),
+            filter(decoded(Some(0x1004), 1), 0x1003, 0x1010),
             Some(Some(0x1004))
         );
     }
@@ -457,23 +533,23 @@ mod tests {
     #[test]
     fn wide_access_starting_below_is_reported_at_the_range_start() {
         assert_eq!(
-            filter(&decoded(Some(0x1000), 8), 0x1004, 0x1008),
+            filter(decoded(Some(0x1000), 8), 0x1004, 0x1008),
             Some(Some(0x1004))
         );
         assert_eq!(
-            filter(&decoded(Some(0x1000), 0), 0x1004, 0x1008),
+            filter(decoded(Some(0x1000), 0), 0x1004, 0x1008),
             Some(Some(0x1004))
         );
     }
 
     #[test]
     fn accesses_beside_the_range_are_dropped() {
-        assert_eq!(filter(&decoded(Some(0x1008), 1), 0x1004, 0x1008), None);
-        assert_eq!(filter(&decoded(Some(0x1000), 4), 0x1004, 0x1008), None);
+        assert_eq!(filter(decoded(Some(0x1008), 1), 0x1004, 0x1008), None);
+        assert_eq!(filter(decoded(Some(0x1000), 4), 0x1004, 0x1008), None);
     }
 
     #[test]
     fn no_address_means_no_filtering() {
-        assert_eq!(filter(&decoded(None, 0), 0x1004, 0x1008), Some(None));
+        assert_eq!(filter(decoded(None, 0), 0x1004, 0x1008), Some(None));
     }
 }

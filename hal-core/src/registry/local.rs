@@ -64,9 +64,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// [`Scope::AllCpus`]; `ForeignHandle`/`StaleHandle` for a handle that
     /// names no registration; `BadCpu` if the current CPU is not online;
     /// `NotLocal` if `h` holds no system-wide slots on this CPU (another
-    /// scope, disabled, waiting, with sharers, being removed) or `req`
-    /// needs another pool or another number of slots. On error nothing
-    /// changed.
+    /// scope, disabled, waiting, with sharers, being removed), `req`
+    /// needs another pool or another number of slots, or the CPU holds
+    /// re-pointed slots of other breakpoints and has no room left for
+    /// these: a CPU keeps at most two slots re-pointed at once. On error
+    /// nothing changed.
     ///
     /// # Examples
     ///
@@ -125,7 +127,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         let mut slots = [usize::MAX; MAX_PIECES];
         let mut held = 0;
         for pool in 0..A::POOLS {
-            let system = state.system_mask[pool].load(Ordering::Relaxed);
+            let system = u32::from(state.system_mask[pool].load(Ordering::Relaxed));
             for (k, cell) in state.tokens[pool].iter().enumerate() {
                 let tok = Token(cell.load(Ordering::Relaxed));
                 if tok.is_empty() || tok.is_debugger() || tok.index() != index {
@@ -143,10 +145,16 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         if held == 0 || held != pieces || slots[..pieces].contains(&usize::MAX) {
             return Err(ErrorKind::NotLocal.into());
         }
+        // The CPU keeps a short list of re-pointed slots: all of them fit,
+        // or nothing changes.
+        if !state.local_room(p, &slots[..pieces]) {
+            return Err(ErrorKind::NotLocal.into());
+        }
         let end = req.addr.saturating_add(req.len);
         for (piece, &k) in slots[..pieces].iter().enumerate() {
             let tok = state.token(p, k);
-            state.local[p][k].set(tok, prepared.images[piece], req.addr, end);
+            let set = state.set_local(p, k, tok, prepared.images[piece], req.addr, end);
+            debug_assert!(set, "room was checked above");
         }
         self.write_local_pool(state, p, &slots[..pieces]);
         Ok(())
@@ -157,7 +165,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     fn write_local_pool(&self, state: &super::cpu::CpuState, p: usize, changed: &[usize]) {
         let pool = PoolId::ALL[p];
         let n = self.slot_counts().0[p] as usize;
-        let stepping = state.stepping[p].load(Ordering::Relaxed);
+        let stepping = u32::from(state.stepping[p].load(Ordering::Relaxed));
         for &k in changed {
             // A slot disarmed for a step stays so: the step's end re-arms
             // it from the table, which now holds the local image.

@@ -26,11 +26,11 @@ use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use critical_section::Mutex;
 
-use self::cpu::{place, CpuState, SEQ_CPU, SEQ_DEBUGGER, SEQ_SYSTEM, SEQ_TASK};
+use self::cpu::{place, CpuState, SlotMask};
 use self::index::Index;
 use self::notices::Notices;
 use self::records::{
-    ContextRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
+    ContextRecord, CpuRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted, ANY_CPU,
 };
 use crate::arch::{Arch, PoolId, SlotCounts, SlotImage, MAX_POOLS, MAX_SLOTS};
 use crate::cover::{exact_cover, MAX_PIECES};
@@ -241,10 +241,14 @@ pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, c
     shared: [SharedEntry; BPS],
     cpus: [CpuState; CPUS],
     contexts: [ContextRecord; TASKS],
-    cpu_records: [ContextRecord; CPUS],
+    cpu_records: [CpuRecord; CPUS],
     system: SystemRecord,
     debugger: [[DebuggerSlot; MAX_SLOTS]; MAX_POOLS],
-    debugger_seq: AtomicU32,
+    /// Bumped after every change of what CPUs load: by each updating call
+    /// once its records are written ([`Registry::refresh_all`]) and by the
+    /// kernel debugger's path. A CPU that read its records at the current
+    /// epoch and runs the context it loaded is up to date.
+    epoch: AtomicU32,
 }
 
 impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
@@ -302,10 +306,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             shared: [const { SharedEntry::new() }; BPS],
             cpus: [const { CpuState::new() }; CPUS],
             contexts: [const { ContextRecord::new() }; TASKS],
-            cpu_records: [const { ContextRecord::new() }; CPUS],
+            cpu_records: [const { CpuRecord::new() }; CPUS],
             system: SystemRecord::new(),
             debugger: [const { [const { DebuggerSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
-            debugger_seq: AtomicU32::new(0),
+            epoch: AtomicU32::new(0),
         }
     }
 
@@ -1414,7 +1418,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     fn slot_image(&self, state: &CpuState, p: usize, k: usize, tok: Token) -> Option<SlotImage> {
         let image = self.entry_image(tok)?;
-        Some(state.local[p][k].image_for(tok).unwrap_or(image))
+        Some(state.local_image(p, k, tok).unwrap_or(image))
     }
 
     /// The image an entry token names, if the token is current.
@@ -1492,37 +1496,53 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub fn switch_task(&self, next: Option<TaskId>) -> Result<()> {
+        let Some((cpu, state)) = self.cpu_state() else {
+            return Err(ErrorKind::BadCpu.into());
+        };
+        // The common case first: `next` is what is loaded and nothing
+        // changed since. The loaded context is always below `TASKS`, and
+        // `want` names `next` alone, so this also vouches for `next`. An
+        // offline CPU never matches (its epoch is `u32::MAX`) or, after
+        // 2^32 updates, matches and does nothing, which is what it does
+        // below too.
+        let want = Self::task_word(next);
+        if self.up_to_date(state, want) {
+            return Ok(());
+        }
         if let Some(t) = next {
             if t.0 as usize >= TASKS {
                 return Err(ErrorKind::BadTask.into());
             }
         }
-        let Some((cpu, state)) = self.cpu_state() else {
-            return Err(ErrorKind::BadCpu.into());
-        };
         if !state.online.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if !self.up_to_date(cpu, state, next) {
-            self.load(cpu, next, false);
-        }
+        self.load(cpu, next, false);
         Ok(())
     }
 
-    fn up_to_date(&self, cpu: usize, state: &CpuState, task: Option<TaskId>) -> bool {
-        let loaded = state.task.load(Ordering::Relaxed);
-        let want = task.map_or(0, |t| t.0 + 1);
-        let task_seq = task.map_or(0, |t| {
-            self.contexts[t.0 as usize].seq.load(Ordering::Acquire)
-        });
-        loaded == want
-            && state.seqs[SEQ_TASK].load(Ordering::Relaxed) == task_seq
-            && state.seqs[SEQ_CPU].load(Ordering::Relaxed)
-                == self.cpu_records[cpu].seq.load(Ordering::Acquire)
-            && state.seqs[SEQ_SYSTEM].load(Ordering::Relaxed)
-                == self.system.seq.load(Ordering::Acquire)
-            && state.seqs[SEQ_DEBUGGER].load(Ordering::Relaxed)
-                == self.debugger_seq.load(Ordering::Acquire)
+    /// How [`CpuState::task`] names `task`: 0 for none, the number + 1
+    /// otherwise (`u64`, so no number wraps onto "none").
+    #[inline]
+    fn task_word(task: Option<TaskId>) -> u64 {
+        task.map_or(0, |t| u64::from(t.0) + 1)
+    }
+
+    /// Whether the CPU holds what it should for the context `want`
+    /// ([`Self::task_word`]): it runs that context and read its records at
+    /// the current epoch. Every record write is followed by an epoch bump
+    /// (the updating calls end in [`Self::refresh_all`], which bumps it
+    /// before it reloads the CPUs; the debugger's path bumps it itself),
+    /// and [`Self::wanted`] takes the epoch before it reads the records: a
+    /// CPU that matches read every record as of at least that bump. One
+    /// word stands for the context's, the CPU's, the system set's and the
+    /// debugger's records, so an update makes every CPU read its records
+    /// again at the next check, whichever it changed: updates are rare,
+    /// switches are not.
+    #[inline]
+    fn up_to_date(&self, state: &CpuState, want: u64) -> bool {
+        u64::from(state.task.load(Ordering::Relaxed)) == want
+            && state.epoch.load(Ordering::Relaxed) == self.epoch.load(Ordering::Acquire)
     }
 
     /// Brings the current CPU online (boot, hotplug, resume from suspend):
@@ -1616,15 +1636,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             state.control[p].store(0, Ordering::Relaxed);
             state.stepping[p].store(0, Ordering::Relaxed);
             state.system_mask[p].store(0, Ordering::Relaxed);
-            for local in &state.local[p] {
-                local.clear();
-            }
+            state.clear_all_local(p);
             // SAFETY: current CPU; 0 is the control word of an empty table.
             unsafe { self.arch.write_control(PoolId::ALL[p], 0) };
         }
-        for s in &state.seqs {
-            s.store(u32::MAX, Ordering::Relaxed);
-        }
+        state.epoch.store(u32::MAX, Ordering::Relaxed);
         if state.armed.swap(false, Ordering::Relaxed) {
             // SAFETY: current CPU; nothing is armed any more.
             unsafe { self.arch.set_armed(false) };
@@ -1670,12 +1686,17 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             return;
         }
         let task = state.loaded_task();
-        if !self.up_to_date(cpu, state, task) {
+        if !self.up_to_date(state, Self::task_word(task)) {
             self.load(cpu, task, false);
         }
     }
 
+    /// Publishes an update's records to every CPU: bumps the epoch (the
+    /// records were written under the lock, released by now), then reloads
+    /// every CPU. Every updating call that wrote a record
+    /// ends here, which is what lets [`Self::up_to_date`] check one word.
     fn refresh_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.platform.run_on_each_cpu(&|| self.refresh());
     }
 
@@ -1687,12 +1708,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         task: Option<TaskId>,
         state: &CpuState,
     ) -> ([[Token; MAX_SLOTS]; MAX_POOLS], Wanted, [u64; MAX_POOLS]) {
-        let debugger_seq = self.debugger_seq.load(Ordering::Acquire);
-        let system_seq = self.system.seq.load(Ordering::Acquire);
-        let cpu_seq = self.cpu_records[cpu].seq.load(Ordering::Acquire);
-        let task_seq = task.map_or(0, |t| {
-            self.contexts[t.0 as usize].seq.load(Ordering::Acquire)
-        });
+        // Before the records: see `up_to_date`.
+        let epoch = self.epoch.load(Ordering::Acquire);
         let system = self.system.read();
         let mut fixed = system.tokens;
         for (p, pool) in self.debugger.iter().enumerate() {
@@ -1714,12 +1731,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 }
             }
         }
-        // Record what was read; a writer that raced us bumped a sequence
-        // number after these loads, so the next check reloads again.
-        state.seqs[SEQ_TASK].store(task_seq, Ordering::Relaxed);
-        state.seqs[SEQ_CPU].store(cpu_seq, Ordering::Relaxed);
-        state.seqs[SEQ_SYSTEM].store(system_seq, Ordering::Relaxed);
-        state.seqs[SEQ_DEBUGGER].store(debugger_seq, Ordering::Relaxed);
+        // Record what was read; a writer that raced us bumps the epoch
+        // after its writes, so the next check reloads again.
+        state.epoch.store(epoch, Ordering::Relaxed);
         (fixed, local, system.control)
     }
 
@@ -1767,7 +1781,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             if changed {
                 // A new token (the breakpoint was updated or left) drops a
                 // local re-pointing of the slot.
-                state.local[p][k].clear();
+                state.clear_local(p, k);
             }
             let image = self.slot_image(state, p, k, table[k]);
             all[k] = image;
@@ -1787,7 +1801,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             }
         }
         state.stepping[p].store(stepping, Ordering::Relaxed);
-        state.system_mask[p].store(system_mask, Ordering::Relaxed);
+        state.system_mask[p].store(system_mask as SlotMask, Ordering::Relaxed);
         let control = if state.any_local(p) {
             // A slot re-pointed here alone: the system-wide word does not
             // describe it, so this CPU computes its own from its table.

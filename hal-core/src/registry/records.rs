@@ -43,6 +43,7 @@ impl Token {
         self.0 & DEBUGGER != 0
     }
 
+    #[inline]
     pub(crate) const fn index(self) -> usize {
         (self.0 & 0xffff) as usize
     }
@@ -65,6 +66,7 @@ fn store_handler(cell: &AtomicPtr<()>, func: HandlerFn) {
     cell.store(func as *mut (), Ordering::Relaxed);
 }
 
+#[inline]
 fn load_handler(cell: &AtomicPtr<()>) -> HandlerFn {
     let raw = cell.load(Ordering::Relaxed);
     // SAFETY: every value stored in a handler cell comes from
@@ -114,6 +116,7 @@ impl SharedEntry {
         self.context.store(handler.context, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn handler(&self) -> Handler {
         Handler::new(
             load_handler(&self.func),
@@ -134,6 +137,7 @@ impl SharedEntry {
     }
 
     /// Whether `token` still names this entry's current pieces.
+    #[inline]
     pub(crate) fn current(&self, token: Token) -> bool {
         self.generation.load(Ordering::Acquire) & GEN_MASK == token.generation()
     }
@@ -195,11 +199,19 @@ impl DebuggerSlot {
 /// A seqlocked list of tokens per pool: what one debug context (or the
 /// kernel breakpoints bound to one CPU) wants loaded. `cpu[p][i]` restricts
 /// `tokens[p][i]` to one CPU (`ANY_CPU`: none).
-pub(crate) struct ContextRecord {
+///
+/// `R` is the room for restrictions: [`MAX_SLOTS`] in a debug context's
+/// record (a context's breakpoint may be bound to one CPU), 0 in a CPU's
+/// record (everything in it is for that CPU), which saves each CPU a
+/// second array of tokens' worth.
+pub(crate) struct ContextRecord<const R: usize = MAX_SLOTS> {
     pub(crate) seq: AtomicU32,
     tokens: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
-    cpu: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
+    cpu: [[AtomicU32; R]; MAX_POOLS],
 }
+
+/// The record of the breakpoints bound to one CPU.
+pub(crate) type CpuRecord = ContextRecord<0>;
 
 pub(crate) const ANY_CPU: u32 = u32::MAX;
 
@@ -239,13 +251,34 @@ fn read_consistent<T>(seq: &AtomicU32, mut read: impl FnMut() -> T) -> T {
     }
 }
 
-impl ContextRecord {
+impl<const R: usize> ContextRecord<R> {
+    const ROOM_OK: () = assert!(R == 0 || R == MAX_SLOTS);
+
     pub(crate) const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::ROOM_OK;
         Self {
             seq: AtomicU32::new(0),
             tokens: [const { [const { AtomicU32::new(0) }; MAX_SLOTS] }; MAX_POOLS],
-            cpu: [const { [const { AtomicU32::new(ANY_CPU) }; MAX_SLOTS] }; MAX_POOLS],
+            cpu: [const { [const { AtomicU32::new(ANY_CPU) }; R] }; MAX_POOLS],
         }
+    }
+
+    /// Restricts token `i` of pool `p` to `cpu` (writer side). A record
+    /// without room for restrictions holds only unrestricted tokens.
+    fn restrict(&self, p: usize, i: usize, cpu: u32) {
+        match self.cpu[p].get(i) {
+            Some(c) => c.store(cpu, Ordering::Relaxed),
+            None => debug_assert_eq!(cpu, ANY_CPU, "a CPU's record restricts nothing"),
+        }
+    }
+
+    /// The CPU token `i` of pool `p` is restricted to (reader side).
+    #[inline]
+    fn restriction(&self, p: usize, i: usize) -> u32 {
+        self.cpu[p]
+            .get(i)
+            .map_or(ANY_CPU, |c| c.load(Ordering::Relaxed))
     }
 
     /// Writer side (registry lock held): runs `f` between odd and even
@@ -275,7 +308,7 @@ impl ContextRecord {
                 .iter()
                 .position(|t| t.load(Ordering::Relaxed) == 0)
             {
-                r.cpu[p][i].store(cpu, Ordering::Relaxed);
+                r.restrict(p, i, cpu);
                 r.tokens[p][i].store(token.0, Ordering::Relaxed);
             }
         });
@@ -299,11 +332,11 @@ impl ContextRecord {
             let p = pool.index();
             let mut free = r.tokens[p]
                 .iter()
-                .zip(&r.cpu[p])
-                .filter(|(t, _)| t.load(Ordering::Relaxed) == 0);
+                .enumerate()
+                .filter(|(_, t)| t.load(Ordering::Relaxed) == 0);
             for tok in tokens {
-                if let Some((t, c)) = free.next() {
-                    c.store(cpu, Ordering::Relaxed);
+                if let Some((i, t)) = free.next() {
+                    r.restrict(p, i, cpu);
                     t.store(tok.0, Ordering::Relaxed);
                 }
             }
@@ -348,9 +381,9 @@ impl ContextRecord {
         read_consistent(&self.seq, || {
             let mut w = Wanted::EMPTY;
             for p in 0..MAX_POOLS {
-                for (t, c) in self.tokens[p].iter().zip(&self.cpu[p]) {
+                for (i, t) in self.tokens[p].iter().enumerate() {
                     let tok = Token(t.load(Ordering::Relaxed));
-                    let only = c.load(Ordering::Relaxed);
+                    let only = self.restriction(p, i);
                     if !tok.is_empty() && (only == ANY_CPU || only == cpu) {
                         w.push(p, tok);
                     }
