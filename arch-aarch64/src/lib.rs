@@ -76,7 +76,8 @@ impl Aarch64 {
 
     /// A backend with explicit slot counts (host tests, models, or a CPU
     /// whose identification registers must not be trusted). Counts above
-    /// 16, the architectural maximum, are reduced to 16.
+    /// 16, the architectural maximum, are reduced to 16 (in
+    /// [`Arch::slot_counts`]).
     ///
     /// # Examples
     ///
@@ -86,11 +87,8 @@ impl Aarch64 {
     /// assert_eq!(Aarch64::with_counts(20, 2).slot_counts(), SlotCounts([16, 2]));
     /// ```
     pub const fn with_counts(breakpoints: u8, watchpoints: u8) -> Self {
-        let max = MAX_SLOTS as u8;
-        let b = if breakpoints > max { max } else { breakpoints };
-        let w = if watchpoints > max { max } else { watchpoints };
         Self {
-            counts: Some((b, w)),
+            counts: Some((breakpoints, watchpoints)),
         }
     }
 }
@@ -116,7 +114,10 @@ impl Arch for Aarch64 {
             #[cfg(not(target_arch = "aarch64"))]
             None => (0, 0),
         };
-        SlotCounts([b, w])
+        // The core indexes at most `MAX_SLOTS` slots per pool, which is
+        // also the architecture's limit (4-bit "count minus one" fields).
+        let max = MAX_SLOTS as u8;
+        SlotCounts([b.min(max), w.min(max)])
     }
 
     fn check_range(&self, addr: u64, end: u64, space: Space) -> Result<()> {
