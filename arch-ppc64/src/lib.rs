@@ -381,14 +381,8 @@ impl Ppc64 {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub const fn max_dawr_range(mut self, bytes: u64) -> Self {
-        let b = bytes / GRANULE * GRANULE;
-        self.max_range = if b < GRANULE {
-            GRANULE
-        } else if b > DAWR_BLOCK {
-            DAWR_BLOCK
-        } else {
-            b
-        };
+        // Kept as asked; `dawr_window` rounds and bounds it.
+        self.max_range = bytes;
         self
     }
 
@@ -447,6 +441,12 @@ impl Ppc64 {
         }
     }
 
+    /// The longest DAWR range a piece may take: [`Ppc64::max_dawr_range`]
+    /// rounded down to whole doublewords, between 8 and 512 bytes.
+    fn dawr_window(&self) -> u64 {
+        (self.max_range / GRANULE * GRANULE).clamp(GRANULE, DAWR_BLOCK)
+    }
+
     fn data_piece(&self, addr: u64, len: u64) -> Result<u64> {
         let start = addr & !(GRANULE - 1);
         let window = match self.family {
@@ -457,17 +457,18 @@ impl Ppc64 {
                 if start / DAWR_BLOCK != last / DAWR_BLOCK {
                     return Err(ErrorKind::CrossesBoundary.into());
                 }
-                self.max_range
+                self.dawr_window()
             }
-            Family::Dawr2 => self.max_range,
+            Family::Dawr2 => self.dawr_window(),
         };
         // Bytes from `addr` to the end of the window that starts at the
-        // granule of `addr` (saturating: a window ending past 2^64 ends there).
+        // granule of `addr` (saturating: a window ending past 2^64 ends
+        // there, and `addr` is not 0 then). Never 0: `addr` is inside it.
         let room = match start.checked_add(window) {
             Some(end) => end - addr,
             None => 0u64.wrapping_sub(addr),
         };
-        Ok(if room == 0 || len < room { len } else { room })
+        Ok(len.min(room))
     }
 
     fn target(&self, pool: PoolId, index: usize) -> Option<Target> {
