@@ -76,8 +76,7 @@ impl Aarch64 {
 
     /// A backend with explicit slot counts (host tests, models, or a CPU
     /// whose identification registers must not be trusted). Counts above
-    /// 16, the architectural maximum, are reduced to 16 (in
-    /// [`Arch::slot_counts`]).
+    /// 16, the architectural maximum, are reduced to 16.
     ///
     /// # Examples
     ///
@@ -87,8 +86,11 @@ impl Aarch64 {
     /// assert_eq!(Aarch64::with_counts(20, 2).slot_counts(), SlotCounts([16, 2]));
     /// ```
     pub const fn with_counts(breakpoints: u8, watchpoints: u8) -> Self {
+        let max = MAX_SLOTS as u8;
+        let b = if breakpoints <= max { breakpoints } else { max };
+        let w = if watchpoints <= max { watchpoints } else { max };
         Self {
-            counts: Some((breakpoints, watchpoints)),
+            counts: Some((b, w)),
         }
     }
 }
@@ -114,10 +116,7 @@ impl Arch for Aarch64 {
             #[cfg(not(target_arch = "aarch64"))]
             None => (0, 0),
         };
-        // The core indexes at most `MAX_SLOTS` slots per pool, which is
-        // also the architecture's limit (4-bit "count minus one" fields).
-        let max = MAX_SLOTS as u8;
-        SlotCounts([b.min(max), w.min(max)])
+        SlotCounts([b, w])
     }
 
     fn check_range(&self, addr: u64, end: u64, space: Space) -> Result<()> {

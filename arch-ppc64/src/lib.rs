@@ -381,8 +381,14 @@ impl Ppc64 {
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
     pub const fn max_dawr_range(mut self, bytes: u64) -> Self {
-        // Kept as asked; `dawr_window` rounds and bounds it.
-        self.max_range = bytes;
+        let b = bytes / GRANULE * GRANULE;
+        self.max_range = if b <= GRANULE {
+            GRANULE
+        } else if b >= DAWR_BLOCK {
+            DAWR_BLOCK
+        } else {
+            b
+        };
         self
     }
 
@@ -441,12 +447,6 @@ impl Ppc64 {
         }
     }
 
-    /// The longest DAWR range a piece may take: [`Ppc64::max_dawr_range`]
-    /// rounded down to whole doublewords, between 8 and 512 bytes.
-    fn dawr_window(&self) -> u64 {
-        (self.max_range / GRANULE * GRANULE).clamp(GRANULE, DAWR_BLOCK)
-    }
-
     fn data_piece(&self, addr: u64, len: u64) -> Result<u64> {
         let start = addr & !(GRANULE - 1);
         let window = match self.family {
@@ -457,9 +457,9 @@ impl Ppc64 {
                 if start / DAWR_BLOCK != last / DAWR_BLOCK {
                     return Err(ErrorKind::CrossesBoundary.into());
                 }
-                self.dawr_window()
+                self.max_range
             }
-            Family::Dawr2 => self.dawr_window(),
+            Family::Dawr2 => self.max_range,
         };
         // Bytes from `addr` to the end of the window that starts at the
         // granule of `addr` (saturating: a window ending past 2^64 ends

@@ -214,7 +214,10 @@ impl SlotControl {
     /// The layout from its fields, each two bits wide: the enables (L, G),
     /// `R/W` and `LEN`.
     const fn pack(enable: u64, condition: u64, length: u64) -> Self {
-        Self(enable | (condition << 16) | (length << 18))
+        let mut bits = enable;
+        bits |= condition << 16;
+        bits |= length << 18;
+        Self(bits)
     }
 
     /// A globally enabled slot with the given condition and length. It does
@@ -292,7 +295,10 @@ impl SlotControl {
         if index >= SLOTS {
             return 0;
         }
-        ((self.0 & Self::ENABLE_MASK) << (2 * index)) | ((self.0 & Self::FIELD_MASK) << (4 * index))
+        // Enables move by 2 bits per slot, R/W and LEN by 4.
+        let mut bits = (self.0 & Self::ENABLE_MASK) << (2 * index);
+        bits |= (self.0 & Self::FIELD_MASK) << (4 * index);
+        bits
     }
 }
 
