@@ -294,6 +294,12 @@ fn power10() -> Backend {
     Backend::Ppc64(Ppc64::new(Family::Dawr2))
 }
 
+/// POWER10 with DAWR pieces capped at 8 bytes, as under QEMU (which reads
+/// MRD from the wrong bits).
+fn power10_qemu() -> Backend {
+    Backend::Ppc64(Ppc64::new(Family::Dawr2).max_dawr_range(8))
+}
+
 /// The two triggers of QEMU's `virt` hart, type 6, Sv48 addresses (the
 /// fixture's kernel address is canonical there).
 const VIRT_TRIGGERS: Triggers = Triggers {
@@ -397,6 +403,8 @@ fn rows() -> Vec<Row> {
         "power7: execute without CIABR", power7, None, |fx| reg(fx, Request::execute(K + 0x40)) => UnsupportedKind;
         "power7: two doublewords on one DABR", power7, None, |fx| reg(fx, Request::write(K + 0x204, 8)) => NotCoverable;
         "power10: both DAWRs taken", power10, full, |fx| reg(fx, Request::write(K + 0x200, 8)) => NoSlot;
+        "power10 (8-byte DAWRs): 24 bytes need 3 DAWRs", power10_qemu, None, |fx| reg(fx, Request::write(K + 0x200, 24)) => NotCoverable;
+        "power10 (8-byte DAWRs): 16 bytes need the taken DAWR too", power10_qemu, None, |fx| reg(fx, Request::write(K + 0x200, 16)) => NoSlot;
         // --- RISC-V ---------------------------------------------------------
         "riscv: I/O breakpoint", riscv, None, |fx| reg(fx, Request::new(0x3f8, 1, AccessKind::Io)) => UnsupportedKind;
         "riscv: execute at an odd address", riscv, None, |fx| reg(fx, Request::execute(K + 1)) => Misaligned;

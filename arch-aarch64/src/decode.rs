@@ -142,8 +142,10 @@ impl Trap {
 ///   by single step (the instruction has not run).
 /// - Watchpoint (EC 0x34/0x35): the data slots whose range holds FAR and
 ///   whose direction (ISS.WnR) matches; if none holds FAR (a wide access
-///   reported below the watched bytes), the nearest slot above FAR within
-///   [`FAR_SLACK`]. Resume by single step (the access has not happened).
+///   reported below the watched bytes), the slots whose ranges start
+///   nearest above FAR, within [`FAR_SLACK`] (several when their ranges
+///   start at the same byte: the access reached it, and each of them
+///   watches it). Resume by single step (the access has not happened).
 /// - Software step (EC 0x32/0x33): `step_complete`.
 /// - Anything else: nothing (the registry counts it spurious).
 ///
@@ -196,7 +198,8 @@ pub fn decode(trap: &Trap, armed: &dyn SlotView) -> Decoded {
             let far = trap.far;
             let cache_op = trap.esr & ISS_CM != 0;
             let write = trap.esr & ISS_WNR != 0;
-            let mut nearest: Option<(usize, u64)> = None;
+            // The slots whose ranges start nearest above FAR, and how far.
+            let mut nearest: Option<(u32, u64)> = None;
             for i in 0..MAX_SLOTS {
                 let Some(img) = armed.slot(PoolId::SECOND, i) else {
                     continue;
@@ -207,19 +210,31 @@ pub fn decode(trap: &Trap, armed: &dyn SlotView) -> Decoded {
                 if !cache_op && !watches_direction(&img, write) {
                     continue;
                 }
-                if far >= start && far - start < len {
-                    out.hits[PoolId::SECOND.index()] |= 1 << i;
-                } else if start > far && start - far <= FAR_SLACK {
-                    let distance = start - far;
-                    if nearest.is_none_or(|(_, d)| distance < d) {
-                        nearest = Some((i, distance));
+                match far.checked_sub(start) {
+                    // FAR inside the range.
+                    Some(offset) if offset < len => out.hits[PoolId::SECOND.index()] |= 1 << i,
+                    // FAR past the range: the access did not touch it.
+                    Some(_) => {}
+                    // FAR below the range: a wide access may have reached its
+                    // first byte.
+                    None => {
+                        let distance = start - far;
+                        if distance <= FAR_SLACK {
+                            nearest = match nearest {
+                                Some((mask, d)) if d < distance => Some((mask, d)),
+                                // Ranges starting at the same byte: an access
+                                // reaching one reached all of them.
+                                Some((mask, d)) if d == distance => Some((mask | 1 << i, d)),
+                                _ => Some((1 << i, distance)),
+                            };
+                        }
                     }
                 }
             }
             out.address = Some(far);
             if out.hits[PoolId::SECOND.index()] == 0 {
-                if let Some((i, distance)) = nearest {
-                    out.hits[PoolId::SECOND.index()] |= 1 << i;
+                if let Some((mask, distance)) = nearest {
+                    out.hits[PoolId::SECOND.index()] = mask;
                     // The access began at FAR and reached at least the first
                     // watched byte, `distance` bytes further.
                     out.access_len = u8::try_from(distance + 1).unwrap_or(u8::MAX);

@@ -87,8 +87,8 @@ impl Aarch64 {
     /// ```
     pub const fn with_counts(breakpoints: u8, watchpoints: u8) -> Self {
         let max = MAX_SLOTS as u8;
-        let b = if breakpoints > max { max } else { breakpoints };
-        let w = if watchpoints > max { max } else { watchpoints };
+        let b = if breakpoints <= max { breakpoints } else { max };
+        let w = if watchpoints <= max { watchpoints } else { max };
         Self {
             counts: Some((b, w)),
         }

@@ -551,3 +551,120 @@ fn half_boundaries() {
     assert_eq!(half(0xffff_0000_0000_0000), Some(Half::High));
     assert_eq!(half(u64::MAX), Some(Half::High));
 }
+
+/// The nearest range above FAR wins whatever the slot order; two ranges
+/// starting at the same byte are both hit (the access reached that byte,
+/// which each watches), and the access is reported as reaching it.
+#[test]
+fn decode_below_the_ranges_takes_every_nearest() {
+    let mut v = View::new();
+    v.data[0] = Some(kernel_write(0x1008, 8).unwrap());
+    v.data[2] = Some(kernel_write(0x1010, 8).unwrap());
+    let d = decode(&Trap::new(ESR_WATCH_WRITE, 0x1000, 0), &v);
+    assert_eq!((d.hits, d.access_len), ([0, 0b001], 9));
+    // Slot 3 starts at the same byte as slot 0: both.
+    v.data[3] = Some(kernel_write(0x1008, 4).unwrap());
+    let d = decode(&Trap::new(ESR_WATCH_WRITE, 0x1000, 0), &v);
+    assert_eq!((d.hits, d.access_len), ([0, 0b1001], 9));
+    // A nearer one found last replaces them.
+    v.data[1] = Some(kernel_write(0x1004, 2).unwrap());
+    let d = decode(&Trap::new(ESR_WATCH_WRITE, 0x1000, 0), &v);
+    assert_eq!((d.hits, d.access_len), ([0, 0b0010], 5));
+    // A range holding FAR takes precedence over every range above it.
+    v.data[4] = Some(kernel_write(0x0ff8, 8).unwrap());
+    let d = decode(&Trap::new(ESR_WATCH_WRITE, 0x0ffc, 0), &v);
+    assert_eq!((d.hits, d.access_len), ([0, 0b1_0000], 0));
+}
+
+/// FAR may be as far as [`FAR_SLACK`] (2 KiB, the largest DC ZVA block)
+/// below the watched byte the access reached; one byte further is not
+/// this range's hit.
+#[test]
+fn decode_slack_boundary() {
+    use crate::decode::FAR_SLACK;
+    assert_eq!(FAR_SLACK, 2048);
+    let mut v = View::new();
+    v.data[1] = Some(kernel_write(0x4000, 8).unwrap());
+    let d = decode(&Trap::new(ESR_WATCH_WRITE, 0x4000 - 2048, 0), &v);
+    assert_eq!(d.hits, [0, 0b10]);
+    assert_eq!(d.access_len, u8::MAX); // 2049 bytes, saturated
+    assert!(!decode(&Trap::new(ESR_WATCH_WRITE, 0x4000 - 2049, 0), &v).any_hit());
+}
+
+/// One watchpoint covers at most 2 GiB (MASK = 31): from a 4 GiB aligned
+/// address with 8 GiB to cover, the first piece is 2 GiB.
+#[test]
+fn data_pieces_stop_at_two_gib() {
+    assert_eq!(encode::max_data_piece(0x1_0000_0000, 1 << 33), Ok(1 << 31));
+    assert_eq!(encode::max_data_piece(0, u64::MAX), Ok(1 << 31));
+    assert_eq!(
+        A.max_piece(AccessKind::Write, 0x2_0000_0000, 1 << 32),
+        Ok(1 << 31)
+    );
+}
+
+/// Images the encoder never produces watch nothing: E = 0 (disabled),
+/// MASK = 1 or 2 (reserved in the Arm ARM), BAS = 0 with MASK = 0 (no byte
+/// selected).
+#[test]
+fn watched_range_refuses_what_watches_nothing() {
+    let page = kernel_write(0x4000, 0x1000).unwrap();
+    let byte = kernel_write(0x1003, 1).unwrap();
+    for img in [page, byte] {
+        assert!(watched_range(&img).is_some());
+        let off = SlotImage {
+            control: img.control & !1,
+            ..img
+        };
+        assert_eq!(watched_range(&off), None);
+    }
+    // MASK is DBGWCR[28:24].
+    for mask in [1u64, 2] {
+        let reserved = SlotImage {
+            control: (byte.control & !(0x1f << 24)) | (mask << 24),
+            ..byte
+        };
+        assert_eq!(watched_range(&reserved), None, "MASK {mask}");
+    }
+    // BAS is DBGWCR[12:5].
+    let no_bytes = SlotImage {
+        control: byte.control & !(0xff << 5),
+        ..byte
+    };
+    assert_eq!(watched_range(&no_bytes), None);
+    // A disabled watchpoint holding FAR is not hit.
+    let mut v = View::new();
+    v.data[0] = Some(SlotImage {
+        control: byte.control & !1,
+        ..byte
+    });
+    assert!(!decode(&Trap::new(ESR_WATCH_WRITE, 0x1003, 0), &v).any_hit());
+}
+
+/// A breakpoint image names the word-aligned instruction in DBGBVR
+/// (bits [1:0] are RES0 and ignored), and nothing when E = 0.
+#[test]
+fn breakpoint_address_of_images() {
+    use crate::encode::breakpoint_address;
+    let img = enc(0x4008_0104, 4, AccessKind::Execute, Space::Kernel).unwrap();
+    assert_eq!(breakpoint_address(&img), Some(0x4008_0104));
+    let low_bits = SlotImage {
+        value: 0x4008_0107,
+        ..img
+    };
+    assert_eq!(breakpoint_address(&low_bits), Some(0x4008_0104));
+    let off = SlotImage {
+        control: img.control & !1,
+        ..img
+    };
+    assert_eq!(breakpoint_address(&off), None);
+    // A disabled breakpoint at ELR is not hit.
+    let mut v = View::new();
+    v.code[0] = Some(off);
+    assert!(!decode(&Trap::new(ESR_BREAK, 0, 0x4008_0104), &v).any_hit());
+    v.code[0] = Some(img);
+    assert_eq!(
+        decode(&Trap::new(ESR_BREAK, 0, 0x4008_0104), &v).hits,
+        [1, 0]
+    );
+}

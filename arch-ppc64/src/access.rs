@@ -254,6 +254,144 @@ mod tests {
         assert_eq!(decode(form(31, 5, 0, 339 << 1), &g), None);
     }
 
+    /// Every D-form load and store of Power ISA v3.0B Book I (3.3.2-3.3.6,
+    /// 4.6.2-4.6.3), by primary opcode: bytes accessed and direction.
+    #[test]
+    fn every_d_form_opcode() {
+        let g = regs();
+        let table: [(u32, &str, u8, bool); 22] = [
+            (32, "lwz", 4, false),
+            (33, "lwzu", 4, false),
+            (34, "lbz", 1, false),
+            (35, "lbzu", 1, false),
+            (36, "stw", 4, true),
+            (37, "stwu", 4, true),
+            (38, "stb", 1, true),
+            (39, "stbu", 1, true),
+            (40, "lhz", 2, false),
+            (41, "lhzu", 2, false),
+            (42, "lha", 2, false),
+            (43, "lhau", 2, false),
+            (44, "sth", 2, true),
+            (45, "sthu", 2, true),
+            (48, "lfs", 4, false),
+            (49, "lfsu", 4, false),
+            (50, "lfd", 8, false),
+            (51, "lfdu", 8, false),
+            (52, "stfs", 4, true),
+            (53, "stfsu", 4, true),
+            (54, "stfd", 8, true),
+            (55, "stfdu", 8, true),
+        ];
+        for (op, name, len, store) in table {
+            // name r5, 0x10(r3): EA = 0x1010.
+            assert_eq!(
+                decode(form(op, 5, 3, 0x10), &g),
+                Some(Access {
+                    ea: 0x1010,
+                    len,
+                    store
+                }),
+                "{name}"
+            );
+        }
+        // Opcodes around them it does not decode: no storage access (0,
+        // addi 14, rotates 30, 59, 63), or quadword, paired and vector forms
+        // (lq 56, 57, 60, 61).
+        for op in [0, 14, 30, 56, 57, 59, 60, 61, 63] {
+            assert_eq!(decode(form(op, 5, 3, 0x10), &g), None, "opcode {op}");
+        }
+    }
+
+    /// lmw / stmw move the words of RT..r31: 4 * (32 - RT) bytes.
+    #[test]
+    fn load_and_store_multiple_cover_rt_to_r31() {
+        let g = regs();
+        for (rt, len) in [(31, 4), (30, 8), (29, 12), (20, 48), (0, 128)] {
+            assert_eq!(
+                decode(form(46, rt, 3, 0), &g).map(|a| (a.len, a.store)),
+                Some((len, false)),
+                "lmw r{rt}"
+            );
+            assert_eq!(
+                decode(form(47, rt, 3, 0), &g).map(|a| (a.len, a.store)),
+                Some((len, true)),
+                "stmw r{rt}"
+            );
+        }
+    }
+
+    /// Every X-form load and store (opcode 31) of Book I 3.3 and 4.6, with
+    /// the byte-reversed and reserve/conditional forms (Book II 4.4), by
+    /// extended opcode: bytes accessed and direction; EA = (RA|0) + (RB).
+    #[test]
+    fn every_x_form_extended_opcode() {
+        let g = regs();
+        let table: [(u32, &str, u8, bool); 42] = [
+            (87, "lbzx", 1, false),
+            (119, "lbzux", 1, false),
+            (52, "lbarx", 1, false),
+            (215, "stbx", 1, true),
+            (247, "stbux", 1, true),
+            (694, "stbcx.", 1, true),
+            (279, "lhzx", 2, false),
+            (311, "lhzux", 2, false),
+            (343, "lhax", 2, false),
+            (375, "lhaux", 2, false),
+            (790, "lhbrx", 2, false),
+            (116, "lharx", 2, false),
+            (407, "sthx", 2, true),
+            (439, "sthux", 2, true),
+            (918, "sthbrx", 2, true),
+            (726, "sthcx.", 2, true),
+            (23, "lwzx", 4, false),
+            (55, "lwzux", 4, false),
+            (341, "lwax", 4, false),
+            (373, "lwaux", 4, false),
+            (534, "lwbrx", 4, false),
+            (20, "lwarx", 4, false),
+            (151, "stwx", 4, true),
+            (183, "stwux", 4, true),
+            (662, "stwbrx", 4, true),
+            (150, "stwcx.", 4, true),
+            (21, "ldx", 8, false),
+            (53, "ldux", 8, false),
+            (532, "ldbrx", 8, false),
+            (84, "ldarx", 8, false),
+            (149, "stdx", 8, true),
+            (181, "stdux", 8, true),
+            (660, "stdbrx", 8, true),
+            (214, "stdcx.", 8, true),
+            (535, "lfsx", 4, false),
+            (567, "lfsux", 4, false),
+            (599, "lfdx", 8, false),
+            (631, "lfdux", 8, false),
+            (663, "stfsx", 4, true),
+            (695, "stfsux", 4, true),
+            (727, "stfdx", 8, true),
+            (759, "stfdux", 8, true),
+        ];
+        for (xo, name, len, store) in table {
+            // name r5, r3, r4: EA = 0x1000 + 0x20.
+            let insn = form(31, 5, 3, (4 << 11) | (xo << 1));
+            assert_eq!(
+                decode(insn, &g),
+                Some(Access {
+                    ea: 0x1020,
+                    len,
+                    store
+                }),
+                "{name}"
+            );
+        }
+        // Opcode 31 instructions that are not storage accesses: add (266),
+        // or (444), mfspr (339), mtspr (467), sync (598).
+        for xo in [266, 444, 339, 467, 598] {
+            let insn = form(31, 5, 3, (4 << 11) | (xo << 1));
+            assert_eq!(decode(insn, &g), None, "xo {xo}");
+        }
+    }
+
     #[test]
     fn unknown_opcodes() {
         // addi (opcode 14) and a branch (18) are not storage accesses.

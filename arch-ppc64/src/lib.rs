@@ -382,9 +382,9 @@ impl Ppc64 {
     /// ```
     pub const fn max_dawr_range(mut self, bytes: u64) -> Self {
         let b = bytes / GRANULE * GRANULE;
-        self.max_range = if b < GRANULE {
+        self.max_range = if b <= GRANULE {
             GRANULE
-        } else if b > DAWR_BLOCK {
+        } else if b >= DAWR_BLOCK {
             DAWR_BLOCK
         } else {
             b
@@ -462,12 +462,13 @@ impl Ppc64 {
             Family::Dawr2 => self.max_range,
         };
         // Bytes from `addr` to the end of the window that starts at the
-        // granule of `addr` (saturating: a window ending past 2^64 ends there).
+        // granule of `addr` (saturating: a window ending past 2^64 ends
+        // there, and `addr` is not 0 then). Never 0: `addr` is inside it.
         let room = match start.checked_add(window) {
             Some(end) => end - addr,
             None => 0u64.wrapping_sub(addr),
         };
-        Ok(if room == 0 || len < room { len } else { room })
+        Ok(len.min(room))
     }
 
     fn target(&self, pool: PoolId, index: usize) -> Option<Target> {

@@ -581,3 +581,313 @@ fn decode_falls_back_to_every_armed_data_slot() {
         .decode(&dsi(0x9000, None), &view(None, None, None))
         .any_hit());
 }
+
+/// Every privilege selection, as the three PRIVM bits say it.
+fn privileges() -> impl Iterator<Item = Privilege> {
+    (0..8u8).map(|b| Privilege {
+        problem: b & 1 != 0,
+        privileged: b & 2 != 0,
+        hypervisor: b & 4 != 0,
+    })
+}
+
+#[test]
+fn privilege_is_empty_only_with_no_state() {
+    for p in privileges() {
+        assert_eq!(
+            p.is_empty(),
+            !p.problem && !p.privileged && !p.hypervisor,
+            "{p:?}"
+        );
+    }
+    assert!(Privilege::default().is_empty());
+    for p in [
+        Privilege::PROBLEM,
+        Privilege::PRIVILEGED,
+        Privilege::HYPERVISOR,
+    ] {
+        assert!(!p.is_empty());
+    }
+}
+
+/// DAWRX read back: DR (ISA 58) loads, DW (57) stores, PRIVM (61:63) the
+/// states; it can match only with an access kind and a state selected.
+#[test]
+fn dawrx_fields_read_back() {
+    for p in privileges() {
+        for (read, write) in [(false, false), (true, false), (false, true), (true, true)] {
+            for t in [Translation::Virtual, Translation::Real, Translation::Either] {
+                let x = Dawrx::new(3, read, write, p, t).unwrap();
+                assert_eq!((x.read(), x.write()), (read, write));
+                assert_eq!(x.privilege(), p);
+                assert_eq!(
+                    x.enabled(),
+                    (read || write) && !p.is_empty(),
+                    "{p:?} {read} {write}"
+                );
+                assert_eq!(x.doublewords(), 3);
+            }
+        }
+    }
+    // Raw values: DR alone, DW alone, PRO/PNH/HYP alone.
+    assert!(Dawrx::from_bits(Dawrx::DR).read() && !Dawrx::from_bits(Dawrx::DR).write());
+    assert!(Dawrx::from_bits(Dawrx::DW).write() && !Dawrx::from_bits(Dawrx::DW).read());
+    assert!(!Dawrx::from_bits(!(Dawrx::DR | Dawrx::DW)).read());
+    assert!(!Dawrx::from_bits(!(Dawrx::DR | Dawrx::DW)).write());
+    assert!(!Dawrx::from_bits(!(Dawrx::DR | Dawrx::DW)).enabled());
+    assert!(!Dawrx::from_bits(!(Dawrx::HYP | Dawrx::PNH | Dawrx::PRO)).enabled());
+    assert_eq!(
+        Dawrx::from_bits(Dawrx::PNH).privilege(),
+        Privilege::PRIVILEGED
+    );
+    assert_eq!(Dawrx::from_bits(Dawrx::PRO).privilege(), Privilege::PROBLEM);
+    assert_eq!(
+        Dawrx::from_bits(Dawrx::HYP).privilege(),
+        Privilege::HYPERVISOR
+    );
+    assert_eq!(
+        Dawrx::from_bits(!(Dawrx::HYP | Dawrx::PNH | Dawrx::PRO)).privilege(),
+        Privilege::default()
+    );
+    // MRD counts doublewords minus one: 1 to 64, nothing else.
+    assert!(Dawrx::new(0, true, true, Privilege::PROBLEM, Translation::Real).is_none());
+    assert!(Dawrx::new(65, true, true, Privilege::PROBLEM, Translation::Real).is_none());
+    assert_eq!(
+        Dawrx::new(64, true, false, Privilege::PROBLEM, Translation::Real).map(Dawrx::range_len),
+        Some(512)
+    );
+}
+
+/// DABR read back: DR (ISA 63) loads, DW (62) stores, BT (61), DAB the
+/// doubleword.
+#[test]
+fn dabr_fields_read_back() {
+    for (read, write) in [(false, false), (true, false), (false, true), (true, true)] {
+        for bt in [false, true] {
+            let d = Dabr::new(0x1234_5677, read, write, bt);
+            assert_eq!((d.read(), d.write()), (read, write));
+            assert_eq!(d.address(), 0x1234_5670);
+            assert_eq!(d.bits() & Dabr::BT != 0, bt);
+        }
+    }
+    assert!(!Dabr::from_bits(!(Dabr::DR | Dabr::DW)).read());
+    assert!(!Dabr::from_bits(!(Dabr::DR | Dabr::DW)).write());
+}
+
+/// CIABR: PRIV (ISA 62:63) 0b00 never matches; any other value does.
+#[test]
+fn ciabr_enabled_by_its_privilege_field() {
+    assert!(!Ciabr::from_bits(0x4000).enabled());
+    assert!(!Ciabr::from_bits(!Ciabr::PRIV_MASK).enabled());
+    for p in [
+        Ciabr::PRIV_PROBLEM,
+        Ciabr::PRIV_PRIVILEGED,
+        Ciabr::PRIV_HYPERVISOR,
+    ] {
+        let c = Ciabr::from_bits(0x4000 | p);
+        assert!(c.enabled());
+        assert_eq!(c.address(), 0x4000);
+    }
+    // Exactly one state: the field cannot say "several" or "none".
+    for p in privileges() {
+        let one = [p.problem, p.privileged, p.hypervisor]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            == 1;
+        assert_eq!(Ciabr::new(0x4000, p).is_some(), one, "{p:?}");
+    }
+    assert!(Ciabr::new(0x4002, Privilege::PROBLEM).is_none());
+}
+
+/// DSISR after a Data Storage interrupt: bit 38 store, bit 41 a DABR/DAWR
+/// match; SRR1 after a Trace interrupt: bit 33 a CIABR match, and the MSR
+/// bits PR and SE.
+#[test]
+fn interrupt_status_bits_read_back() {
+    let store = Dsisr(Dsisr::STORE | Dsisr::DABR_MATCH);
+    assert!(store.store() && store.watchpoint_match());
+    let load = Dsisr(Dsisr::DABR_MATCH);
+    assert!(!load.store() && load.watchpoint_match());
+    assert!(!Dsisr(!Dsisr::STORE).store());
+    assert!(!Dsisr(!Dsisr::DABR_MATCH).watchpoint_match());
+
+    assert!(Srr1(Srr1::PR).problem_state());
+    assert!(!Srr1(!Srr1::PR).problem_state());
+    assert!(Srr1(Srr1::CIABR_MATCH).ciabr_match());
+    assert!(!Srr1(!Srr1::CIABR_MATCH).ciabr_match());
+}
+
+/// Setting MSR[SE] in the SRR1 `rfid` restores turns single step on, and
+/// clearing it turns it off; every other bit is kept, whatever SE was.
+#[test]
+fn single_step_changes_only_se() {
+    for base in [0u64, Srr1::SE, 0x8000_0000_0000_1032, !Srr1::SE, u64::MAX] {
+        let on = Srr1(base).with_single_step(true).0;
+        let off = Srr1(base).with_single_step(false).0;
+        assert_eq!(on, base | Srr1::SE, "{base:#x}");
+        assert_eq!(off, base & !Srr1::SE, "{base:#x}");
+    }
+}
+
+/// Which register each slot is: the code pool's one slot is CIABR (none
+/// before POWER8); the data pool is DABR, DAWR0, or DAWR0 and DAWR1.
+#[test]
+fn slots_name_their_registers() {
+    use route::Target;
+    let dabr = Ppc64::new(Family::Dabr);
+    let p9 = Ppc64::new(Family::Dawr);
+    let p10 = Ppc64::new(Family::Dawr2);
+    assert_eq!(dabr.target(CODE_POOL, 0), None);
+    assert_eq!(dabr.target(DATA_POOL, 0), Some(Target::Dabr));
+    assert_eq!(dabr.target(DATA_POOL, 1), None);
+    for a in [p9, p10] {
+        assert_eq!(a.target(CODE_POOL, 0), Some(Target::Ciabr));
+        assert_eq!(a.target(CODE_POOL, 1), None);
+        assert_eq!(a.target(DATA_POOL, 0), Some(Target::Dawr(0)));
+        assert_eq!(a.target(DATA_POOL, 2), None);
+    }
+    assert_eq!(p9.target(DATA_POOL, 1), None);
+    assert_eq!(p10.target(DATA_POOL, 1), Some(Target::Dawr(1)));
+}
+
+/// Writes on the host reach the stand-in hypervisor, which accepts them.
+#[test]
+fn host_writes_report_success() {
+    let a = Ppc64::new(Family::Dawr2);
+    let img = a
+        .encode(&piece(0x1000, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    // SAFETY: on the host the register writes are stand-ins.
+    unsafe { a.write_slot(DATA_POOL, 1, Some(img)) };
+    assert_eq!(last_status(), route::H_SUCCESS);
+    // SAFETY: as above.
+    unsafe { a.write_slot(DATA_POOL, 1, None) };
+    assert_eq!(last_status(), route::H_SUCCESS);
+}
+
+/// No shared control register: the control word is always 0.
+#[test]
+fn no_control_word() {
+    for family in [Family::Dabr, Family::Dawr, Family::Dawr2] {
+        let a = Ppc64::new(family);
+        let img = a
+            .encode(&piece(0x1000, 8, AccessKind::Write, Space::Kernel))
+            .unwrap();
+        for pool in [CODE_POOL, DATA_POOL] {
+            assert_eq!(a.control_word(pool, &[Some(img), None]), 0);
+        }
+    }
+}
+
+/// The cap is rounded down to whole doublewords and kept between one
+/// doubleword and a 512-byte block.
+#[test]
+fn max_dawr_range_is_rounded_and_bounded() {
+    let piece_of = |cap: u64| {
+        Ppc64::new(Family::Dawr2)
+            .max_dawr_range(cap)
+            .max_piece(AccessKind::Write, 0x1_0000, 4096)
+            .unwrap()
+    };
+    for (cap, want) in [
+        (0, 8),
+        (7, 8),
+        (8, 8),
+        (15, 8),
+        (20, 16),
+        (64, 64),
+        (100, 96),
+        (511, 504),
+        (512, 512),
+        (513, 512),
+        (u64::MAX, 512),
+    ] {
+        assert_eq!(piece_of(cap), want, "cap {cap}");
+    }
+    // POWER9 takes the same cap inside its 512-byte blocks.
+    let p9 = Ppc64::new(Family::Dawr).max_dawr_range(100);
+    assert_eq!(p9.max_piece(AccessKind::Write, 0x1004, 400), Ok(92));
+}
+
+/// An access that ends where a range starts, or starts where it ends, is
+/// not that range's hit (the other armed range explains it).
+#[test]
+fn decode_touching_ranges_are_not_hit() {
+    let a = Ppc64::new(Family::Dawr2);
+    let w0 = a
+        .encode(&piece(0x1000, 16, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    let w1 = a
+        .encode(&piece(0x1010, 8, AccessKind::Write, Space::Kernel))
+        .unwrap();
+    let v = view(None, Some(w0), Some(w1));
+    let at = |ea: u64, len: u8| {
+        a.decode(
+            &dsi(
+                ea,
+                Some(Access {
+                    ea,
+                    len,
+                    store: true,
+                }),
+            ),
+            &v,
+        )
+        .hits
+    };
+    // [0x1008, 0x1010): DAWR0's last doubleword only.
+    assert_eq!(at(0x1008, 8), [0, 0b01]);
+    // [0x1010, 0x1014): DAWR1's first bytes only.
+    assert_eq!(at(0x1010, 4), [0, 0b10]);
+    // [0x100c, 0x1014): both.
+    assert_eq!(at(0x100c, 8), [0, 0b11]);
+    // Without a decoded access the DAR is one byte.
+    assert_eq!(a.decode(&dsi(0x100f, None), &v).hits, [0, 0b01]);
+    assert_eq!(a.decode(&dsi(0x1010, None), &v).hits, [0, 0b10]);
+}
+
+/// Trace interrupts: a CIABR hit needs an enabled CIABR at SRR0; outside a
+/// step any Trace interrupt at that address is the CIABR's, during a step
+/// only one SRR1 marks as a CIABR match; a family without CIABR has no
+/// code hit whatever the view holds.
+#[test]
+fn decode_trace_ciabr_conditions() {
+    let a = Ppc64::new(Family::Dawr);
+    let c = a
+        .encode(&piece(0x5000, 4, AccessKind::Execute, Space::Kernel))
+        .unwrap();
+    let trace = |srr1: u64, stepping: bool| Trap {
+        vector: VECTOR_TRACE,
+        srr0: 0x5000,
+        srr1,
+        stepping,
+        ..Trap::default()
+    };
+    let v = view(Some(c), None, None);
+    // Not stepping, SRR1 without bit 33: still the CIABR.
+    assert_eq!(a.decode(&trace(0, false), &v).hits, [1, 0]);
+    // Stepping, SRR1 bit 33: the CIABR and the step both.
+    let d = a.decode(&trace(Srr1::CIABR_MATCH, true), &v);
+    assert_eq!(d.hits, [1, 0]);
+    assert!(d.step_complete);
+    assert_eq!(d.resume, Some(Resume::SingleStep));
+    // A disabled CIABR (PRIV = 0) at SRR0 is no hit.
+    let off = SlotImage {
+        value: c.value & Ciabr::CEA_MASK,
+        control: 0,
+    };
+    assert!(!a
+        .decode(&trace(0, false), &view(Some(off), None, None))
+        .any_hit());
+    // An enabled one elsewhere is no hit either.
+    let other = a
+        .encode(&piece(0x6000, 4, AccessKind::Execute, Space::Kernel))
+        .unwrap();
+    assert!(!a
+        .decode(&trace(0, false), &view(Some(other), None, None))
+        .any_hit());
+    // POWER7 has no CIABR: nothing the view says about code slots counts.
+    let dabr = Ppc64::new(Family::Dabr);
+    assert!(!dabr.decode(&trace(Srr1::CIABR_MATCH, false), &v).any_hit());
+}

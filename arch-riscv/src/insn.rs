@@ -66,6 +66,20 @@ const fn bits(v: u32, hi: u32, lo: u32) -> u32 {
     (v >> lo) & ((1 << (hi - lo + 1)) - 1)
 }
 
+/// An immediate an encoding scatters over the instruction: each
+/// `(hi, lo, at)` of `fields` moves instruction bits `hi..=lo` to bit `at`
+/// of the immediate.
+const fn gather(v: u32, fields: &[(u32, u32, u32)]) -> u32 {
+    let mut imm = 0;
+    let mut i = 0;
+    while i < fields.len() {
+        let (hi, lo, at) = fields[i];
+        imm |= bits(v, hi, lo) << at;
+        i += 1;
+    }
+    imm
+}
+
 /// `v`'s low `width` bits, sign-extended.
 const fn sext(v: u32, width: u32) -> i64 {
     let shift = 64 - width;
@@ -143,7 +157,8 @@ pub fn access(insn: u32, regs: &[u64; 32]) -> Option<Access> {
     let funct3 = bits(insn, 14, 12);
     let base = reg(regs, bits(insn, 19, 15));
     let imm_i = sext(bits(insn, 31, 20), 12);
-    let imm_s = sext((bits(insn, 31, 25) << 5) | bits(insn, 11, 7), 12);
+    // imm[11:5] = insn[31:25], imm[4:0] = insn[11:7].
+    let imm_s = sext(gather(insn, &[(31, 25, 5), (11, 7, 0)]), 12);
     let at = |imm: i64| base.wrapping_add(imm as u64);
     let (addr, len, load, store) = match opcode {
         // LOAD: lb lh lw ld lbu lhu lwu.
@@ -196,11 +211,12 @@ const fn fp_width(funct3: u32) -> Option<u8> {
 /// Offsets of the RV64C forms: `c.lw`/`c.sw` (4 bytes) and
 /// `c.ld`/`c.sd`/`c.fld`/`c.fsd` (8 bytes) from their scattered bits.
 const fn cl_offset(c: u32, eight: bool) -> u64 {
-    let common = bits(c, 12, 10) << 3;
     if eight {
-        (common | (bits(c, 6, 5) << 6)) as u64
+        // uimm[5:3] = c[12:10], uimm[7:6] = c[6:5].
+        gather(c, &[(12, 10, 3), (6, 5, 6)]) as u64
     } else {
-        (common | (bits(c, 6, 6) << 2) | (bits(c, 5, 5) << 6)) as u64
+        // uimm[5:3] = c[12:10], uimm[2] = c[6], uimm[6] = c[5].
+        gather(c, &[(12, 10, 3), (6, 6, 2), (5, 5, 6)]) as u64
     }
 }
 
@@ -234,22 +250,22 @@ fn compressed_access(c: u16, regs: &[u64; 32]) -> Option<Access> {
         ),
         // c.lwsp: uimm[5] = c[12], uimm[4:2] = c[6:4], uimm[7:6] = c[3:2].
         (0b10, 0b010) if bits(c, 11, 7) != 0 => {
-            let off = (bits(c, 12, 12) << 5) | (bits(c, 6, 4) << 2) | (bits(c, 3, 2) << 6);
+            let off = gather(c, &[(12, 12, 5), (6, 4, 2), (3, 2, 6)]);
             (sp.wrapping_add(off as u64), 4, false)
         }
         // c.fldsp, c.ldsp: uimm[5] = c[12], uimm[4:3] = c[6:5], uimm[8:6] = c[4:2].
         (0b10, 0b001) | (0b10, 0b011) => {
-            let off = (bits(c, 12, 12) << 5) | (bits(c, 6, 5) << 3) | (bits(c, 4, 2) << 6);
+            let off = gather(c, &[(12, 12, 5), (6, 5, 3), (4, 2, 6)]);
             (sp.wrapping_add(off as u64), 8, false)
         }
         // c.swsp: uimm[5:2] = c[12:9], uimm[7:6] = c[8:7].
         (0b10, 0b110) => {
-            let off = (bits(c, 12, 9) << 2) | (bits(c, 8, 7) << 6);
+            let off = gather(c, &[(12, 9, 2), (8, 7, 6)]);
             (sp.wrapping_add(off as u64), 4, true)
         }
         // c.fsdsp, c.sdsp: uimm[5:3] = c[12:10], uimm[8:6] = c[9:7].
         (0b10, 0b101) | (0b10, 0b111) => {
-            let off = (bits(c, 12, 10) << 3) | (bits(c, 9, 7) << 6);
+            let off = gather(c, &[(12, 10, 3), (9, 7, 6)]);
             (sp.wrapping_add(off as u64), 8, true)
         }
         _ => return None,
@@ -297,10 +313,10 @@ pub fn next_pc(insn: u32, pc: u64, regs: &[u64; 32]) -> Option<u64> {
     match bits(insn, 6, 0) {
         // JAL: imm[20|10:1|11|19:12] = insn[31|30:21|20|19:12].
         0x6f => {
-            let imm = (bits(insn, 31, 31) << 20)
-                | (bits(insn, 30, 21) << 1)
-                | (bits(insn, 20, 20) << 11)
-                | (bits(insn, 19, 12) << 12);
+            let imm = gather(
+                insn,
+                &[(31, 31, 20), (30, 21, 1), (20, 20, 11), (19, 12, 12)],
+            );
             Some(pc.wrapping_add(sext(imm, 21) as u64))
         }
         // JALR.
@@ -309,10 +325,7 @@ pub fn next_pc(insn: u32, pc: u64, regs: &[u64; 32]) -> Option<u64> {
         }
         // BRANCH: imm[12|10:5] = insn[31|30:25], imm[4:1|11] = insn[11:8|7].
         0x63 => {
-            let imm = (bits(insn, 31, 31) << 12)
-                | (bits(insn, 30, 25) << 5)
-                | (bits(insn, 11, 8) << 1)
-                | (bits(insn, 7, 7) << 11);
+            let imm = gather(insn, &[(31, 31, 12), (30, 25, 5), (11, 8, 1), (7, 7, 11)]);
             let taken = match bits(insn, 14, 12) {
                 0 => rs1 == rs2,
                 1 => rs1 != rs2,
@@ -343,23 +356,27 @@ fn compressed_next_pc(c: u16, pc: u64, regs: &[u64; 32]) -> Option<u64> {
     match (bits(c, 1, 0), bits(c, 15, 13)) {
         // c.j: imm[11|4|9:8|10|6|7|3:1|5] = c[12|11|10:9|8|7|6|5:3|2].
         (0b01, 0b101) => {
-            let imm = (bits(c, 12, 12) << 11)
-                | (bits(c, 11, 11) << 4)
-                | (bits(c, 10, 9) << 8)
-                | (bits(c, 8, 8) << 10)
-                | (bits(c, 7, 7) << 6)
-                | (bits(c, 6, 6) << 7)
-                | (bits(c, 5, 3) << 1)
-                | (bits(c, 2, 2) << 5);
+            let imm = gather(
+                c,
+                &[
+                    (12, 12, 11),
+                    (11, 11, 4),
+                    (10, 9, 8),
+                    (8, 8, 10),
+                    (7, 7, 6),
+                    (6, 6, 7),
+                    (5, 3, 1),
+                    (2, 2, 5),
+                ],
+            );
             Some(pc.wrapping_add(sext(imm, 12) as u64))
         }
         // c.beqz, c.bnez: imm[8|4:3] = c[12|11:10], imm[7:6|2:1|5] = c[6:5|4:3|2].
         (0b01, f @ (0b110 | 0b111)) => {
-            let imm = (bits(c, 12, 12) << 8)
-                | (bits(c, 11, 10) << 3)
-                | (bits(c, 6, 5) << 6)
-                | (bits(c, 4, 3) << 1)
-                | (bits(c, 2, 2) << 5);
+            let imm = gather(
+                c,
+                &[(12, 12, 8), (11, 10, 3), (6, 5, 6), (4, 3, 1), (2, 2, 5)],
+            );
             let zero = reg(regs, 8 + bits(c, 9, 7)) == 0;
             let taken = if f == 0b110 { zero } else { !zero };
             Some(if taken {

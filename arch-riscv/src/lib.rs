@@ -210,7 +210,10 @@ impl Triggers {
             TriggerType::Mcontrol6 => 6,
         };
         // Bit 15 marks "probed", so that a probe finding 0 triggers sticks.
-        0x8000 | (kind << 8) | u16::from(self.count)
+        let mut v = 0x8000;
+        v |= kind << 8;
+        v |= u16::from(self.count);
+        v
     }
 
     fn unpack(v: u16) -> Option<Self> {
@@ -416,10 +419,10 @@ impl Riscv {
     /// assert_eq!(r.slot_counts(), SlotCounts([16, 0]));
     /// ```
     pub const fn with_triggers(mut self, triggers: Triggers) -> Self {
-        let count = if triggers.count as usize > MAX_SLOTS {
-            MAX_SLOTS as u8
-        } else {
+        let count = if triggers.count as usize <= MAX_SLOTS {
             triggers.count
+        } else {
+            MAX_SLOTS as u8
         };
         self.fixed = Some(Triggers {
             count,
@@ -444,7 +447,7 @@ impl Riscv {
     pub const fn matching(mut self, matching: Matching) -> Self {
         self.matching = match matching {
             Matching::Napot { max } => {
-                let max = if max < 2 { 2 } else { max };
+                let max = if max >= 2 { max } else { 2 };
                 Matching::Napot {
                     max: 1 << (63 - max.leading_zeros()),
                 }
@@ -485,7 +488,7 @@ impl Riscv {
     /// assert_eq!(e.kind(), ErrorKind::NonCanonical);
     /// ```
     pub const fn virtual_address_bits(mut self, bits: u8) -> Self {
-        self.va_bits = if bits >= 2 && bits < 64 {
+        self.va_bits = if bits >= 2 && bits <= 63 {
             Some(bits)
         } else {
             None
@@ -680,10 +683,10 @@ impl Riscv {
 
 /// A trigger count, at most the core's [`MAX_SLOTS`].
 const fn clamp_count(n: u64) -> u8 {
-    if n > MAX_SLOTS as u64 {
-        MAX_SLOTS as u8
-    } else {
+    if n <= MAX_SLOTS as u64 {
         n as u8
+    } else {
+        MAX_SLOTS as u8
     }
 }
 
@@ -943,7 +946,9 @@ impl Arch for Riscv {
                 Timing::After => Resume::Continue,
             });
         }
-        d.hits[POOL.index()] = code | data;
+        // Execute and data slots are distinct triggers: both sets count.
+        d.hits[POOL.index()] = code;
+        d.hits[POOL.index()] |= data;
         d
     }
 

@@ -204,16 +204,13 @@ impl SbiShmem {
     /// S-mode, on the hart this area was registered on.
     #[cfg(target_arch = "riscv64")]
     pub(crate) unsafe fn store(&self, slot: usize, image: Option<SlotImage>) {
-        let Some(held) = self.installed.get(slot) else {
+        if slot >= MAX_SLOTS {
             return;
-        };
-        let previous = held.swap(0, Ordering::Relaxed);
-        if previous != 0 {
-            let index = previous - 1;
+        }
+        if let Some(index) = self.take(slot) {
             let mask = sbi_spec::binary::TriggerMask::from_mask_base(1, usize::from(index));
             let ret = sbi_rt::debug_uninstall_triggers(mask);
             LAST_ERROR.store(ret.error as i64, Ordering::Relaxed);
-            self.held.fetch_and(!(1 << index), Ordering::Relaxed);
         }
         let Some(image) = image else {
             return;
@@ -226,20 +223,125 @@ impl SbiShmem {
         // block is a compiler barrier for memory it may read).
         unsafe { entry.write_volatile(words) };
         let ret = sbi_rt::debug_install_triggers(1);
-        LAST_ERROR.store(ret.error as i64, Ordering::Relaxed);
-        if ret.error != 0 {
-            return;
-        }
         // SAFETY: as above; the firmware may have written the index back.
         let written = unsafe { entry.read_volatile() }[0];
+        self.installed_as(slot, ret.error as i64, written);
+    }
+
+    /// Takes slot `slot`'s firmware trigger out of the map: the index to
+    /// uninstall, if the slot held one.
+    // Called by the riscv64 route only; elsewhere its host tests use it.
+    #[cfg_attr(not(any(test, target_arch = "riscv64")), expect(dead_code))]
+    fn take(&self, slot: usize) -> Option<u8> {
+        let index = self
+            .installed
+            .get(slot)?
+            .swap(0, Ordering::Relaxed)
+            .checked_sub(1)?;
+        self.held.fetch_and(!(1 << index), Ordering::Relaxed);
+        Some(index)
+    }
+
+    /// Records what `sbi_debug_install_triggers` did for slot `slot`: its
+    /// SBI error (for [`last_error`]) and, when it succeeded, the firmware
+    /// index, from what word 0 of the entry holds after the call
+    /// (`written`; see [`installed_index`]). An index past
+    /// [`SHMEM_ENTRIES`] is no trigger this area can name: nothing is
+    /// recorded for it.
+    // Called by the riscv64 route only; elsewhere its host tests use it.
+    #[cfg_attr(not(any(test, target_arch = "riscv64")), expect(dead_code))]
+    fn installed_as(&self, slot: usize, error: i64, written: u64) {
+        LAST_ERROR.store(error, Ordering::Relaxed);
+        if error != SBI_SUCCESS {
+            return;
+        }
         let (index, inferred) = installed_index(written, self.held.load(Ordering::Relaxed));
         if inferred {
             self.inferred.store(true, Ordering::Relaxed);
         }
+        let Some(cell) = self.installed.get(slot) else {
+            return;
+        };
         if index < SHMEM_ENTRIES as u64 {
             self.held.fetch_or(1 << index, Ordering::Relaxed);
-            held.store(index as u8 + 1, Ordering::Relaxed);
+            cell.store(index as u8 + 1, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the SBI specification (3.0, 3.2) numbers these errors.
+    #[test]
+    fn error_codes_are_the_specification_ones() {
+        assert_eq!(
+            (SBI_SUCCESS, SBI_ERR_NOT_SUPPORTED, SBI_ERR_INVALID_PARAM),
+            (0, -2, -3)
+        );
+    }
+
+    /// On the host there is no firmware: registering is refused as not
+    /// supported, and nothing is installed.
+    #[test]
+    fn no_firmware_on_the_host() {
+        static AREA: SbiShmem = SbiShmem::new();
+        // SAFETY: on the host `register` makes no SBI call.
+        let registered = unsafe { AREA.register(0x8000_0000) };
+        assert_eq!(registered, Err(SBI_ERR_NOT_SUPPORTED));
+        assert_eq!(AREA.installed(0), None);
+        assert!(!AREA.index_inferred());
+    }
+
+    /// The index written back, or with the marker left in place the lowest
+    /// one the area does not hold.
+    #[test]
+    fn installed_index_written_or_inferred() {
+        assert_eq!(installed_index(5, 0b11), (5, false));
+        assert_eq!(installed_index(0, 0b1), (0, false));
+        assert_eq!(installed_index(NO_INDEX, 0), (0, true));
+        assert_eq!(installed_index(NO_INDEX, 0b011), (2, true));
+        assert_eq!(installed_index(NO_INDEX, 0b101), (1, true));
+        assert_eq!(installed_index(NO_INDEX, u64::MAX >> 1), (63, true));
+    }
+
+    /// The slot-to-trigger map through installs the firmware answers in
+    /// each way it can, and uninstalls. (One test: the last error is one
+    /// value per program.)
+    #[test]
+    fn map_follows_what_the_firmware_did() {
+        let area = SbiShmem::new();
+        // A firmware writing the index back (the specification's way).
+        area.installed_as(0, SBI_SUCCESS, 7);
+        assert_eq!((area.installed(0), area.index_inferred()), (Some(7), false));
+        assert_eq!(last_error(), SBI_SUCCESS);
+        // OpenSBI 1.5.1 leaves the marker: the lowest index not held, 0.
+        area.installed_as(1, SBI_SUCCESS, NO_INDEX);
+        assert_eq!((area.installed(1), area.index_inferred()), (Some(0), true));
+        area.installed_as(2, SBI_SUCCESS, NO_INDEX);
+        assert_eq!(area.installed(2), Some(1));
+        // A refused install: its error, and the slot stays empty.
+        area.installed_as(3, SBI_ERR_INVALID_PARAM, NO_INDEX);
+        assert_eq!(last_error(), SBI_ERR_INVALID_PARAM);
+        assert_eq!(area.installed(3), None);
+        // An index this area cannot name is not recorded.
+        area.installed_as(3, SBI_SUCCESS, SHMEM_ENTRIES as u64);
+        assert_eq!(last_error(), SBI_SUCCESS);
+        assert_eq!(area.installed(3), None);
+        // Uninstalling slot 1 frees index 0 for the next inferred install.
+        assert_eq!(area.take(1), Some(0));
+        assert_eq!(area.installed(1), None);
+        assert_eq!(area.take(1), None);
+        area.installed_as(4, SBI_SUCCESS, NO_INDEX);
+        assert_eq!(area.installed(4), Some(0));
+        // Index 1 stays held by slot 2 and 7 by slot 0: the next is 2.
+        area.installed_as(5, SBI_SUCCESS, NO_INDEX);
+        assert_eq!(area.installed(5), Some(2));
+        assert_eq!(area.take(0), Some(7));
+        assert_eq!(area.take(99), None);
+        area.installed_as(99, SBI_SUCCESS, 9);
+        assert_eq!(area.installed(99), None);
     }
 }
 

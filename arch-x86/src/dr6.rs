@@ -203,4 +203,22 @@ mod tests {
         assert!(Dr6::from_bits(RESET & !0x800).bus_lock());
         assert!(Dr6::from_bits(RESET & !0x1_0000).in_rtm());
     }
+
+    #[test]
+    fn raw_value_is_kept_whole() {
+        // `bits` hands back exactly what was read at #DB entry, the
+        // always-one bits and the active-low ones included: a handler that
+        // logs or forwards DR6 must see what the processor wrote.
+        for v in [
+            RESET,
+            RESET | 0b0001,
+            RESET | 0b1010 | BS,
+            RESET & !BLD & !RTM,
+            0,
+            u64::MAX,
+        ] {
+            assert_eq!(Dr6::from_bits(v).bits(), v, "{v:#x}");
+        }
+        assert_eq!(Dr6::CLEAR.bits(), 0xffff_0ff0);
+    }
 }

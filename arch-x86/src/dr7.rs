@@ -207,8 +207,18 @@ impl SlotControl {
     pub const ENABLE_MASK: u64 = 0b11;
     /// The R/W and LEN fields in slot-0 position.
     pub const FIELD_MASK: u64 = 0xf << 16;
-    /// Every bit this layout uses.
-    pub const MASK: u64 = Self::ENABLE_MASK | Self::FIELD_MASK;
+    /// Every bit this layout uses: [`SlotControl::ENABLE_MASK`] and
+    /// [`SlotControl::FIELD_MASK`] together.
+    pub const MASK: u64 = 0x000f_0003;
+
+    /// The layout from its fields, each two bits wide: the enables (L, G),
+    /// `R/W` and `LEN`.
+    const fn pack(enable: u64, condition: u64, length: u64) -> Self {
+        let mut bits = enable;
+        bits |= condition << 16;
+        bits |= length << 18;
+        Self(bits)
+    }
 
     /// A globally enabled slot with the given condition and length. It does
     /// not check the combination (execute needs [`Length::One`]); the
@@ -221,7 +231,7 @@ impl SlotControl {
     /// assert_eq!(SlotControl::enabled(Condition::Execute, Length::One).bits(), 0b10);
     /// ```
     pub const fn enabled(condition: Condition, length: Length) -> Self {
-        Self(0b10 | ((condition as u64) << 16) | ((length as u64) << 18))
+        Self::pack(0b10, condition as u64, length as u64)
     }
 
     /// Reads a stored control value; `None` if it has bits outside
@@ -285,7 +295,10 @@ impl SlotControl {
         if index >= SLOTS {
             return 0;
         }
-        ((self.0 & Self::ENABLE_MASK) << (2 * index)) | ((self.0 & Self::FIELD_MASK) << (4 * index))
+        // Enables move by 2 bits per slot, R/W and LEN by 4.
+        let mut bits = (self.0 & Self::ENABLE_MASK) << (2 * index);
+        bits |= (self.0 & Self::FIELD_MASK) << (4 * index);
+        bits
     }
 }
 
@@ -348,7 +361,8 @@ impl Dr7 {
             if let Some(c) = slot {
                 bits |= c.shifted(i);
                 if c.is_enabled() {
-                    bits |= LE | GE;
+                    bits |= LE;
+                    bits |= GE;
                 }
             }
         }
@@ -376,9 +390,13 @@ impl Dr7 {
         if index >= SLOTS {
             return None;
         }
-        let enable = (self.0 >> (2 * index)) & SlotControl::ENABLE_MASK;
-        let fields = (self.0 >> (4 * index)) & SlotControl::FIELD_MASK;
-        Some(SlotControl(enable | fields))
+        // R/Wn is at bits 17+4n:16+4n, LENn right above it.
+        let rw = 16 + 4 * index;
+        Some(SlotControl::pack(
+            (self.0 >> (2 * index)) & 0b11,
+            (self.0 >> rw) & 0b11,
+            (self.0 >> (rw + 2)) & 0b11,
+        ))
     }
 
     /// Whether any slot is enabled.
@@ -420,6 +438,29 @@ mod tests {
     }
 
     #[test]
+    fn condition_codes_round_trip() {
+        // SDM Vol. 3B §18.2.4: each two-bit R/W code names one condition,
+        // and only the low two bits of the value are looked at.
+        for c in [
+            Condition::Execute,
+            Condition::Write,
+            Condition::Io,
+            Condition::ReadWrite,
+        ] {
+            assert_eq!(Condition::from_bits(c as u64), c);
+            assert_eq!(Condition::from_bits(c as u64 | 0b100), c);
+        }
+        assert_eq!(Condition::from_bits(0b10), Condition::Io);
+    }
+
+    #[test]
+    fn control_bits_are_where_the_sdm_puts_them() {
+        // LE bit 8, GE bit 9, bit 10 reads as one, GD bit 13.
+        assert_eq!((LE, GE, RESERVED_ONE, GD), (0x100, 0x200, 0x400, 0x2000));
+        assert_eq!(RESET, 0x400);
+    }
+
+    #[test]
     fn slot_control_layout() {
         // Write, 4 bytes: G (bit 1) = 0x2, R/W = 01 at bits 17:16 = 0x1_0000,
         // LEN = 11 at bits 19:18 = 0xc_0000 => 0xd_0002.
@@ -446,6 +487,40 @@ mod tests {
         assert_eq!(SlotControl::from_bits(0x000d_0002), Some(c));
         assert_eq!(SlotControl::from_bits(1 << 20), None);
         assert_eq!(SlotControl::from_bits(1 << 2), None);
+    }
+
+    #[test]
+    fn mask_is_the_enables_and_the_fields() {
+        assert_eq!(
+            SlotControl::MASK,
+            SlotControl::ENABLE_MASK | SlotControl::FIELD_MASK
+        );
+        // Every bit outside L, G (1:0) and R/W, LEN (19:16) is refused.
+        for bit in (2..16).chain(20..64) {
+            assert_eq!(SlotControl::from_bits(1 << bit), None, "bit {bit}");
+        }
+        for bit in [0, 1, 16, 17, 18, 19] {
+            assert!(SlotControl::from_bits(1 << bit).is_some(), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn slots_read_back_from_every_position() {
+        // Each slot of a DR7 holding a different condition and length per
+        // slot reads back as that slot's own fields.
+        let c = [
+            SlotControl::enabled(Condition::ReadWrite, Length::Two),
+            SlotControl::enabled(Condition::Write, Length::Eight),
+            SlotControl::enabled(Condition::Execute, Length::One),
+            SlotControl::enabled(Condition::Io, Length::Four),
+        ];
+        let d = Dr7::from_slots(c.map(Some));
+        for (i, want) in c.iter().enumerate() {
+            assert_eq!(d.slot(i), Some(*want), "DR{i}");
+        }
+        // L alone (bit 2n) reads back as L.
+        let l2 = Dr7::new(RESET | 1 << 4).unwrap();
+        assert_eq!(l2.slot(2).map(SlotControl::bits), Some(0b01));
     }
 
     #[test]

@@ -223,14 +223,18 @@ impl X86 {
         self.io
     }
 
-    /// The largest naturally aligned power of two, at most `cap`, that
-    /// starts at `addr` and fits in `len` (`len` at least 1).
-    const fn natural_piece(addr: u64, len: u64, cap: u64) -> u64 {
-        let mut size = cap;
-        while size > 1 && (!addr.is_multiple_of(size) || size > len) {
-            size /= 2;
-        }
-        size
+    /// The largest naturally aligned power of two, at most `cap` (a power
+    /// of two), that starts at `addr` and fits in `len` (`len` at least 1).
+    fn natural_piece(addr: u64, len: u64, cap: u64) -> u64 {
+        // The largest power of two `addr` is a multiple of (address 0 is
+        // aligned to any), and the largest one not above `len`.
+        let align = if addr == 0 {
+            cap
+        } else {
+            1 << addr.trailing_zeros()
+        };
+        let fit = 1 << (63 - len.leading_zeros());
+        align.min(fit).min(cap)
     }
 
     fn check_kind(&self, kind: AccessKind) -> Result<Condition> {

@@ -253,9 +253,17 @@ fn max_piece_is_largest_natural_block() {
     assert_eq!(m(0x1003, 100), 1);
     assert_eq!(m(0x1000, 1), 1);
     assert_eq!(m(0x1006, 3), 2);
+    // Address 0 is aligned to every size.
+    assert_eq!(m(0, 100), 8);
+    assert_eq!(m(0, 5), 4);
+    // Near the top of the address space: 8 aligned bytes of 15.
+    assert_eq!(m(0xffff_ffff_ffff_fff0, 15), 8);
+    assert_eq!(m(0xffff_ffff_ffff_fffe, 1), 1);
     // SAFETY: host test.
     let io = unsafe { X86::with_io_breakpoints() };
     assert_eq!(io.max_piece(AccessKind::Io, 0xcf8, 8), Ok(4));
+    assert_eq!(io.max_piece(AccessKind::Io, 0, 3), Ok(2));
+    assert_eq!(io.max_piece(AccessKind::Io, 0x61, 3), Ok(1));
 }
 
 #[test]
@@ -440,4 +448,46 @@ fn frame_apply_resume_writes_saved_rflags() {
         RFlags::INTERRUPT_FLAG | RFlags::RESUME_FLAG | RFlags::from_bits_retain(2)
     );
     assert_eq!(frame.instruction_pointer.as_u64(), 0xffff_8000_0010_2000);
+}
+
+/// I/O breakpoints exist only when the OS says CR4.DE is set, and the
+/// backend reports which it was built as.
+#[test]
+fn io_breakpoints_only_when_enabled() {
+    assert!(!X86::new().io_breakpoints());
+    assert!(!X86::default().io_breakpoints());
+    // SAFETY: host test; nothing is armed.
+    assert!(unsafe { X86::with_io_breakpoints() }.io_breakpoints());
+}
+
+/// The port space ends at 0xffff: the last ports are watchable, one past
+/// them is not (SDM Vol. 3B §18.2.4: I/O breakpoints compare the port
+/// number, 16 bits).
+#[test]
+fn io_ranges_reach_the_last_port() {
+    // SAFETY: host test; nothing is armed.
+    let io = unsafe { X86::with_io_breakpoints() };
+    assert_eq!(io.max_piece(AccessKind::Io, 0xfffc, 4), Ok(4));
+    assert_eq!(io.max_piece(AccessKind::Io, 0xffff, 1), Ok(1));
+    assert_eq!(
+        err(io.max_piece(AccessKind::Io, 0xffff, 2)),
+        ErrorKind::AddressOverflow
+    );
+    // Ports 0xfffc-0xffff: R/W = 10, LEN = 11 => 0xe_0002.
+    assert_eq!(
+        io.encode(&piece(0xfffc, 4, AccessKind::Io)),
+        Ok(SlotImage {
+            value: 0xfffc,
+            control: 0x000e_0002
+        })
+    );
+    assert_eq!(
+        io.encode(&piece(0xffff, 1, AccessKind::Io))
+            .map(|i| i.value),
+        Ok(0xffff)
+    );
+    assert_eq!(
+        err(io.encode(&piece(0xfffe, 4, AccessKind::Io))),
+        ErrorKind::Misaligned
+    );
 }

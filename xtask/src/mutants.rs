@@ -10,8 +10,8 @@
 //! they must pass on the real ledger and fail on each deliberately broken
 //! one (`hal-core/src/broken_ledger.rs`).
 //!
-//! `--crate` takes `core`, `x86`, `aarch64`, `ppc64` or a package name
-//! (default: all four). `--shard`, `--file`, `--re` and `-j` are handed to
+//! `--crate` takes `core`, `x86`, `aarch64`, `ppc64`, `riscv` or a package
+//! name (default: all five). `--shard`, `--file`, `--re` and `-j` are handed to
 //! cargo-mutants as they are. What is mutated and how the tests run is in
 //! `.cargo/mutants.toml` (it excludes the files that only run on their
 //! target, and the defmt-only code).
@@ -29,11 +29,12 @@ use std::process::Command;
 
 /// The crates whose code is mutated, with the short names `--crate` takes
 /// and the folder their sources are in.
-const CRATES: [(&str, &str, &str); 4] = [
+const CRATES: [(&str, &str, &str); 5] = [
     ("core", "hwbreak-core", "hal-core/"),
     ("x86", "hwbreak-x86", "arch-x86/"),
     ("aarch64", "hwbreak-aarch64", "arch-aarch64/"),
     ("ppc64", "hwbreak-ppc64", "arch-ppc64/"),
+    ("riscv", "hwbreak-riscv", "arch-riscv/"),
 ];
 
 /// The file naming the survivors no test can kill, at the workspace root.
@@ -64,7 +65,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 let (_, package, _) = CRATES
                     .iter()
                     .find(|(short, package, _)| v == *short || v == *package)
-                    .ok_or_else(|| format!("unknown crate `{v}` (core, x86, aarch64 or ppc64)"))?;
+                    .ok_or_else(|| {
+                        format!("unknown crate `{v}` (core, x86, aarch64, ppc64 or riscv)")
+                    })?;
                 if !out.crates.contains(package) {
                     out.crates.push(package);
                 }
@@ -89,7 +92,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
     Ok(out)
 }
 
-const USAGE: &str = "usage: cargo xtask mutants [--crate core|x86|aarch64|ppc64]... \
+const USAGE: &str = "usage: cargo xtask mutants [--crate core|x86|aarch64|ppc64|riscv]... \
                      [--shard K/N] [--file PATH]... [--re REGEX] [-j JOBS] [--list]\n       \
                      cargo xtask mutants --loom";
 
@@ -405,7 +408,13 @@ mod tests {
         let a = parse(&strings(&["--crate", "core", "--shard", "3/40", "-j", "2"])).unwrap();
         assert_eq!(a.crates, ["hwbreak-core"]);
         assert_eq!(a.pass, strings(&["--shard", "3/40", "-j", "2"]));
-        assert_eq!(parse(&[]).unwrap().crates.len(), 4);
+        assert_eq!(parse(&[]).unwrap().crates.len(), 5);
+        assert_eq!(
+            parse(&strings(&["--crate", "riscv", "--crate", "hwbreak-riscv"]))
+                .unwrap()
+                .crates,
+            ["hwbreak-riscv"]
+        );
         assert!(parse(&strings(&["--crate", "sparc"])).is_err());
         assert!(parse(&strings(&["--shard", "4/4"])).is_err());
         assert!(parse(&strings(&["--shard"])).is_err());

@@ -166,7 +166,7 @@ impl Dawrx {
     /// assert!(!Dawrx::from_bits(Dawrx::DW).enabled()); // no privilege state
     /// ```
     pub const fn enabled(self) -> bool {
-        self.0 & (Self::DR | Self::DW) != 0 && self.0 & (Self::HYP | Self::PNH | Self::PRO) != 0
+        (self.read() || self.write()) && !self.privilege().is_empty()
     }
 
     /// The privilege states selected. See [`Dawrx::from_bits`] for an

@@ -99,8 +99,9 @@ impl Mcontrol {
     /// assert_eq!(Mcontrol::from_bits(0x2000_0000_0021_0000).size(), 5);
     /// ```
     pub const fn size(self) -> u8 {
-        (((self.0 >> Self::SIZEHI_SHIFT) & 0b11) << 2 | ((self.0 >> Self::SIZELO_SHIFT) & 0b11))
-            as u8
+        let mut size = ((self.0 >> Self::SIZEHI_SHIFT) & 0b11) << 2;
+        size |= (self.0 >> Self::SIZELO_SHIFT) & 0b11;
+        size as u8
     }
 
     /// `maskmax`: NAPOT ranges up to 2^maskmax bytes are supported (0: no
@@ -129,6 +130,6 @@ impl Mcontrol {
     /// Whether `chain`, `action` or `timing` hold anything but 0 (this
     /// crate never writes them; hardware may refuse other values).
     pub const fn uses_extras(self) -> bool {
-        self.0 & (CHAIN | ACTION_MASK | Self::TIMING) != 0
+        self.0 & CHAIN != 0 || self.0 & ACTION_MASK != 0 || self.0 & Self::TIMING != 0
     }
 }

@@ -121,6 +121,8 @@ impl Mcontrol6 {
     /// assert_eq!(Mcontrol6::from_bits(Mcontrol6::HIT1).hit(), 2);
     /// ```
     pub const fn hit(self) -> u8 {
-        (((self.0 & Self::HIT1) != 0) as u8) << 1 | ((self.0 & Self::HIT0) != 0) as u8
+        let mut hit = (((self.0 & Self::HIT1) != 0) as u8) << 1;
+        hit |= ((self.0 & Self::HIT0) != 0) as u8;
+        hit
     }
 }

@@ -66,11 +66,11 @@ pub struct AccessBits(pub u64);
 
 impl AccessBits {
     /// `load` (bit 0): loads from the address.
-    pub const LOAD: Self = Self(1 << 0);
+    pub const LOAD: Self = Self(0b001);
     /// `store` (bit 1): stores to the address.
-    pub const STORE: Self = Self(1 << 1);
+    pub const STORE: Self = Self(0b010);
     /// `execute` (bit 2): fetching the instruction at the address.
-    pub const EXECUTE: Self = Self(1 << 2);
+    pub const EXECUTE: Self = Self(0b100);
     /// The three bits.
     pub const MASK: u64 = 0b111;
 
@@ -115,8 +115,8 @@ impl Privilege {
     pub const SUPERVISOR: Self = Self(1 << 4);
     /// `m` (bit 6): M-mode.
     pub const MACHINE: Self = Self(1 << 6);
-    /// The three bits.
-    pub const MASK: u64 = (1 << 6) | (1 << 4) | (1 << 3);
+    /// The three bits: 6, 4 and 3.
+    pub const MASK: u64 = 0b101_1000;
 }
 
 /// The `match` field (bits 10:7) of `mcontrol` and `mcontrol6`: how the

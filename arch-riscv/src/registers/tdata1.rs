@@ -54,5 +54,7 @@ pub const fn trigger_type(tdata1: u64) -> u8 {
 /// assert_eq!(tdata1::with_type(6, u64::MAX) >> 59, 0b1100);
 /// ```
 pub const fn with_type(ty: u8, data: u64) -> u64 {
-    ((ty as u64 & 0xf) << TYPE_SHIFT) | (data & DATA_MASK)
+    let mut v = (ty as u64 & 0xf) << TYPE_SHIFT;
+    v |= data & DATA_MASK;
+    v
 }

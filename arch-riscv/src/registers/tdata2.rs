@@ -32,7 +32,10 @@ pub const fn napot(base: u64, len: u64) -> Option<u64> {
     if len < 2 || !len.is_power_of_two() || !base.is_multiple_of(len) {
         return None;
     }
-    Some(base | (len / 2 - 1))
+    // `base` is aligned to `len`: its low bits are free for the ones.
+    let mut v = base;
+    v |= len / 2 - 1;
+    Some(v)
 }
 
 /// The range `(base, len)` a NAPOT `tdata2` value names (the inverse of

@@ -1,0 +1,169 @@
+//! `Registry::modify_local` and the slots it writes: only the breakpoint's
+//! own slots, exactly as many as it holds, no control word it does not
+//! change, and a slot disarmed for a step left disarmed until the step
+//! ends.
+
+mod common;
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
+
+use common::*;
+use hwbreak_core::model::{on_cpu, Config, ModelArch, ModelTrap, Write};
+use hwbreak_core::{
+    AccessKind, Arch, ErrorKind, Event, EventKind, Handle, PoolId, Request, Resume,
+};
+
+const A: u64 = 0xffff_8000_0020_0000;
+const B: u64 = A + 0x100;
+
+fn watch(addr: u64, len: u64, ctx: usize) -> Request {
+    Request::write(addr, len).handler(count, ctx)
+}
+
+/// Every slot of `cpu` holds what the registry's table says and the
+/// control word is the backend's word for those slots.
+fn consistent(r: &Rig, cpu: u32) -> bool {
+    let regs = r.machine.regs(cpu);
+    let arch = ModelArch::new(r.machine.clone());
+    (0..2).all(|p| {
+        let n = r.machine.config.slots[p] as usize;
+        let pool = PoolId::ALL[p];
+        let tables =
+            (0..n).all(|k| on_cpu(cpu, || r.reg.armed_slot(pool, k)) == Ok(regs.slots[p][k]));
+        n == 0 || (tables && arch.control_word(pool, &regs.slots[p][..n]) == regs.control[p])
+    })
+}
+
+/// With other system-wide breakpoints loaded beside it, a breakpoint is
+/// re-pointed alone: its slot changes, theirs do not.
+#[test]
+fn other_breakpoints_slots_are_not_counted_or_touched() {
+    let r = rig(Config::x86_like(1));
+    let (c0, c1, c2) = (counter(), counter(), counter());
+    let h0 = r.reg.register(&watch(A, 8, c0)).unwrap();
+    let h1 = r.reg.register(&watch(A + 8, 8, c1)).unwrap();
+    r.reg.register(&watch(A + 16, 8, c2)).unwrap();
+    let before = r.machine.regs(0).slots[0];
+    on_cpu(0, || r.reg.modify_local(h1, &Request::write(B, 8))).unwrap();
+    let after = r.machine.regs(0).slots[0];
+    let changed: Vec<usize> = (0..4).filter(|&k| before[k] != after[k]).collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(after[changed[0]].map(|i| i.value), Some(B));
+    assert!(consistent(&r, 0));
+    on_cpu(0, || r.reg.modify_local(h0, &Request::write(B + 8, 8))).unwrap();
+    for (addr, ctx) in [(B + 8, c0), (B, c1), (A + 16, c2)] {
+        let n = hits(ctx);
+        assert!(
+            r.access(0, addr, 8, AccessKind::Write).is_some(),
+            "{addr:#x}"
+        );
+        assert_eq!(hits(ctx), n + 1, "{addr:#x}");
+    }
+    assert!(r.access(0, A, 8, AccessKind::Write).is_none());
+    assert!(r.access(0, A + 8, 8, AccessKind::Write).is_none());
+}
+
+/// A breakpoint holding two slots is re-pointed only to settings that need
+/// two slots again: fewer is refused and changes nothing.
+#[test]
+fn the_number_of_slots_must_match_exactly() {
+    let r = rig(Config::x86_like(1));
+    let c = counter();
+    let h = r.reg.register(&watch(A, 16, c)).unwrap();
+    let before = r.machine.all_regs();
+    for req in [
+        Request::write(B, 8),
+        Request::write(B, 1),
+        Request::write(B + 8, 24),
+    ] {
+        let e = on_cpu(0, || r.reg.modify_local(h, &req)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotLocal, "{req:?}");
+        assert_eq!(r.machine.all_regs(), before, "{req:?}");
+    }
+    on_cpu(0, || r.reg.modify_local(h, &Request::write(B, 16))).unwrap();
+    assert!(consistent(&r, 0));
+    assert!(r.access(0, B + 12, 4, AccessKind::Write).is_some());
+    assert!(r.access(0, A, 8, AccessKind::Write).is_none());
+}
+
+/// A re-pointing writes the minimum: the breakpoint's slot, and the
+/// control word only if it changes (on the model machine the word says
+/// which slots are enabled, so re-pointing a slot in place keeps it).
+#[test]
+fn only_the_re_pointed_slot_is_written() {
+    let r = rig(Config::x86_like(2));
+    let c = counter();
+    let h = r.reg.register(&watch(A, 8, c)).unwrap();
+    r.reg.register(&watch(A + 64, 8, c)).unwrap();
+    let k = (0..4)
+        .find(|&k| r.machine.regs(0).slots[0][k].map(|i| i.value) == Some(A))
+        .unwrap();
+    let word = r.machine.regs(0).control[0];
+    r.machine.clear_log();
+    on_cpu(0, || {
+        r.reg
+            .modify_local(h, &Request::new(B, 4, AccessKind::ReadWrite))
+    })
+    .unwrap();
+    let log = r.machine.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(
+        matches!(log[0], Write::Slot { cpu: 0, pool: 0, index, image: Some(i) } if index == k && i.value == B),
+        "{log:?}"
+    );
+    assert_eq!(r.machine.regs(0).control[0], word);
+    assert!(consistent(&r, 0));
+    assert!(r.access(0, B, 4, AccessKind::Read).is_some());
+}
+
+static REGISTRY: AtomicPtr<Reg> = AtomicPtr::new(core::ptr::null_mut());
+static MOVING: Mutex<Option<Handle>> = Mutex::new(None);
+
+/// Re-points its own breakpoint to B on this CPU, from the hit's handler.
+fn move_to_b(e: &Event) {
+    if e.kind != EventKind::Hit {
+        return;
+    }
+    let h = MOVING.lock().unwrap().unwrap();
+    // SAFETY: the test stores a pointer to a registry that outlives it.
+    let reg = unsafe { &*REGISTRY.load(Ordering::SeqCst) };
+    reg.modify_local(h, &Request::write(B, 8)).unwrap();
+}
+
+/// On a machine that traps before the access, the hit slot stays
+/// disarmed for the step over the access even when the handler re-points
+/// it; the step's end arms it with the new settings.
+#[test]
+fn a_slot_disarmed_for_a_step_stays_so_until_the_step_ends() {
+    let r = rig(Config::arm_like(1));
+    REGISTRY.store(&*r.reg as *const Reg as *mut Reg, Ordering::SeqCst);
+    let h = r
+        .reg
+        .register(&Request::write(A, 8).handler(move_to_b, 0))
+        .unwrap();
+    *MOVING.lock().unwrap() = Some(h);
+    let k = (0..4)
+        .find(|&k| r.machine.regs(0).slots[1][k].is_some())
+        .unwrap();
+    // System-wide slots are taken from the top: not slot 0.
+    assert_ne!(k, 0);
+    let trap = r
+        .machine
+        .access(0, A, 8, AccessKind::Write, hwbreak_core::Space::Kernel)
+        .unwrap();
+    let out = on_cpu(0, || r.reg.on_debug_exception(&trap));
+    assert_eq!(out.resume, Resume::SingleStep);
+    assert_eq!(r.machine.regs(0).slots[1][k], None, "re-armed mid-step");
+    let step = ModelTrap {
+        step: true,
+        ..ModelTrap::default()
+    };
+    let end = on_cpu(0, || r.reg.on_debug_exception(&step));
+    assert_eq!(end.resume, Resume::EndSingleStep);
+    assert_eq!(r.machine.regs(0).slots[1][k].map(|i| i.value), Some(B));
+    assert!(consistent(&r, 0));
+    let pool = r.reg.arch().pool_of(AccessKind::Write).unwrap();
+    assert_eq!(pool, PoolId::SECOND);
+    REGISTRY.store(core::ptr::null_mut(), Ordering::SeqCst);
+}
