@@ -12,7 +12,7 @@ use super::{Inner, Life, Meta, Registry};
 use crate::arch::Arch;
 use crate::error::{ErrorKind, Result};
 use crate::platform::Platform;
-use crate::request::{EventKind, Pinning, Scope};
+use crate::request::{EventKind, Pinning, Priority, Scope};
 use crate::reserve::Change;
 
 /// Most flexible breakpoints one request displaces.
@@ -61,8 +61,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             return first;
         }
         // Candidates: armed flexible owners of the same pool, competing for
-        // the same CPUs, of strictly lower priority; lowest priority first.
+        // the same CPUs, of strictly lower priority. The lowest
+        // `MAX_DISPLACE` are kept in order as they are found, lowest
+        // priority first and equal priorities in table order: an insertion
+        // into at most eight places, where a general sort and a search for
+        // the worst kept one cost kilobytes of code.
         let mut victims = [0usize; MAX_DISPLACE];
+        let mut priorities = [Priority(0); MAX_DISPLACE];
         let mut n = 0;
         for (i, m) in inner.entries.iter().enumerate() {
             let candidate = i != index
@@ -76,18 +81,25 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             if !candidate {
                 continue;
             }
-            if n < MAX_DISPLACE {
-                victims[n] = i;
-                n += 1;
-            } else if let Some(worst) =
-                (0..n).max_by_key(|&j| inner.entries[victims[j]].request.priority)
-            {
-                if m.request.priority < inner.entries[victims[worst]].request.priority {
-                    victims[worst] = i;
-                }
+            let priority = m.request.priority;
+            let mut at = n;
+            while at > 0 && priorities[at - 1] > priority {
+                at -= 1;
             }
+            if at == MAX_DISPLACE {
+                continue;
+            }
+            // Shift the higher ones up, dropping the last when full.
+            n = (n + 1).min(MAX_DISPLACE);
+            let mut j = n - 1;
+            while j > at {
+                victims[j] = victims[j - 1];
+                priorities[j] = priorities[j - 1];
+                j -= 1;
+            }
+            victims[at] = i;
+            priorities[at] = priority;
         }
-        victims[..n].sort_unstable_by_key(|&i| inner.entries[i].request.priority);
         for k in 1..=n {
             let v = &inner.entries[victims[k - 1]];
             changes[k] = Change {
