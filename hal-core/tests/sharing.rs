@@ -289,3 +289,24 @@ fn a_task_breakpoint_is_modified_in_place() {
     assert_eq!(hits(c), 1);
     on_cpu(0, || r.reg.switch_task(None)).unwrap();
 }
+
+/// The slot stays armed while any sharer along the chain is enabled, even
+/// when the owner and the sharer before it are disabled: the whole chain
+/// is walked, each link to the entry it names.
+#[test]
+fn the_last_enabled_sharer_keeps_the_slot_armed() {
+    let r = rig(Config::x86_like(1));
+    let s = sharers(&r, A, 3, Scope::AllCpus);
+    let all: Vec<usize> = s.iter().map(|x| x.1).collect();
+    for keep in 0..3 {
+        for (i, (h, _)) in s.iter().enumerate() {
+            if i == keep {
+                r.reg.enable(*h).unwrap();
+            } else {
+                r.reg.disable(*h).unwrap();
+            }
+        }
+        hit_calls(&r, A, &all, &[s[keep].1]);
+        assert_eq!(used(&r), 1);
+    }
+}
