@@ -5,14 +5,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Mutex;
-
 use common::*;
 use hwbreak_core::model::{on_cpu, Config, ModelArch, ModelTrap, Write};
-use hwbreak_core::{
-    AccessKind, Arch, ErrorKind, Event, EventKind, Handle, PoolId, Request, Resume,
-};
+use hwbreak_core::{AccessKind, Arch, ErrorKind, PoolId, Request, Resume, Space};
 
 const A: u64 = 0xffff_8000_0020_0000;
 const B: u64 = A + 0x100;
@@ -117,32 +112,15 @@ fn only_the_re_pointed_slot_is_written() {
     assert!(r.access(0, B, 4, AccessKind::Read).is_some());
 }
 
-static REGISTRY: AtomicPtr<Reg> = AtomicPtr::new(core::ptr::null_mut());
-static MOVING: Mutex<Option<Handle>> = Mutex::new(None);
-
-/// Re-points its own breakpoint to B on this CPU, from the hit's handler.
-fn move_to_b(e: &Event) {
-    if e.kind != EventKind::Hit {
-        return;
-    }
-    let h = MOVING.lock().unwrap().unwrap();
-    // SAFETY: the test stores a pointer to a registry that outlives it.
-    let reg = unsafe { &*REGISTRY.load(Ordering::SeqCst) };
-    reg.modify_local(h, &Request::write(B, 8)).unwrap();
-}
-
-/// On a machine that traps before the access, the hit slot stays
-/// disarmed for the step over the access even when the handler re-points
-/// it; the step's end arms it with the new settings.
+/// On a machine that traps before the access, a hit slot is disarmed for
+/// the step over the access. Re-pointing it from atomic context before
+/// the step ends (an interrupt taken in between, say) records the new
+/// settings but leaves the slot disarmed; the step's end arms it with them.
 #[test]
 fn a_slot_disarmed_for_a_step_stays_so_until_the_step_ends() {
     let r = rig(Config::arm_like(1));
-    REGISTRY.store(&*r.reg as *const Reg as *mut Reg, Ordering::SeqCst);
-    let h = r
-        .reg
-        .register(&Request::write(A, 8).handler(move_to_b, 0))
-        .unwrap();
-    *MOVING.lock().unwrap() = Some(h);
+    let c = counter();
+    let h = r.reg.register(&watch(A, 8, c)).unwrap();
     let k = (0..4)
         .find(|&k| r.machine.regs(0).slots[1][k].is_some())
         .unwrap();
@@ -150,10 +128,12 @@ fn a_slot_disarmed_for_a_step_stays_so_until_the_step_ends() {
     assert_ne!(k, 0);
     let trap = r
         .machine
-        .access(0, A, 8, AccessKind::Write, hwbreak_core::Space::Kernel)
+        .access(0, A, 8, AccessKind::Write, Space::Kernel)
         .unwrap();
     let out = on_cpu(0, || r.reg.on_debug_exception(&trap));
-    assert_eq!(out.resume, Resume::SingleStep);
+    assert_eq!((out.resume, hits(c)), (Resume::SingleStep, 1));
+    assert_eq!(r.machine.regs(0).slots[1][k], None);
+    on_cpu(0, || r.reg.modify_local(h, &Request::write(B, 8))).unwrap();
     assert_eq!(r.machine.regs(0).slots[1][k], None, "re-armed mid-step");
     let step = ModelTrap {
         step: true,
@@ -163,7 +143,6 @@ fn a_slot_disarmed_for_a_step_stays_so_until_the_step_ends() {
     assert_eq!(end.resume, Resume::EndSingleStep);
     assert_eq!(r.machine.regs(0).slots[1][k].map(|i| i.value), Some(B));
     assert!(consistent(&r, 0));
-    let pool = r.reg.arch().pool_of(AccessKind::Write).unwrap();
-    assert_eq!(pool, PoolId::SECOND);
-    REGISTRY.store(core::ptr::null_mut(), Ordering::SeqCst);
+    assert!(r.access(0, B, 8, AccessKind::Write).is_some());
+    assert_eq!(hits(c), 2);
 }
