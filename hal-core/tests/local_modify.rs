@@ -8,9 +8,9 @@ use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use hwbreak_core::model::{on_cpu, Config, ModelArch, Write};
+use hwbreak_core::model::{on_cpu, Config, Write};
 use hwbreak_core::{
-    AccessKind, Arch, CpuId, ErrorKind, Event, EventKind, Handle, PoolId, Request, Scope, TaskId,
+    AccessKind, Arch, CpuId, ErrorKind, Event, EventKind, Handle, Request, Scope, TaskId,
 };
 
 const A: u64 = 0xffff_8000_0010_0000;
@@ -18,21 +18,6 @@ const B: u64 = A + 0x100;
 
 fn watch(addr: u64, len: u64, ctx: usize) -> Request {
     Request::write(addr, len).handler(count, ctx)
-}
-
-/// Whether `cpu`'s registers are whole: every slot holds what the
-/// registry's table for that CPU says, and the control word is what the
-/// backend computes from those slots.
-fn consistent(r: &Rig, cpu: u32) -> bool {
-    let regs = r.machine.regs(cpu);
-    let arch = ModelArch::new(r.machine.clone());
-    (0..2).all(|p| {
-        let n = r.machine.config.slots[p] as usize;
-        let pool = PoolId::ALL[p];
-        let tables =
-            (0..n).all(|k| on_cpu(cpu, || r.reg.armed_slot(pool, k)) == Ok(regs.slots[p][k]));
-        n == 0 || (tables && arch.control_word(pool, &regs.slots[p][..n]) == regs.control[p])
-    })
 }
 
 fn traps(r: &Rig, cpu: u32, addr: u64, len: u64) -> bool {
@@ -49,7 +34,7 @@ fn only_the_calling_cpu_is_re_pointed() {
         for cpu in 0..4 {
             assert_eq!(traps(&r, cpu, B, 8), cpu == 2, "{config:?} cpu {cpu} at B");
             assert_eq!(traps(&r, cpu, A, 8), cpu != 2, "{config:?} cpu {cpu} at A");
-            assert!(consistent(&r, cpu), "{config:?} cpu {cpu}");
+            assert!(r.consistent(cpu), "{config:?} cpu {cpu}");
         }
         // One hit per CPU, each to the registration's handler.
         assert_eq!(hits(c), 4);
@@ -116,7 +101,7 @@ fn it_takes_no_lock_and_touches_no_other_cpu() {
     // Slot first, then its control word: never a control word naming
     // settings the slot does not hold yet.
     assert!(matches!(log.first(), Some(Write::Slot { .. })));
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
 }
 
 #[test]
@@ -126,12 +111,12 @@ fn no_cpu_is_left_with_torn_settings_across_updates() {
     let h = r.reg.register(&watch(A, 8, c)).unwrap();
     // A new length changes the control word's bits for that slot.
     on_cpu(1, || r.reg.modify_local(h, &Request::write(B, 2))).unwrap();
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
     assert!(traps(&r, 1, B + 1, 1) && !traps(&r, 1, B + 2, 1));
     // Other updates reload CPU 1: the local settings stay whole.
     let other = r.reg.register(&watch(A + 64, 8, c)).unwrap();
     for cpu in 0..4 {
-        assert!(consistent(&r, cpu), "cpu {cpu}");
+        assert!(r.consistent(cpu), "cpu {cpu}");
     }
     assert!(traps(&r, 1, B + 1, 1) && !traps(&r, 1, B + 2, 1) && !traps(&r, 1, A, 1));
     assert!(traps(&r, 1, A + 64, 8));
@@ -139,12 +124,12 @@ fn no_cpu_is_left_with_torn_settings_across_updates() {
     // A full reload (the CPU lost its registers) restores them too.
     r.machine.wipe(1);
     on_cpu(1, || r.reg.cpu_online()).unwrap();
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
     assert!(traps(&r, 1, B + 1, 1) && !traps(&r, 1, A, 1));
     // An update of the breakpoint itself drops the local settings.
     r.reg.modify(h, &watch(A + 8, 4, c)).unwrap();
     for cpu in 0..4 {
-        assert!(consistent(&r, cpu), "cpu {cpu}");
+        assert!(r.consistent(cpu), "cpu {cpu}");
         assert!(
             traps(&r, cpu, A + 8, 4) && !traps(&r, cpu, B, 2),
             "cpu {cpu}"
@@ -167,7 +152,7 @@ fn offline_and_disable_drop_the_local_settings() {
     r.reg.disable(h).unwrap();
     r.reg.enable(h).unwrap();
     assert!(traps(&r, 1, A, 8) && !traps(&r, 1, B, 8));
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
 }
 
 #[test]
@@ -248,7 +233,7 @@ fn a_handler_re_points_its_own_breakpoint_mid_step() {
     // The hit on A asks for a step over the store; the handler re-points
     // the slot meanwhile; the step's end re-arms it with the new settings.
     assert!(traps(&r, 1, A, 8));
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
     assert!(!traps(&r, 1, A, 8) && traps(&r, 1, B, 8));
     // The other CPUs still watch A until their own handler moves them.
     assert!(!traps(&r, 2, B, 8) && traps(&r, 2, A, 8) && traps(&r, 2, B, 8));
@@ -298,7 +283,7 @@ fn a_cpu_re_points_two_slots_at_most_and_refuses_a_third_changing_nothing() {
     assert!(traps(&r, 1, B + 0x80, 8) && !traps(&r, 1, A + 0x80, 8));
     assert!(traps(&r, 1, A + 8, 8) && traps(&r, 1, B + 0x48, 8));
     assert!(traps(&r, 0, A + 0x80, 8) && traps(&r, 0, A + 0x40, 8));
-    assert!(consistent(&r, 0) && consistent(&r, 1));
+    assert!(r.consistent(0) && r.consistent(1));
 }
 
 #[test]
@@ -317,5 +302,5 @@ fn a_two_slot_breakpoint_is_re_pointed_whole() {
     })
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotLocal);
-    assert!(consistent(&r, 1));
+    assert!(r.consistent(1));
 }

@@ -6,28 +6,14 @@
 mod common;
 
 use common::*;
-use hwbreak_core::model::{on_cpu, Config, ModelArch, ModelTrap, Write};
-use hwbreak_core::{AccessKind, Arch, ErrorKind, PoolId, Request, Resume, Space};
+use hwbreak_core::model::{on_cpu, Config, ModelTrap, Write};
+use hwbreak_core::{AccessKind, ErrorKind, Request, Resume, Space};
 
 const A: u64 = 0xffff_8000_0020_0000;
 const B: u64 = A + 0x100;
 
 fn watch(addr: u64, len: u64, ctx: usize) -> Request {
     Request::write(addr, len).handler(count, ctx)
-}
-
-/// Every slot of `cpu` holds what the registry's table says and the
-/// control word is the backend's word for those slots.
-fn consistent(r: &Rig, cpu: u32) -> bool {
-    let regs = r.machine.regs(cpu);
-    let arch = ModelArch::new(r.machine.clone());
-    (0..2).all(|p| {
-        let n = r.machine.config.slots[p] as usize;
-        let pool = PoolId::ALL[p];
-        let tables =
-            (0..n).all(|k| on_cpu(cpu, || r.reg.armed_slot(pool, k)) == Ok(regs.slots[p][k]));
-        n == 0 || (tables && arch.control_word(pool, &regs.slots[p][..n]) == regs.control[p])
-    })
 }
 
 /// With other system-wide breakpoints loaded beside it, a breakpoint is
@@ -45,7 +31,7 @@ fn other_breakpoints_slots_are_not_counted_or_touched() {
     let changed: Vec<usize> = (0..4).filter(|&k| before[k] != after[k]).collect();
     assert_eq!(changed.len(), 1);
     assert_eq!(after[changed[0]].map(|i| i.value), Some(B));
-    assert!(consistent(&r, 0));
+    assert!(r.consistent(0));
     on_cpu(0, || r.reg.modify_local(h0, &Request::write(B + 8, 8))).unwrap();
     for (addr, ctx) in [(B + 8, c0), (B, c1), (A + 16, c2)] {
         let n = hits(ctx);
@@ -77,7 +63,7 @@ fn the_number_of_slots_must_match_exactly() {
         assert_eq!(r.machine.all_regs(), before, "{req:?}");
     }
     on_cpu(0, || r.reg.modify_local(h, &Request::write(B, 16))).unwrap();
-    assert!(consistent(&r, 0));
+    assert!(r.consistent(0));
     assert!(r.access(0, B + 12, 4, AccessKind::Write).is_some());
     assert!(r.access(0, A, 8, AccessKind::Write).is_none());
 }
@@ -108,7 +94,7 @@ fn only_the_re_pointed_slot_is_written() {
         "{log:?}"
     );
     assert_eq!(r.machine.regs(0).control[0], word);
-    assert!(consistent(&r, 0));
+    assert!(r.consistent(0));
     assert!(r.access(0, B, 4, AccessKind::Read).is_some());
 }
 
@@ -142,7 +128,7 @@ fn a_slot_disarmed_for_a_step_stays_so_until_the_step_ends() {
     let end = on_cpu(0, || r.reg.on_debug_exception(&step));
     assert_eq!(end.resume, Resume::EndSingleStep);
     assert_eq!(r.machine.regs(0).slots[1][k].map(|i| i.value), Some(B));
-    assert!(consistent(&r, 0));
+    assert!(r.consistent(0));
     assert!(r.access(0, B, 8, AccessKind::Write).is_some());
     assert_eq!(hits(c), 2);
 }

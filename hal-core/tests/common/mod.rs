@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
-use hwbreak_core::{AccessKind, Event, EventKind, Outcome, Registry, Space, Zone};
+use hwbreak_core::{AccessKind, Arch, Event, EventKind, Outcome, PoolId, Registry, Space, Zone};
 
 pub type Reg = Registry<ModelArch, ModelPlatform, 64, 4, 8>;
 
@@ -55,6 +55,21 @@ impl Rig {
             assert_eq!(end.resume, hwbreak_core::Resume::EndSingleStep);
         }
         Some(out)
+    }
+
+    /// Whether `cpu`'s registers are whole: every slot holds what the
+    /// registry's table for that CPU says, and the control word is what the
+    /// backend computes from those slots.
+    pub fn consistent(&self, cpu: u32) -> bool {
+        let regs = self.machine.regs(cpu);
+        let arch = ModelArch::new(self.machine.clone());
+        (0..2).all(|p| {
+            let n = self.machine.config.slots[p] as usize;
+            let pool = PoolId::ALL[p];
+            let tables = (0..n)
+                .all(|k| on_cpu(cpu, || self.reg.armed_slot(pool, k)) == Ok(regs.slots[p][k]));
+            n == 0 || (tables && arch.control_word(pool, &regs.slots[p][..n]) == regs.control[p])
+        })
     }
 
     pub fn switch(&self, cpu: u32, task: Option<u32>) {
