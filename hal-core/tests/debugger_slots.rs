@@ -25,6 +25,19 @@ fn loaded(r: &Rig, cpu: u32, pool: usize) -> Vec<Option<u64>> {
         .collect()
 }
 
+/// A write of 8 bytes at each address on CPU 0 traps and calls its own
+/// handler exactly once.
+fn each_traps_once(r: &Rig, watches: &[(u64, usize)]) {
+    for &(addr, ctx) in watches {
+        let before = hits(ctx);
+        assert!(
+            r.access(0, addr, 8, AccessKind::Write).is_some(),
+            "{addr:#x}"
+        );
+        assert_eq!(hits(ctx), before + 1, "{addr:#x}");
+    }
+}
+
 /// A second debugger slot does not copy the first one into another slot:
 /// each debugger watch is loaded once, where its handle says, and a hit on
 /// it reaches its handler once.
@@ -103,28 +116,14 @@ fn breakpoints_outside_the_debugger_slot_stay_loaded() {
         loaded(&r, 0, 0),
         [Some(A), Some(A + 8), Some(A + 1024), Some(A + 512)]
     );
-    for (addr, ctx) in [(A, l0), (A + 8, l1), (A + 512, sys), (A + 1024, dc)] {
-        let before = hits(ctx);
-        assert!(
-            r.access(0, addr, 8, AccessKind::Write).is_some(),
-            "{addr:#x}"
-        );
-        assert_eq!(hits(ctx), before + 1, "{addr:#x}");
-    }
+    each_traps_once(&r, &[(A, l0), (A + 8, l1), (A + 512, sys), (A + 1024, dc)]);
 
     on_cpu(0, || r.reg.debugger_remove(d)).unwrap();
     assert_eq!(
         loaded(&r, 0, 0),
         [Some(A), Some(A + 8), None, Some(A + 512)]
     );
-    for (addr, ctx) in [(A, l0), (A + 8, l1), (A + 512, sys)] {
-        let before = hits(ctx);
-        assert!(
-            r.access(0, addr, 8, AccessKind::Write).is_some(),
-            "{addr:#x}"
-        );
-        assert_eq!(hits(ctx), before + 1, "{addr:#x}");
-    }
+    each_traps_once(&r, &[(A, l0), (A + 8, l1), (A + 512, sys)]);
     assert!(r.access(0, A + 1024, 8, AccessKind::Write).is_none());
 }
 
@@ -155,14 +154,7 @@ fn a_breakpoint_under_the_debugger_slot_moves_to_a_free_one() {
         loaded(&r, 0, 0),
         [Some(A + 24), None, Some(A + 16), Some(A + 1024)]
     );
-    for (addr, ctx) in [(A + 16, cs[2]), (A + 24, cs[3]), (A + 1024, dc)] {
-        let before = hits(ctx);
-        assert!(
-            r.access(0, addr, 8, AccessKind::Write).is_some(),
-            "{addr:#x}"
-        );
-        assert_eq!(hits(ctx), before + 1, "{addr:#x}");
-    }
+    each_traps_once(&r, &[(A + 16, cs[2]), (A + 24, cs[3]), (A + 1024, dc)]);
     on_cpu(0, || r.reg.debugger_remove(d)).unwrap();
     assert_eq!(loaded(&r, 0, 0), [Some(A + 24), None, Some(A + 16), None]);
 }
