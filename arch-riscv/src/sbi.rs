@@ -339,6 +339,11 @@ mod tests {
         area.installed_as(5, SBI_SUCCESS, NO_INDEX);
         assert_eq!(area.installed(5), Some(2));
         assert_eq!(area.take(0), Some(7));
+        // Freeing a higher index frees that one: slot 2 gives back 1, the
+        // next inferred install takes it (0 and 2 are still held).
+        assert_eq!(area.take(2), Some(1));
+        area.installed_as(6, SBI_SUCCESS, NO_INDEX);
+        assert_eq!(area.installed(6), Some(1));
         assert_eq!(area.take(99), None);
         area.installed_as(99, SBI_SUCCESS, 9);
         assert_eq!(area.installed(99), None);
