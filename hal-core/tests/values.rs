@@ -59,3 +59,109 @@ fn distinct_registrations_have_distinct_indices() {
     assert_ne!(indices[1], indices[2]);
     assert_ne!(indices[0], indices[2]);
 }
+
+/// An entry used again gets a new generation each time, so each handle it
+/// ever had stays distinct from the current one (and is refused as stale).
+#[test]
+fn an_entry_used_again_gets_a_new_generation_each_time() {
+    let r = rig(Config::x86_like(1));
+    let req = Request::write(0xffff_8000_0070_0000, 8);
+    let mut seen: Vec<hwbreak_core::Handle> = Vec::new();
+    for _ in 0..4 {
+        let h = r.reg.register(&req).unwrap();
+        for old in &seen {
+            assert_eq!(h.index(), old.index());
+            assert_ne!(h.generation(), old.generation());
+            assert_ne!(h, *old);
+        }
+        r.reg.unregister(h).unwrap();
+        seen.push(h);
+    }
+}
+
+/// A decoded exception names a hit when any slot of any pool matched, and
+/// only then: a step completion or an empty status is not a hit.
+#[test]
+fn a_decoded_exception_is_a_hit_when_any_pool_names_a_slot() {
+    use hwbreak_core::Decoded;
+    assert!(!Decoded::default().any_hit());
+    let step = Decoded {
+        step_complete: true,
+        address: Some(0x1000),
+        ..Decoded::default()
+    };
+    assert!(!step.any_hit());
+    // The first pool, the second alone, both.
+    for hits in [[1, 0], [0, 1 << 5], [1 << 3, 1]] {
+        let d = Decoded {
+            hits,
+            ..Decoded::default()
+        };
+        assert!(d.any_hit(), "hits {hits:?}");
+    }
+}
+
+/// A cover the registry gets is never empty, and says how many pieces it
+/// has in both of its ways.
+#[test]
+fn a_cover_is_never_empty_and_counts_its_pieces() {
+    use hwbreak_core::cover::exact_cover;
+    use hwbreak_core::model::{Machine, ModelArch};
+    use hwbreak_core::{MemoryType, Space};
+    let arch = ModelArch::new(Machine::new(Config::x86_like(1)));
+    for (addr, len, pieces) in [(0x1000, 8, 1), (0x1003, 13, 3), (0x1000, 16, 2)] {
+        let c = exact_cover(
+            &arch,
+            addr,
+            len,
+            AccessKind::Write,
+            Space::Kernel,
+            MemoryType::Normal,
+            4,
+        )
+        .unwrap();
+        assert!(!c.is_empty(), "{addr:#x}+{len}");
+        assert_eq!((c.len(), c.pieces().len()), (pieces, pieces));
+    }
+}
+
+/// Every error kind says what went wrong in words of its own, and an
+/// error prints as its kind does.
+#[test]
+fn every_error_kind_has_its_own_description() {
+    use hwbreak_core::{Error, ErrorKind as K};
+    let kinds = [
+        K::ZeroLength,
+        K::UnsupportedLength,
+        K::Misaligned,
+        K::UnsupportedKind,
+        K::AddressOverflow,
+        K::NonCanonical,
+        K::KernelAddressFromUser,
+        K::NoBreakpointZone,
+        K::NotCoverable,
+        K::NoSlot,
+        K::StaleHandle,
+        K::ForeignHandle,
+        K::SlotOutOfRange,
+        K::BadCpu,
+        K::BadTask,
+        K::TableFull,
+        K::CacheInhibited,
+        K::CrossesBoundary,
+        K::NotEnabled,
+        K::ScopeChange,
+        K::NotInitialized,
+        K::UnsupportedPrivilege,
+        K::NotLocal,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for k in kinds {
+        let d = k.description();
+        assert!(d.len() >= 8 && d.is_ascii(), "{k:?}: {d:?}");
+        assert!(seen.insert(d), "{k:?} repeats {d:?}");
+        assert_eq!(k.to_string(), d);
+        assert_eq!(Error::from(k).to_string(), d);
+    }
+    assert_eq!(K::NoSlot.description(), "no free slot");
+}
