@@ -17,6 +17,7 @@
 //! It rewrites the results section of BENCHMARKS.md and ends by printing
 //! one `bench: <name> = <number>` line per metric.
 
+use crate::elf::Elf;
 use crate::setup;
 use crate::util::{self, Stream};
 use std::collections::BTreeMap;
@@ -772,6 +773,30 @@ pub extern "C" fn _start() -> ! {
 }
 "#;
 
+/// How many of the largest functions the registry adds are listed per
+/// architecture.
+const LARGEST_FUNCTIONS: usize = 12;
+
+/// What each function of `with` adds over `without` (all of it for a
+/// function `without` has not got; the growth of one both have, such as
+/// the entry point the registry's calls are inlined into), largest first,
+/// by name without the core's crate path.
+fn added_functions(without: &[(String, u64)], with: &[(String, u64)]) -> Vec<(String, u64)> {
+    let mut added: Vec<(String, u64)> = with
+        .iter()
+        .filter_map(|(name, size)| {
+            let before = without
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, s)| *s);
+            let grew = size.checked_sub(before).filter(|&g| g > 0)?;
+            Some((name.replace("hwbreak_core::", ""), grew))
+        })
+        .collect();
+    added.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    added
+}
+
 fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
     let dir = root.join("target").join("bench").join("size-probe");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -790,7 +815,7 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
         let _ = std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"));
     }
     for t in SIZE_TARGETS {
-        let measure = |with: bool| -> Result<(u64, u64), String> {
+        let measure = |with: bool| -> Result<(u64, u64, Vec<(String, u64)>), String> {
             let mut cmd = util::cargo();
             cmd.current_dir(&dir)
                 .args(["build", "--release", "--target", t.triple])
@@ -810,8 +835,10 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
                 .join("release")
                 .join("probe");
             let bytes = std::fs::read(&elf).map_err(|e| format!("read {}: {e}", elf.display()))?;
-            let sections = elf_sections(&bytes)
-                .ok_or_else(|| format!("{}: not a 64-bit ELF file", elf.display()))?;
+            let not_elf = || format!("{}: not a 64-bit ELF file", elf.display());
+            let file = Elf::parse(&bytes).ok_or_else(not_elf)?;
+            let sections = file.section_sizes().ok_or_else(not_elf)?;
+            let functions = file.functions().ok_or_else(not_elf)?;
             let sum = |prefix: &str| {
                 sections
                     .iter()
@@ -819,10 +846,19 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
                     .map(|(_, s)| s)
                     .sum::<u64>()
             };
-            Ok((sum(".text"), sum(".rodata")))
+            Ok((sum(".text"), sum(".rodata"), functions))
         };
         match measure(false).and_then(|without| Ok((without, measure(true)?))) {
-            Ok(((text0, ro0), (text1, ro1))) => {
+            Ok(((text0, ro0, f0), (text1, ro1, f1))) => {
+                for (name, size) in added_functions(&f0, &f1)
+                    .into_iter()
+                    .take(LARGEST_FUNCTIONS)
+                {
+                    results.detail(format!(
+                        "function_bytes{{{},{name}}} = {size} bytes",
+                        t.name
+                    ));
+                }
                 let added = text1.saturating_sub(text0);
                 results.detail(format!(
                     "text_bytes_{} = {added} bytes (.text {text1} with the registry, {text0} without)",
@@ -844,56 +880,6 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Section names and sizes of a 64-bit ELF file of either byte order.
-fn elf_sections(b: &[u8]) -> Option<Vec<(String, u64)>> {
-    if b.get(..4)? != b"\x7fELF" || *b.get(4)? != 2 {
-        return None;
-    }
-    let big = *b.get(5)? == 2;
-    let u16_at = |o: usize| -> Option<u64> {
-        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
-        Some(u64::from(if big {
-            u16::from_be_bytes(s)
-        } else {
-            u16::from_le_bytes(s)
-        }))
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
-        Some(u64::from(if big {
-            u32::from_be_bytes(s)
-        } else {
-            u32::from_le_bytes(s)
-        }))
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
-        Some(if big {
-            u64::from_be_bytes(s)
-        } else {
-            u64::from_le_bytes(s)
-        })
-    };
-    // ELF64 header: e_shoff at 0x28, e_shentsize 0x3a, e_shnum 0x3c,
-    // e_shstrndx 0x3e. Section header: sh_name at 0, sh_offset 0x18,
-    // sh_size 0x20.
-    let shoff = u64_at(0x28)? as usize;
-    let shentsize = u16_at(0x3a)? as usize;
-    let shnum = u16_at(0x3c)? as usize;
-    let shstrndx = u16_at(0x3e)? as usize;
-    let header = |i: usize| shoff + i * shentsize;
-    let strtab = u64_at(header(shstrndx) + 0x18)? as usize;
-    let mut out = Vec::new();
-    for i in 0..shnum {
-        let h = header(i);
-        let name_at = strtab + u32_at(h)? as usize;
-        let end = b.get(name_at..)?.iter().position(|&c| c == 0)?;
-        let name = String::from_utf8_lossy(&b[name_at..name_at + end]).into_owned();
-        out.push((name, u64_at(h + 0x20)?));
-    }
-    Some(out)
 }
 
 // ---------------------------------------------------------------------------
@@ -965,4 +951,29 @@ fn machine() -> String {
         version("rustc"),
         version("valgrind")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_functions_count_new_ones_whole_and_grown_ones_by_their_growth() {
+        let s = |n: &str, b| (n.to_string(), b);
+        let without = [s("_start", 100), s("core::fmt::write", 900)];
+        let with = [
+            s("core::fmt::write", 900),
+            s("_start", 2100),
+            s("hwbreak_core::registry::admit", 1500),
+            s("hwbreak_core::reserve::apply", 40),
+        ];
+        assert_eq!(
+            added_functions(&without, &with),
+            [
+                s("_start", 2000),
+                s("registry::admit", 1500),
+                s("reserve::apply", 40)
+            ]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 mod bench;
 mod defmt_console;
 mod demo;
+mod elf;
 mod fuzz;
 mod gdb;
 mod miri;
