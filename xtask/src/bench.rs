@@ -773,6 +773,14 @@ pub extern "C" fn _start() -> ! {
 }
 "#;
 
+/// What one build of the size probe measured.
+struct Probe {
+    text: u64,
+    rodata: u64,
+    /// Sized function symbols, as [`Elf::functions`] lists them.
+    functions: Vec<(String, u64)>,
+}
+
 /// How many of the largest functions the registry adds are listed per
 /// architecture.
 const LARGEST_FUNCTIONS: usize = 12;
@@ -815,7 +823,7 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
         let _ = std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"));
     }
     for t in SIZE_TARGETS {
-        let measure = |with: bool| -> Result<(u64, u64, Vec<(String, u64)>), String> {
+        let measure = |with: bool| -> Result<Probe, String> {
             let mut cmd = util::cargo();
             cmd.current_dir(&dir)
                 .args(["build", "--release", "--target", t.triple])
@@ -846,14 +854,18 @@ fn text_sizes(root: &Path, results: &mut Results) -> Result<(), String> {
                     .map(|(_, s)| s)
                     .sum::<u64>()
             };
-            Ok((sum(".text"), sum(".rodata"), functions))
+            Ok(Probe {
+                text: sum(".text"),
+                rodata: sum(".rodata"),
+                functions,
+            })
         };
         match measure(false).and_then(|without| Ok((without, measure(true)?))) {
-            Ok(((text0, ro0, f0), (text1, ro1, f1))) => {
-                for (name, size) in added_functions(&f0, &f1)
-                    .into_iter()
-                    .take(LARGEST_FUNCTIONS)
-                {
+            Ok((without, with)) => {
+                let (text0, ro0, text1, ro1) =
+                    (without.text, without.rodata, with.text, with.rodata);
+                let added = added_functions(&without.functions, &with.functions);
+                for (name, size) in added.into_iter().take(LARGEST_FUNCTIONS) {
                     results.detail(format!(
                         "function_bytes{{{},{name}}} = {size} bytes",
                         t.name
