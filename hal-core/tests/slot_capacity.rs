@@ -220,6 +220,38 @@ fn script() -> Vec<Op> {
     ]
 }
 
+/// A debug context's breakpoints bound to different CPUs each count
+/// against their own CPU only, so one context may hold more tokens in a
+/// pool than the pool has slots: a capacity equal to the pool must not
+/// refuse them.
+#[test]
+fn a_context_bound_to_two_cpus_may_hold_more_than_a_pool() {
+    let machine = Machine::new(Config::x86_like(2));
+    let reg = registry::<4>(&machine);
+    reg.init().unwrap();
+    for cpu in 0..2 {
+        on_cpu(cpu, || reg.cpu_online()).unwrap();
+    }
+    let t = TaskId(1);
+    for cpu in 0..2u32 {
+        for i in 0..4u64 {
+            let at = K + 0x1000 * u64::from(cpu) + 0x10 * i;
+            reg.register(&Request::write(at, 8).scope(Scope::TaskOnCpu(t, CpuId(cpu))))
+                .unwrap();
+        }
+    }
+    for cpu in 0..2u32 {
+        on_cpu(cpu, || reg.switch_task(Some(t))).unwrap();
+        let armed: Vec<u64> = machine.regs(cpu).slots[0]
+            .iter()
+            .flatten()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(armed.len(), 4, "CPU {cpu}");
+        assert!(armed.iter().all(|&a| (a - K) / 0x1000 == u64::from(cpu)));
+    }
+}
+
 /// The capacity changes what the tables cost, never what they hold: the
 /// same calls give the same answers and the same registers on a registry
 /// sized to the backend and on one of the default capacity.

@@ -175,7 +175,9 @@ pub const fn percpu_parts<const SLOTS: usize>() -> (usize, usize) {
 ///   `1..=`[`MAX_SLOTS`] (default [`MAX_SLOTS`], 16). Every per-slot table,
 ///   each CPU's among them, is `SLOTS` long, so a kernel that knows its
 ///   hardware sets it to the backend's real count (`hwbreak_x86::SLOTS`,
-///   4, on x86) and pays for no slot it does not have. [`Registry::init`]
+///   4, on x86) and pays for no slot it does not have. (A debug context's
+///   list is [`MAX_SLOTS`] long whatever `SLOTS` is: its breakpoints bound
+///   to different CPUs may together outnumber one pool.) [`Registry::init`]
 ///   refuses a backend reporting more slots in a pool with
 ///   [`ErrorKind::SlotCapacity`]; a backend reporting fewer is served as
 ///   is.
@@ -259,7 +261,7 @@ pub struct Registry<
     inner: Mutex<RefCell<Inner<BPS, CPUS, TASKS, SLOTS>>>,
     shared: [SharedEntry; BPS],
     cpus: [CpuState<SLOTS>; CPUS],
-    contexts: [TaskRecord<SLOTS>; TASKS],
+    contexts: [TaskRecord; TASKS],
     cpu_records: [CpuRecord<SLOTS>; CPUS],
     system: SystemRecord<SLOTS>,
     debugger: [[DebuggerSlot; SLOTS]; MAX_POOLS],
@@ -291,9 +293,9 @@ impl<
     /// does). Capacities are checked at compile time: `BPS` must be
     /// 1..=65535, `CPUS` at least 1 and `SLOTS` 1..=[`MAX_SLOTS`]. The
     /// size grows linearly with each of `BPS`, `CPUS` and `TASKS` (no table
-    /// is indexed by two of them), and what each CPU and each debug context
-    /// costs grows linearly with `SLOTS`; `core::mem::size_of` tells what a
-    /// configuration costs.
+    /// is indexed by two of them), and what each CPU costs grows linearly
+    /// with `SLOTS`; `core::mem::size_of` tells what a configuration
+    /// costs.
     ///
     /// # Examples
     ///
@@ -847,6 +849,9 @@ impl<
         }
         let mut local = self.cpu_records[cpu].read_for(cpu as u32);
         if let Some(t) = task {
+            // The context's record may be longer than a pool, but what of
+            // it applies on one CPU, with the CPU's own, fits the pool (the
+            // reservation bounds every CPU's load), so `SLOTS` holds it.
             let own = self.contexts[t.0 as usize].read_for(cpu as u32);
             for p in 0..MAX_POOLS {
                 for &tok in &own.tokens[p][..own.len[p]] {

@@ -8,7 +8,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::arch::{PoolId, SlotImage, MAX_POOLS};
+use crate::arch::{PoolId, SlotImage, MAX_POOLS, MAX_SLOTS};
 use crate::cover::MAX_PIECES;
 use crate::request::{Handler, HandlerFn};
 
@@ -200,21 +200,27 @@ impl DebuggerSlot {
 /// kernel breakpoints bound to one CPU) wants loaded. `cpu[p][i]` restricts
 /// `tokens[p][i]` to one CPU (`ANY_CPU`: none).
 ///
-/// `SLOTS` is the registry's slot capacity per pool (the list is never
-/// longer than a pool). `R` is the room for restrictions: `SLOTS` in a
-/// debug context's record (a context's breakpoint may be bound to one
-/// CPU), 0 in a CPU's record (everything in it is for that CPU), which
-/// saves each CPU a second array of tokens' worth.
+/// `SLOTS` is the list's length per pool. `R` is the room for
+/// restrictions: `SLOTS` in a debug context's record (a context's
+/// breakpoint may be bound to one CPU), 0 in a CPU's record (everything in
+/// it is for that CPU), which saves each CPU a second array of tokens'
+/// worth.
 pub(crate) struct ContextRecord<const SLOTS: usize, const R: usize> {
     pub(crate) seq: AtomicU32,
     tokens: [[AtomicU32; SLOTS]; MAX_POOLS],
     cpu: [[AtomicU32; R]; MAX_POOLS],
 }
 
-/// The record of one debug context.
-pub(crate) type TaskRecord<const SLOTS: usize> = ContextRecord<SLOTS, SLOTS>;
+/// The record of one debug context: [`MAX_SLOTS`] long whatever the
+/// registry's capacity. A context's breakpoints bound to different CPUs
+/// count against their own CPU only, so one context may hold more tokens
+/// in a pool than the pool has slots (four bound to CPU 0 and four bound
+/// to CPU 1 on x86); a list as long as the pool would refuse them.
+pub(crate) type TaskRecord = ContextRecord<MAX_SLOTS, MAX_SLOTS>;
 
-/// The record of the breakpoints bound to one CPU.
+/// The record of the breakpoints bound to one CPU, `SLOTS` long (the
+/// registry's capacity per pool): everything in it is loaded on that CPU,
+/// so it never holds more than the pool.
 pub(crate) type CpuRecord<const SLOTS: usize> = ContextRecord<SLOTS, 0>;
 
 pub(crate) const ANY_CPU: u32 = u32::MAX;
