@@ -532,6 +532,12 @@ impl<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize>
     /// let r = Reservations::<4, 16>::new();
     /// assert_eq!(r.slots(PoolId::FIRST), 0);
     /// ```
+    ///
+    /// `SLOTS` past [`MAX_SLOTS`] (or 0) does not compile:
+    ///
+    /// ```compile_fail
+    /// let r = hwbreak_core::reserve::Reservations::<4, 16, 17>::new();
+    /// ```
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CAPACITY_OK;
