@@ -99,7 +99,8 @@ pub fn apply_resume(frame: &mut InterruptStackFrame, resume: Resume) {
 /// use hwbreak_x86::{frame, X86};
 /// use x86_64::structures::idt::InterruptStackFrame;
 ///
-/// static HWBP: Registry<X86, Kernel, 16, 1, 4> = Registry::new(X86::new(), Kernel);
+/// static HWBP: Registry<X86, Kernel, 16, 1, 4, { hwbreak_x86::SLOTS }> =
+///     Registry::new(X86::new(), Kernel);
 ///
 /// /// What an `extern "x86-interrupt" fn debug(mut frame: InterruptStackFrame)`
 /// /// does (that ABI needs nightly).
@@ -115,8 +116,9 @@ pub unsafe fn on_debug_exception<
     const BPS: usize,
     const CPUS: usize,
     const TASKS: usize,
+    const SLOTS: usize,
 >(
-    registry: &Registry<X86, P, BPS, CPUS, TASKS>,
+    registry: &Registry<X86, P, BPS, CPUS, TASKS, SLOTS>,
     frame: &mut InterruptStackFrame,
 ) -> Outcome {
     // SAFETY: the caller is at the start of the #DB handler at ring 0.

@@ -20,7 +20,17 @@ pub mod frame;
 pub mod regs;
 
 use dr6::Dr6;
-use dr7::{Condition, Length, SlotControl, SLOTS};
+/// Slots of the one pool (DR0-DR3): the `SLOTS` capacity to give a
+/// [`Registry`](hwbreak_core::Registry) of this backend, so that its
+/// per-CPU tables hold four slots, not the core's sixteen.
+///
+/// ```
+/// use hwbreak_core::{Arch, SlotCounts};
+/// use hwbreak_x86::{X86, SLOTS};
+/// assert_eq!(X86::new().slot_counts(), SlotCounts([SLOTS as u8, 0]));
+/// ```
+pub use dr7::SLOTS;
+use dr7::{Condition, Length, SlotControl};
 use hwbreak_core::{
     AccessKind, Arch, Decoded, ErrorKind, Piece, PoolId, Result, Resume, SlotCounts, SlotImage,
     SlotView, Space,

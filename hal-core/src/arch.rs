@@ -473,8 +473,11 @@ pub trait Arch: Sync {
     fn pool_of(&self, kind: AccessKind) -> Result<PoolId>;
 
     /// Slots per pool. May read identification registers (AArch64
-    /// ID_AA64DFR0_EL1); called once at registry initialisation. Counts
-    /// above [`MAX_SLOTS`] are clamped by the core.
+    /// ID_AA64DFR0_EL1); called once at registry initialisation, which
+    /// refuses a pool above the registry's `SLOTS` capacity
+    /// ([`ErrorKind::SlotCapacity`](crate::ErrorKind::SlotCapacity)). A
+    /// backend whose hardware may have more than [`MAX_SLOTS`] reports
+    /// [`MAX_SLOTS`] and leaves the rest unused.
     fn slot_counts(&self) -> SlotCounts;
 
     /// Address-form checks the hardware imposes on the whole range

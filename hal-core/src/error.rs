@@ -111,6 +111,11 @@ pub enum ErrorKind {
     /// number of slots, or the CPU already holds as many slots re-pointed
     /// as it keeps (two).
     NotLocal,
+    /// [`Registry::init`](crate::Registry::init): the backend reports a
+    /// pool with more slots than the registry's `SLOTS` capacity. Build the
+    /// registry with `SLOTS` at least the backend's largest pool (the
+    /// backend crates export theirs); the registry is left uninitialised.
+    SlotCapacity,
 }
 
 impl ErrorKind {
@@ -147,6 +152,7 @@ impl ErrorKind {
             Self::NotInitialized => "registry not initialised",
             Self::UnsupportedPrivilege => "privilege selection not supported",
             Self::NotLocal => "change not possible on this CPU alone",
+            Self::SlotCapacity => "backend has more slots than the registry's capacity",
         }
     }
 }

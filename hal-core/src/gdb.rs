@@ -66,7 +66,7 @@ use gdbstub::common::Tid;
 use gdbstub::stub::{MultiThreadStopReason, SingleThreadStopReason};
 pub use gdbstub::target::ext::breakpoints::WatchKind;
 
-use crate::arch::Arch;
+use crate::arch::{Arch, MAX_SLOTS};
 use crate::error::ErrorKind;
 use crate::handle::Handle;
 use crate::platform::Platform;
@@ -321,8 +321,9 @@ struct Entry {
 
 /// GDB's hardware breakpoints and watchpoints, kept in a registry.
 ///
-/// `BPS`, `CPUS`, `TASKS` are the registry's capacities; `N` is how many
-/// breakpoints GDB may hold at once through this adapter.
+/// `BPS`, `CPUS`, `TASKS` and `SLOTS` are the registry's capacities (see
+/// [`Registry`]; `SLOTS` defaults to [`MAX_SLOTS`] there and here); `N` is
+/// how many breakpoints GDB may hold at once through this adapter.
 ///
 /// Dropping the adapter unregisters everything GDB inserted (as
 /// [`clear`](Self::clear) does), so a detaching stub leaves no slot behind.
@@ -334,8 +335,9 @@ pub struct GdbBreakpoints<
     const CPUS: usize,
     const TASKS: usize,
     const N: usize = DEFAULT_CAPACITY,
+    const SLOTS: usize = MAX_SLOTS,
 > {
-    registry: &'r Registry<A, P, BPS, CPUS, TASKS>,
+    registry: &'r Registry<A, P, BPS, CPUS, TASKS, SLOTS>,
     latch: &'static StopLatch<CPUS>,
     entries: [Option<Entry>; N],
     scope: Scope,
@@ -352,7 +354,8 @@ impl<
         const CPUS: usize,
         const TASKS: usize,
         const N: usize,
-    > GdbBreakpoints<'r, A, P, BPS, CPUS, TASKS, N>
+        const SLOTS: usize,
+    > GdbBreakpoints<'r, A, P, BPS, CPUS, TASKS, N, SLOTS>
 {
     /// An adapter inserting GDB's breakpoints into `registry` and recording
     /// their hits in `latch`.
@@ -362,7 +365,7 @@ impl<
     /// ones instead of waiting behind them). `const`, so a kernel can keep
     /// its stub's adapter in a `static`.
     pub const fn new(
-        registry: &'r Registry<A, P, BPS, CPUS, TASKS>,
+        registry: &'r Registry<A, P, BPS, CPUS, TASKS, SLOTS>,
         latch: &'static StopLatch<CPUS>,
     ) -> Self {
         Self {
@@ -531,7 +534,8 @@ impl<
         const CPUS: usize,
         const TASKS: usize,
         const N: usize,
-    > Drop for GdbBreakpoints<'_, A, P, BPS, CPUS, TASKS, N>
+        const SLOTS: usize,
+    > Drop for GdbBreakpoints<'_, A, P, BPS, CPUS, TASKS, N, SLOTS>
 {
     fn drop(&mut self) {
         self.clear();
@@ -546,7 +550,8 @@ impl<
         const CPUS: usize,
         const TASKS: usize,
         const N: usize,
-    > defmt::Format for GdbBreakpoints<'_, A, P, BPS, CPUS, TASKS, N>
+        const SLOTS: usize,
+    > defmt::Format for GdbBreakpoints<'_, A, P, BPS, CPUS, TASKS, N, SLOTS>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(

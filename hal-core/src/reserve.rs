@@ -18,7 +18,8 @@
 //! The cost of every operation is independent of the number of debug
 //! contexts holding breakpoints: histograms (how many contexts have weight
 //! `v`, how many CPUs have load `v`) make every maximum a scan over at most
-//! [`MAX_SLOTS`] + 2 buckets, and the per-pool ones also keep a mask of
+//! `SLOTS` + 2 buckets (`SLOTS` is the capacity per pool, at most
+//! [`MAX_SLOTS`]), and the per-pool ones also keep a mask of
 //! their non-empty buckets, so the largest load over all CPUs is read
 //! without a scan. Only a context that also has CPU-bound breakpoints pays
 //! for the (at most [`MAX_BOUND`]) CPUs it is bound to.
@@ -32,33 +33,67 @@ use crate::error::{ErrorKind, Result};
 use crate::request::{CpuId, Scope, TaskId};
 use crate::sync::AtomicU32;
 
-/// Histogram buckets: values 0..=MAX_SLOTS, and one bucket for "more than
-/// any pool has" (values only get there tentatively, before a refusal).
-const BUCKETS: usize = MAX_SLOTS + 2;
-const OVER: usize = BUCKETS - 1;
-
 /// Most distinct (CPU, pool) bindings one debug context may have for its
 /// CPU-bound breakpoints ([`Scope::TaskOnCpu`]); one more is refused with
 /// `TableFull`.
 pub const MAX_BOUND: usize = 4;
 
-#[inline]
-fn bucket(v: u32) -> usize {
-    (v as usize).min(OVER)
+/// Counts by value: values 0..=SLOTS, and one bucket for "more than any
+/// pool has" (values only get there tentatively, before a refusal), so
+/// `SLOTS + 2` buckets. Two arrays because an array's length cannot be
+/// computed from a const parameter in stable Rust.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Buckets<const SLOTS: usize> {
+    /// Values `0..SLOTS`.
+    low: [u32; SLOTS],
+    /// Values `SLOTS` and "more".
+    top: [u32; 2],
 }
 
-// Out of line: inlined, its 18-bucket scan is unrolled into every caller
-// on the reservation path (about 600 bytes of code per kernel).
-#[inline(never)]
-fn highest(h: &[u32; BUCKETS]) -> u32 {
-    let mut v = OVER;
-    while v > 0 {
-        if h[v] != 0 {
-            return v as u32;
-        }
-        v -= 1;
+impl<const SLOTS: usize> Buckets<SLOTS> {
+    /// The bucket of "more than any pool has".
+    const OVER: usize = SLOTS + 1;
+
+    const EMPTY: Self = Self {
+        low: [0; SLOTS],
+        top: [0; 2],
+    };
+
+    #[inline]
+    fn bucket(v: u32) -> usize {
+        (v as usize).min(Self::OVER)
     }
-    0
+
+    #[inline]
+    fn get(&self, b: usize) -> u32 {
+        match self.low.get(b) {
+            Some(&n) => n,
+            None => self.top[b - SLOTS],
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, b: usize) -> &mut u32 {
+        match self.low.get_mut(b) {
+            Some(n) => n,
+            None => &mut self.top[b - SLOTS],
+        }
+    }
+
+    // Out of line: inlined, its bucket scan is unrolled into every caller
+    // on the reservation path (about 600 bytes of code per kernel at 16
+    // slots).
+    #[inline(never)]
+    fn highest(&self) -> u32 {
+        let mut v = Self::OVER;
+        while v > 0 {
+            if self.get(v) != 0 {
+                return v as u32;
+            }
+            v -= 1;
+        }
+        0
+    }
 }
 
 /// A histogram that also knows which of its buckets are non-empty, so its
@@ -67,40 +102,42 @@ fn highest(h: &[u32; BUCKETS]) -> u32 {
 /// (a mask each would add to every CPU's state, and only bound contexts
 /// and CPU-bound breakpoints read them).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct Histogram {
-    count: [u32; BUCKETS],
-    /// Bit `b` set when `count[b] != 0`.
+struct Histogram<const SLOTS: usize> {
+    count: Buckets<SLOTS>,
+    /// Bit `b` set when bucket `b` is not empty (`SLOTS + 2` buckets fit:
+    /// `SLOTS <= MAX_SLOTS`, checked below and in `Reservations::new`).
     nonempty: u32,
 }
 
-const _: () = assert!(BUCKETS <= u32::BITS as usize);
+const _: () = assert!(MAX_SLOTS + 2 <= u32::BITS as usize);
 
-impl Histogram {
+impl<const SLOTS: usize> Histogram<SLOTS> {
     const EMPTY: Self = Self {
-        count: [0; BUCKETS],
+        count: Buckets::EMPTY,
         nonempty: 0,
     };
 
     /// `holders` holders, all at value 0.
     fn zeros(holders: u32) -> Self {
         let mut h = Self::EMPTY;
-        h.count[0] = holders;
+        *h.count.get_mut(0) = holders;
         h.nonempty = u32::from(holders != 0);
         h
     }
 
     #[inline]
     fn add(&mut self, v: u32) {
-        let b = bucket(v);
-        self.count[b] += 1;
+        let b = Buckets::<SLOTS>::bucket(v);
+        *self.count.get_mut(b) += 1;
         self.nonempty |= 1 << b;
     }
 
     #[inline]
     fn remove(&mut self, v: u32) {
-        let b = bucket(v);
-        self.count[b] -= 1;
-        if self.count[b] == 0 {
+        let b = Buckets::<SLOTS>::bucket(v);
+        let n = self.count.get_mut(b);
+        *n -= 1;
+        if *n == 0 {
             self.nonempty &= !(1 << b);
         }
     }
@@ -375,21 +412,21 @@ impl ContextCounts {
 
 /// Per pool, per CPU counts.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct CpuCounts {
+struct CpuCounts<const SLOTS: usize> {
     /// Kernel breakpoints bound to this CPU.
     pinned: u32,
     /// Histogram of weight(T, c) over contexts with breakpoints bound here.
-    bound_hist: [u32; BUCKETS],
+    bound_hist: Buckets<SLOTS>,
 }
 
-impl CpuCounts {
+impl<const SLOTS: usize> CpuCounts<SLOTS> {
     const EMPTY: Self = Self {
         pinned: 0,
-        bound_hist: [0; BUCKETS],
+        bound_hist: Buckets::EMPTY,
     };
 
     fn combo(&self) -> u32 {
-        self.pinned + highest(&self.bound_hist)
+        self.pinned + self.bound_hist.highest()
     }
 }
 
@@ -432,8 +469,10 @@ pub struct Change {
 
 /// The counted part of the reservation (kept under the registry's lock).
 ///
-/// `CPUS` and `CONTEXTS` are capacities; the CPUs actually served are set by
-/// [`Reservations::init`].
+/// `CPUS`, `CONTEXTS` and `SLOTS` (the most slots in one pool, `1..=`
+/// [`MAX_SLOTS`], default [`MAX_SLOTS`]) are capacities; the CPUs actually
+/// served and the pool sizes are set by [`Reservations::init`]. Each CPU
+/// costs `MAX_POOLS * (SLOTS + 3) * 4` bytes of counts.
 ///
 /// The registry keeps one under its lock; it is public so the admission
 /// rule can be checked and measured on its own.
@@ -461,21 +500,28 @@ pub struct Change {
 /// # Ok::<(), hwbreak_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reservations<const CPUS: usize, const CONTEXTS: usize> {
+pub struct Reservations<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize = MAX_SLOTS> {
     slots: [u32; MAX_POOLS],
     cpus: u32,
     all_cpus: [u32; MAX_POOLS],
-    per_cpu: [[CpuCounts; CPUS]; MAX_POOLS],
+    per_cpu: [[CpuCounts<SLOTS>; CPUS]; MAX_POOLS],
     /// Number of CPUs whose `pinned` is `v`.
-    pinned_hist: [Histogram; MAX_POOLS],
+    pinned_hist: [Histogram<SLOTS>; MAX_POOLS],
     /// Number of CPUs whose `pinned + max bound weight` is `v`.
-    combo_hist: [Histogram; MAX_POOLS],
+    combo_hist: [Histogram<SLOTS>; MAX_POOLS],
     /// Number of contexts whose any-CPU count is `v` (`v > 0`).
-    any_hist: [Histogram; MAX_POOLS],
+    any_hist: [Histogram<SLOTS>; MAX_POOLS],
     contexts: [ContextCounts; CONTEXTS],
 }
 
-impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
+impl<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize>
+    Reservations<CPUS, CONTEXTS, SLOTS>
+{
+    const CAPACITY_OK: () = assert!(
+        SLOTS > 0 && SLOTS <= MAX_SLOTS,
+        "SLOTS must be 1..=MAX_SLOTS"
+    );
+
     /// Empty counts for no CPU; call [`Reservations::init`].
     ///
     /// # Examples
@@ -486,7 +532,15 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     /// let r = Reservations::<4, 16>::new();
     /// assert_eq!(r.slots(PoolId::FIRST), 0);
     /// ```
+    ///
+    /// `SLOTS` past [`MAX_SLOTS`] (or 0) does not compile:
+    ///
+    /// ```compile_fail
+    /// let r = hwbreak_core::reserve::Reservations::<4, 16, 17>::new();
+    /// ```
     pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CAPACITY_OK;
         Self {
             slots: [0; MAX_POOLS],
             cpus: 0,
@@ -499,8 +553,10 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         }
     }
 
-    /// Serve `cpus` CPUs (at most `CPUS`) with `slots[p]` slots per pool.
-    /// Forgets every count. `BadCpu` if `cpus` is 0 or above `CPUS`.
+    /// Serve `cpus` CPUs (at most `CPUS`) with `slots[p]` slots per pool
+    /// (clamped to `SLOTS`: the registry refuses a larger pool before it
+    /// gets here). Forgets every count. `BadCpu` if `cpus` is 0 or above
+    /// `CPUS`.
     ///
     /// # Examples
     ///
@@ -529,7 +585,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         self.contexts.fill(ContextCounts::EMPTY);
         self.cpus = cpus;
         for (p, &s) in slots.iter().enumerate() {
-            self.slots[p] = s.min(MAX_SLOTS as u32);
+            self.slots[p] = s.min(SLOTS as u32);
             self.pinned_hist[p] = Histogram::zeros(cpus);
             self.combo_hist[p] = Histogram::zeros(cpus);
         }
@@ -537,13 +593,13 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     }
 
     /// Slots in `pool` (as given to [`Reservations::init`], at most
-    /// [`MAX_SLOTS`]). See [`Reservations::init`] for an example.
+    /// `SLOTS`). See [`Reservations::init`] for an example.
     pub fn slots(&self, pool: PoolId) -> u32 {
         self.slots[pool.index()]
     }
 
     /// The largest load over all CPUs of `pool`, computed from the
-    /// histograms in `O(MAX_SLOTS)`.
+    /// histograms in `O(SLOTS)`.
     ///
     /// # Examples
     ///
@@ -568,7 +624,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         self.all_cpus[p] + through_any.max(through_bound)
     }
 
-    /// The load of one CPU (for tests and diagnostics: `O(MAX_SLOTS)`).
+    /// The load of one CPU (for tests and diagnostics: `O(SLOTS)`).
     ///
     /// # Examples
     ///
@@ -586,7 +642,7 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
     pub fn load(&self, pool: PoolId, cpu: CpuId) -> u32 {
         let p = pool.index();
         let c = &self.per_cpu[p][cpu.0 as usize];
-        self.all_cpus[p] + c.pinned + highest(&c.bound_hist).max(self.any_hist[p].highest())
+        self.all_cpus[p] + c.pinned + c.bound_hist.highest().max(self.any_hist[p].highest())
     }
 
     /// Checks that `scope` names CPUs and contexts within capacity
@@ -902,10 +958,10 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
         let counts = &mut self.per_cpu[p][cpu as usize];
         let old_combo = counts.combo();
         if let Some(v) = from {
-            counts.bound_hist[bucket(v)] -= 1;
+            *counts.bound_hist.get_mut(Buckets::<SLOTS>::bucket(v)) -= 1;
         }
         if let Some(v) = to {
-            counts.bound_hist[bucket(v)] += 1;
+            *counts.bound_hist.get_mut(Buckets::<SLOTS>::bucket(v)) += 1;
         }
         let new_combo = counts.combo();
         self.combo_hist[p].shift(old_combo, new_combo);
@@ -954,7 +1010,9 @@ impl<const CPUS: usize, const CONTEXTS: usize> Reservations<CPUS, CONTEXTS> {
 // Manual: the histograms are large and private; the summary a log needs is
 // the CPUs served, the pool sizes and the busiest CPU's load per pool.
 #[cfg(feature = "defmt")]
-impl<const CPUS: usize, const CONTEXTS: usize> defmt::Format for Reservations<CPUS, CONTEXTS> {
+impl<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize> defmt::Format
+    for Reservations<CPUS, CONTEXTS, SLOTS>
+{
     fn format(&self, f: defmt::Formatter<'_>) {
         let max_load: [u32; MAX_POOLS] = core::array::from_fn(|p| self.max_load(PoolId::ALL[p]));
         defmt::write!(
@@ -967,7 +1025,9 @@ impl<const CPUS: usize, const CONTEXTS: usize> defmt::Format for Reservations<CP
     }
 }
 
-impl<const CPUS: usize, const CONTEXTS: usize> Default for Reservations<CPUS, CONTEXTS> {
+impl<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize> Default
+    for Reservations<CPUS, CONTEXTS, SLOTS>
+{
     fn default() -> Self {
         Self::new()
     }

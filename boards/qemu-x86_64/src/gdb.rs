@@ -136,8 +136,16 @@ impl ConnectionExt for Com2 {
     }
 }
 
-type Adapter =
-    GdbBreakpoints<'static, hwbreak::ArchImpl, crate::BoardPlatform, 64, { MAX_CPUS }, 8>;
+type Adapter = GdbBreakpoints<
+    'static,
+    hwbreak::ArchImpl,
+    crate::BoardPlatform,
+    64,
+    { MAX_CPUS },
+    8,
+    { hwbreak::gdb::DEFAULT_CAPACITY },
+    { hwbreak::native::SLOTS },
+>;
 
 /// The kernel as GDB sees it: one thread per CPU, each with the registers
 /// of the exception or doorbell it is in, and GDB's breakpoints.

@@ -36,8 +36,15 @@ use hwbreak::{CpuId, Platform, Registry, Zone};
 use hwbreak_suite::Summary;
 use hwbreak_suite::{Board, Caps, Smp};
 
-/// Registrations, CPUs, debug contexts.
-type Reg = Registry<hwbreak::ArchImpl, BoardPlatform, 64, { smp::MAX_CPUS }, 8>;
+/// Registrations, CPUs, debug contexts, slots per pool (DR0-DR3).
+type Reg = Registry<
+    hwbreak::ArchImpl,
+    BoardPlatform,
+    64,
+    { smp::MAX_CPUS },
+    8,
+    { hwbreak::native::SLOTS },
+>;
 
 /// The backend with I/O breakpoints on.
 // SAFETY: every CPU sets CR4.DE in its bring-up (`kmain`, `smp::ap_rust`)

@@ -67,8 +67,10 @@ impl Platform for Kernel {
     }
 }
 
-/// Up to 16 breakpoints, 1 CPU, 4 debug contexts.
-static HWBP: Registry<X86, Kernel, 16, 1, 4> = Registry::new(X86::new(), Kernel);
+/// Up to 16 breakpoints, 1 CPU, 4 debug contexts, and the four slots
+/// DR0-DR3 (`SLOTS`: the per-slot tables hold four, not the core's 16).
+static HWBP: Registry<X86, Kernel, 16, 1, 4, { hwbreak::native::SLOTS }> =
+    Registry::new(X86::new(), Kernel);
 
 /// The registry's lock is a `critical_section`: with one CPU, masking
 /// interrupts is the whole of it.

@@ -202,6 +202,57 @@ impl Arch for TrivialArch {
     unsafe fn acknowledge(&self, _trap: &StatusWord) {}
 }
 
+/// The trivial backend with x86's pool sizes: one pool of 4 slots (the
+/// README's x86 example), for measuring a registry built with
+/// `SLOTS = 4`.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct FourSlotArch;
+
+/// Slots of [`FourSlotArch`]'s one pool.
+pub const FOUR_SLOTS: usize = 4;
+
+impl Arch for FourSlotArch {
+    const NAME: &'static str = "trivial-4";
+    const POOLS: usize = 1;
+    type Trap = StatusWord;
+
+    fn pool_of(&self, kind: AccessKind) -> Result<PoolId> {
+        TrivialArch.pool_of(kind)
+    }
+
+    fn slot_counts(&self) -> SlotCounts {
+        SlotCounts([FOUR_SLOTS as u8, 0])
+    }
+
+    fn check_range(&self, addr: u64, end: u64, space: Space) -> Result<()> {
+        TrivialArch.check_range(addr, end, space)
+    }
+
+    fn max_piece(&self, kind: AccessKind, addr: u64, len: u64) -> Result<u64> {
+        TrivialArch.max_piece(kind, addr, len)
+    }
+
+    fn encode(&self, piece: &hwbreak_core::Piece) -> Result<SlotImage> {
+        TrivialArch.encode(piece)
+    }
+
+    fn control_word(&self, pool: PoolId, slots: &[Option<SlotImage>]) -> u64 {
+        TrivialArch.control_word(pool, slots)
+    }
+
+    fn decode(&self, trap: &StatusWord, armed: &dyn SlotView) -> Decoded {
+        TrivialArch.decode(trap, armed)
+    }
+
+    unsafe fn write_slot(&self, _pool: PoolId, _index: usize, _image: Option<SlotImage>) {}
+
+    unsafe fn write_control(&self, _pool: PoolId, _control: u64) {}
+
+    unsafe fn set_armed(&self, _armed: bool) {}
+
+    unsafe fn acknowledge(&self, _trap: &StatusWord) {}
+}
+
 /// A platform of one CPU, always CPU 0.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct OneCpu;

@@ -34,14 +34,20 @@ fn competes(a: Scope, b: Scope) -> bool {
     }
 }
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Reserves slots for an entry about to hold them, displacing
     /// lower-priority flexible breakpoints if that is what it takes.
     pub(super) fn admit(
         &self,
-        inner: &mut Inner<BPS, CPUS, TASKS>,
+        inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>,
         meta: &Meta,
         index: usize,
     ) -> Result<()> {
@@ -124,7 +130,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         first
     }
 
-    pub(super) fn release(&self, inner: &mut Inner<BPS, CPUS, TASKS>, meta: &Meta) {
+    pub(super) fn release(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, meta: &Meta) {
         inner.reservations.release(
             &self.ledger,
             meta.pool,
@@ -137,7 +143,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// meta: a live owner of its slots is a sharing root, and waits for room
     /// if it holds no reservation. Called after every change of an entry's
     /// life, owner, reservation or request.
-    pub(super) fn reindex(inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+    pub(super) fn reindex(inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, index: usize) {
         let m = &inner.entries[index];
         let root = (m.life == Life::Live && m.root.is_none()).then_some(&m.request);
         let waiting = root.filter(|_| !m.active).map(|r| r.priority);
@@ -146,7 +152,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Arms waiting flexible breakpoints that now fit, highest priority
     /// first (among equal priorities, the one that has waited longest).
-    pub(super) fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS>) {
+    pub(super) fn reinstate_waiting(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>) {
         loop {
             let Some(index) = inner.index.first_waiting() else {
                 return;
@@ -174,7 +180,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// lose or regain the slots together.
     pub(super) fn owe_sharers(
         &self,
-        inner: &mut Inner<BPS, CPUS, TASKS>,
+        inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>,
         root: usize,
         kind: EventKind,
     ) {

@@ -13,7 +13,8 @@ use crate::arch::{SlotImage, MAX_POOLS, MAX_SLOTS};
 /// copy of every slot, which kept 1280 bytes per CPU for it.
 pub(crate) const LOCAL_SLOTS: usize = 2;
 
-// Slot masks are 16 bits wide.
+// Slot masks are 16 bits wide; the registry checks `SLOTS <= MAX_SLOTS`
+// when it is built.
 const _: () = assert!(MAX_SLOTS <= 16);
 
 /// A bit per slot of one pool.
@@ -22,11 +23,13 @@ pub(crate) type SlotMask = u16;
 /// What one CPU has loaded. Only its own CPU writes it (with interrupts
 /// off, or from its own debug exception); atomics keep the type `Sync`.
 ///
-/// Its size is what every CPU of capacity costs (the `percpu_state_bytes`
-/// benchmark): 256 bytes or less (see the test below).
-pub(crate) struct CpuState {
+/// `SLOTS` is the registry's slot capacity per pool: the token table is
+/// that long, so a kernel sized for its CPU's real slot count pays for no
+/// more. Its size is most of what every CPU of capacity costs (the
+/// `percpu_state_bytes` benchmark; see the test below).
+pub(crate) struct CpuState<const SLOTS: usize> {
     /// Token per slot, mirroring the hardware.
-    pub(crate) tokens: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
+    pub(crate) tokens: [[AtomicU32; SLOTS]; MAX_POOLS],
     /// Control word per pool, as written.
     pub(crate) control: [AtomicU64; MAX_POOLS],
     /// Slots re-pointed on this CPU alone.
@@ -56,7 +59,8 @@ pub(crate) struct CpuState {
 struct LocalSlot {
     /// The token it applies to (0: the entry is free).
     token: AtomicU32,
-    /// `pool * MAX_SLOTS + slot`.
+    /// `pool * MAX_SLOTS + slot` (the stride is the core's limit, not the
+    /// registry's capacity: the encoding is the same in every registry).
     place: AtomicU32,
     value: AtomicU64,
     control: AtomicU64,
@@ -88,10 +92,10 @@ const fn place_of(pool: usize, slot: usize) -> u32 {
     (pool * MAX_SLOTS + slot) as u32
 }
 
-impl CpuState {
+impl<const SLOTS: usize> CpuState<SLOTS> {
     pub(crate) const fn new() -> Self {
         Self {
-            tokens: [const { [const { AtomicU32::new(0) }; MAX_SLOTS] }; MAX_POOLS],
+            tokens: [const { [const { AtomicU32::new(0) }; SLOTS] }; MAX_POOLS],
             control: [const { AtomicU64::new(0) }; MAX_POOLS],
             local: [const { LocalSlot::new() }; LOCAL_SLOTS],
             task: AtomicU32::new(0),
@@ -127,7 +131,7 @@ impl CpuState {
         self.local_mask[pool].load(Ordering::Relaxed) != 0
     }
 
-    pub(crate) fn installed(&self, pool: usize) -> [Token; MAX_SLOTS] {
+    pub(crate) fn installed(&self, pool: usize) -> [Token; SLOTS] {
         core::array::from_fn(|i| self.token(pool, i))
     }
 
@@ -195,6 +199,7 @@ impl CpuState {
         let (p, k) = (at / MAX_SLOTS, at % MAX_SLOTS);
         t != 0
             && p < MAX_POOLS
+            && k < SLOTS
             && self.tokens[p][k].load(Ordering::Relaxed) == t
             && self.local_mask[p].load(Ordering::Relaxed) & (1 << k) != 0
     }
@@ -272,16 +277,16 @@ impl CpuState {
 /// in place. Other local tokens take the lowest free indices. Returns the
 /// table and how many local tokens found no room (0 unless reservation was
 /// bypassed).
-pub(crate) fn place(
-    installed: &[Token; MAX_SLOTS],
-    fixed: &[Token; MAX_SLOTS],
+pub(crate) fn place<const SLOTS: usize>(
+    installed: &[Token; SLOTS],
+    fixed: &[Token; SLOTS],
     local: &[Token],
     n: usize,
-) -> ([Token; MAX_SLOTS], usize) {
-    let n = n.min(MAX_SLOTS);
-    let mut table = [Token::EMPTY; MAX_SLOTS];
+) -> ([Token; SLOTS], usize) {
+    let n = n.min(SLOTS);
+    let mut table = [Token::EMPTY; SLOTS];
     table[..n].copy_from_slice(&fixed[..n]);
-    let mut placed = [false; MAX_SLOTS];
+    let mut placed = [false; SLOTS];
     for (j, tok) in local.iter().enumerate() {
         if let Some(k) = (0..n).find(|&k| table[k].is_empty() && installed[k].same_place(*tok)) {
             table[k] = *tok;
@@ -307,10 +312,19 @@ mod tests {
 
     #[test]
     fn a_cpu_costs_at_most_256_bytes() {
-        assert!(core::mem::size_of::<CpuState>() <= 256);
+        assert!(core::mem::size_of::<CpuState<MAX_SLOTS>>() <= 256);
     }
 
-    fn state_holding(p: usize, slots: &[(usize, Token)]) -> CpuState {
+    /// The token table is what shrinks with the capacity: four slots a
+    /// pool save 12 tokens of 4 bytes in each of the two pools.
+    #[test]
+    fn a_smaller_capacity_shrinks_the_token_table() {
+        let full = core::mem::size_of::<CpuState<MAX_SLOTS>>();
+        let four = core::mem::size_of::<CpuState<4>>();
+        assert_eq!(full - four, 2 * (MAX_SLOTS - 4) * 4);
+    }
+
+    fn state_holding(p: usize, slots: &[(usize, Token)]) -> CpuState<MAX_SLOTS> {
         let s = CpuState::new();
         for &(k, tok) in slots {
             s.tokens[p][k].store(tok.0, Ordering::Relaxed);

@@ -63,8 +63,14 @@ impl DebuggerHandle {
     }
 }
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Arms one slot for a kernel debugger, system-wide, without taking any
     /// lock. The request's scope and pinning are ignored (debugger slots are
@@ -237,8 +243,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             let n = counts.0[p] as usize;
             let used = self.global_used[p].load(Ordering::Acquire);
             let installed = state.installed(p);
-            let mut fixed = [Token::EMPTY; MAX_SLOTS];
-            let mut local = [Token::EMPTY; MAX_SLOTS];
+            let mut fixed = [Token::EMPTY; SLOTS];
+            let mut local = [Token::EMPTY; SLOTS];
             let mut nlocal = 0;
             for k in 0..n {
                 let tok = installed[k];
@@ -259,7 +265,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 }
             }
             let (table, _dropped) = place(&installed, &fixed, &local[..nlocal], n);
-            self.write_pool(state, p, &table, &[Token::EMPTY; MAX_SLOTS], 0, false);
+            self.write_pool(state, p, &table, &[Token::EMPTY; SLOTS], 0, false);
         }
         self.update_armed(state, false);
     }

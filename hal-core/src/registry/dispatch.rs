@@ -62,16 +62,24 @@ pub struct Outcome {
 }
 
 /// The current CPU's armed slots, as the backend's decoder sees them.
-struct ArmedView<'a, A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> {
-    registry: &'a Registry<A, P, B, C, T>,
-    state: &'a CpuState,
+struct ArmedView<
+    'a,
+    A: Arch,
+    P: Platform,
+    const B: usize,
+    const C: usize,
+    const T: usize,
+    const S: usize,
+> {
+    registry: &'a Registry<A, P, B, C, T, S>,
+    state: &'a CpuState<S>,
 }
 
-impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize> SlotView
-    for ArmedView<'_, A, P, B, C, T>
+impl<A: Arch, P: Platform, const B: usize, const C: usize, const T: usize, const S: usize> SlotView
+    for ArmedView<'_, A, P, B, C, T, S>
 {
     fn slot(&self, pool: PoolId, index: usize) -> Option<SlotImage> {
-        if pool.index() >= MAX_POOLS || index >= MAX_SLOTS {
+        if pool.index() >= MAX_POOLS || index >= S {
             return None;
         }
         let p = pool.index();
@@ -103,15 +111,22 @@ fn filter(access: Access, start: u64, end: u64) -> Option<Option<u64>> {
     }
 }
 
-/// The bits of a hit mask that name slots of the table.
-const SLOT_BITS: u32 = (1 << MAX_SLOTS) - 1;
-
 /// Index space of handles naming debugger slots in events.
 pub(crate) const DEBUGGER_HANDLE_BASE: u32 = 0xffff_0000;
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
+    /// The bits of a hit mask that name slots of the table (`SLOTS` is at
+    /// most 16, checked in `new`, so the shift stays in range).
+    const SLOT_BITS: u32 = (1 << SLOTS) - 1;
+
     /// Handles a debug exception on the current CPU: call it from the
     /// exception vector with the trap information the backend defines, and
     /// apply [`Outcome::resume`] to the saved context.
@@ -219,10 +234,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         for (p, &bits) in decoded.hits.iter().enumerate().take(A::POOLS) {
             any_bit |= bits;
             // Bits past the table name no slot of this registry.
-            if bits >> MAX_SLOTS != 0 {
+            if bits >> SLOTS != 0 {
                 spurious = true;
             }
-            let mut rest = bits & SLOT_BITS;
+            let mut rest = bits & Self::SLOT_BITS;
             while rest != 0 {
                 let k = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
@@ -322,7 +337,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    fn write_controls(&self, state: &CpuState) {
+    fn write_controls(&self, state: &CpuState<SLOTS>) {
         for p in 0..A::POOLS {
             // SAFETY: current CPU; writes the control word its table holds,
             // which is what the registry last loaded there.
@@ -339,7 +354,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     #[inline]
     fn deliver_hit(
         &self,
-        state: &CpuState,
+        state: &CpuState<SLOTS>,
         p: usize,
         k: usize,
         access: Access,
@@ -471,7 +486,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// Disarms hit slots for a step over the faulting access.
-    fn begin_step(&self, state: &CpuState, hits: &[u32; MAX_POOLS]) {
+    fn begin_step(&self, state: &CpuState<SLOTS>, hits: &[u32; MAX_POOLS]) {
         for (p, &bits) in hits.iter().enumerate().take(A::POOLS) {
             let mut rest = bits;
             while rest != 0 {
@@ -483,12 +498,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 unsafe { self.arch.write_slot(PoolId::ALL[p], k, None) };
             }
             // Hit masks past the table were dropped above.
-            state.stepping[p].fetch_or((bits & SLOT_BITS) as SlotMask, Ordering::Relaxed);
+            state.stepping[p].fetch_or((bits & Self::SLOT_BITS) as SlotMask, Ordering::Relaxed);
         }
     }
 
     /// Re-arms the slots disarmed for a step, as the table now says.
-    fn end_step(&self, state: &CpuState) {
+    fn end_step(&self, state: &CpuState<SLOTS>) {
         for p in 0..A::POOLS {
             let mut rest = state.stepping[p].swap(0, Ordering::Relaxed);
             while rest != 0 {

@@ -5,15 +5,21 @@ use core::sync::atomic::Ordering;
 
 use super::records::Token;
 use super::Registry;
-use crate::arch::{Arch, PoolId, SlotImage, MAX_SLOTS};
+use crate::arch::{Arch, PoolId, SlotImage};
 use crate::cover::MAX_PIECES;
 use crate::error::{ErrorKind, Result};
 use crate::handle::Handle;
 use crate::platform::Platform;
 use crate::request::{Request, Scope};
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Re-points the system-wide breakpoint `h` on the current CPU only:
     /// from now on this CPU's slots for it watch what `req` asks (address,
@@ -162,7 +168,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Writes slots `changed` of pool `p` and the pool's control word from
     /// the current CPU's table after a local re-pointing.
-    fn write_local_pool(&self, state: &super::cpu::CpuState, p: usize, changed: &[usize]) {
+    fn write_local_pool(&self, state: &super::cpu::CpuState<SLOTS>, p: usize, changed: &[usize]) {
         let pool = PoolId::ALL[p];
         let n = self.slot_counts().0[p] as usize;
         let stepping = u32::from(state.stepping[p].load(Ordering::Relaxed));
@@ -176,9 +182,9 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 unsafe { self.arch.write_slot(pool, k, image) };
             }
         }
-        let all: [Option<SlotImage>; MAX_SLOTS] =
+        let all: [Option<SlotImage>; SLOTS] =
             core::array::from_fn(|k| self.slot_image(state, p, k, state.token(p, k)));
-        let control = self.arch.control_word(pool, &all[..n.min(MAX_SLOTS)]);
+        let control = self.arch.control_word(pool, &all[..n.min(SLOTS)]);
         if control != state.control[p].load(Ordering::Relaxed) {
             state.control[p].store(control, Ordering::Relaxed);
             // SAFETY: current CPU; the word the backend computed for this

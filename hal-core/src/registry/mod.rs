@@ -37,7 +37,7 @@ use self::cpu::{place, CpuState, SlotMask};
 use self::index::Index;
 use self::notices::Notices;
 use self::records::{
-    ContextRecord, CpuRecord, DebuggerSlot, SharedEntry, SystemRecord, Token, Wanted,
+    CpuRecord, DebuggerSlot, SharedEntry, SystemRecord, TaskRecord, Token, Wanted,
 };
 use crate::arch::{Arch, PoolId, SlotCounts, SlotImage, MAX_POOLS, MAX_SLOTS};
 use crate::cover::MAX_PIECES;
@@ -135,14 +135,14 @@ impl Meta {
     };
 }
 
-struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize> {
+struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize, const SLOTS: usize> {
     counts: SlotCounts,
-    reservations: Reservations<CPUS, TASKS>,
+    reservations: Reservations<CPUS, TASKS, SLOTS>,
     entries: [Meta; BPS],
     /// Head of the free list (index + 1; 0: empty).
     free: u32,
     /// The system-wide set by slot index.
-    system: [[Token; MAX_SLOTS]; MAX_POOLS],
+    system: [[Token; SLOTS]; MAX_POOLS],
     /// The live owners by watch, and those of them waiting for room.
     index: Index<BPS>,
     /// Events owed to handlers, told once the lock is released.
@@ -151,12 +151,36 @@ struct Inner<const BPS: usize, const CPUS: usize, const TASKS: usize> {
 
 static NEXT_REGISTRY_ID: AtomicU32 = AtomicU32::new(1);
 
+/// Bytes each CPU of capacity costs a registry of `SLOTS` slots per pool,
+/// by part: its loaded state (what its registers hold, the epoch it read)
+/// and the list of kernel breakpoints bound to it. The third part, its
+/// reservation counts, is measured on [`Reservations`]. For the
+/// `footprint` benchmark, which checks that the parts add up to what a
+/// CPU of capacity adds to the registry's size.
+#[doc(hidden)]
+pub const fn percpu_parts<const SLOTS: usize>() -> (usize, usize) {
+    (
+        core::mem::size_of::<CpuState<SLOTS>>(),
+        core::mem::size_of::<CpuRecord<SLOTS>>(),
+    )
+}
+
 /// Owns the hardware breakpoint slots of every CPU.
 ///
 /// - `A`: the architecture backend; `P`: the OS platform.
 /// - `BPS`: capacity of the breakpoint table (registrations, at most 65535).
 /// - `CPUS`: most CPUs served.
 /// - `TASKS`: number of debug contexts ([`TaskId`] `0..TASKS`).
+/// - `SLOTS`: the most slots the registry manages in any one pool,
+///   `1..=`[`MAX_SLOTS`] (default [`MAX_SLOTS`], 16). Every per-slot table,
+///   each CPU's among them, is `SLOTS` long, so a kernel that knows its
+///   hardware sets it to the backend's real count (`hwbreak_x86::SLOTS`,
+///   4, on x86) and pays for no slot it does not have. (A debug context's
+///   list is [`MAX_SLOTS`] long whatever `SLOTS` is: its breakpoints bound
+///   to different CPUs may together outnumber one pool.) [`Registry::init`]
+///   refuses a backend reporting more slots in a pool with
+///   [`ErrorKind::SlotCapacity`]; a backend reporting fewer is served as
+///   is.
 ///
 /// Build it in a `static` with [`Registry::new`], then call
 /// [`Registry::init`] once and [`Registry::cpu_online`] on every CPU.
@@ -217,7 +241,14 @@ static NEXT_REGISTRY_ID: AtomicU32 = AtomicU32::new(1);
 /// # }
 /// # Ok::<(), hwbreak_core::Error>(())
 /// ```
-pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize> {
+pub struct Registry<
+    A: Arch,
+    P: Platform,
+    const BPS: usize,
+    const CPUS: usize,
+    const TASKS: usize,
+    const SLOTS: usize = MAX_SLOTS,
+> {
     arch: A,
     platform: P,
     id: AtomicU32,
@@ -227,13 +258,13 @@ pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, c
     ledger: Ledger,
     /// Slot indices fixed on every CPU (system-wide and debugger slots).
     global_used: [AtomicU32; MAX_POOLS],
-    inner: Mutex<RefCell<Inner<BPS, CPUS, TASKS>>>,
+    inner: Mutex<RefCell<Inner<BPS, CPUS, TASKS, SLOTS>>>,
     shared: [SharedEntry; BPS],
-    cpus: [CpuState; CPUS],
-    contexts: [ContextRecord; TASKS],
-    cpu_records: [CpuRecord; CPUS],
-    system: SystemRecord,
-    debugger: [[DebuggerSlot; MAX_SLOTS]; MAX_POOLS],
+    cpus: [CpuState<SLOTS>; CPUS],
+    contexts: [TaskRecord; TASKS],
+    cpu_records: [CpuRecord<SLOTS>; CPUS],
+    system: SystemRecord<SLOTS>,
+    debugger: [[DebuggerSlot; SLOTS]; MAX_POOLS],
     /// Bumped after every change of what CPUs load: by each updating call
     /// once its records are written ([`Registry::refresh_all`]) and by the
     /// kernel debugger's path. A CPU that read its records at the current
@@ -241,12 +272,18 @@ pub struct Registry<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, c
     epoch: AtomicU32,
 }
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     const CAPACITY_OK: () = assert!(
-        BPS > 0 && BPS <= 0xffff && CPUS > 0,
-        "BPS must be 1..=65535 and CPUS at least 1"
+        BPS > 0 && BPS <= 0xffff && CPUS > 0 && SLOTS > 0 && SLOTS <= MAX_SLOTS,
+        "BPS must be 1..=65535, CPUS at least 1 and SLOTS 1..=MAX_SLOTS"
     );
 
     /// A registry for `arch` on `platform`. Nothing is armed until
@@ -254,9 +291,11 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     ///
     /// `const`, so a kernel builds it in a `static` (the [`Arch`] example
     /// does). Capacities are checked at compile time: `BPS` must be
-    /// 1..=65535 and `CPUS` at least 1. The size grows linearly with each
-    /// of `BPS`, `CPUS` and `TASKS` (no table is indexed by two of them);
-    /// `core::mem::size_of` tells what a configuration costs.
+    /// 1..=65535, `CPUS` at least 1 and `SLOTS` 1..=[`MAX_SLOTS`]. The
+    /// size grows linearly with each of `BPS`, `CPUS` and `TASKS` (no table
+    /// is indexed by two of them), and what each CPU costs grows linearly
+    /// with `SLOTS`; `core::mem::size_of` tells what a configuration
+    /// costs.
     ///
     /// # Examples
     ///
@@ -289,16 +328,16 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
                 reservations: Reservations::new(),
                 entries: [Meta::EMPTY; BPS],
                 free: 0,
-                system: [[Token::EMPTY; MAX_SLOTS]; MAX_POOLS],
+                system: [[Token::EMPTY; SLOTS]; MAX_POOLS],
                 index: Index::new(),
                 notices: Notices::new(),
             })),
             shared: [const { SharedEntry::new() }; BPS],
             cpus: [const { CpuState::new() }; CPUS],
-            contexts: [const { ContextRecord::new() }; TASKS],
+            contexts: [const { TaskRecord::new() }; TASKS],
             cpu_records: [const { CpuRecord::new() }; CPUS],
             system: SystemRecord::new(),
-            debugger: [const { [const { DebuggerSlot::new() }; MAX_SLOTS] }; MAX_POOLS],
+            debugger: [const { [const { DebuggerSlot::new() }; SLOTS] }; MAX_POOLS],
             epoch: AtomicU32::new(0),
         }
     }
@@ -310,7 +349,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// nothing.
     ///
     /// `BadCpu` if the platform's [`Platform::cpu_count`] is 0 or larger
-    /// than `CPUS`. Slot counts above [`MAX_SLOTS`] are clamped.
+    /// than `CPUS`; `SlotCapacity` if the backend's [`Arch::slot_counts`]
+    /// has a pool (below [`Arch::POOLS`]) with more than `SLOTS` slots.
+    /// Either refusal leaves the registry uninitialised: a later call may
+    /// succeed, and every other call answers `NotInitialized`.
     ///
     /// # Examples
     ///
@@ -332,6 +374,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// let small: Registry<_, _, 16, 2, 4> =
     ///     Registry::new(ModelArch::new(big.clone()), ModelPlatform::new(big));
     /// assert_eq!(small.init().unwrap_err().kind(), ErrorKind::BadCpu);
+    ///
+    /// // A registry built for 2 slots a pool refuses a backend with 4.
+    /// let four = Machine::new(Config::arm_like(1));
+    /// let narrow: Registry<_, _, 16, 1, 4, 2> =
+    ///     Registry::new(ModelArch::new(four.clone()), ModelPlatform::new(four));
+    /// assert_eq!(narrow.init().unwrap_err().kind(), ErrorKind::SlotCapacity);
     /// # }
     /// # Ok::<(), hwbreak_core::Error>(())
     /// ```
@@ -348,7 +396,12 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             if p >= A::POOLS {
                 *c = 0;
             }
-            *c = (*c).min(MAX_SLOTS as u8);
+            // Every per-slot table is `SLOTS` long: serving fewer slots
+            // than the hardware has would leave slots the registry cannot
+            // see (nor clear), so a larger pool is refused, not clamped.
+            if usize::from(*c) > SLOTS {
+                return Err(ErrorKind::SlotCapacity.into());
+            }
         }
         critical_section::with(|cs| -> Result<()> {
             let mut inner = self.inner.borrow_ref_mut(cs);
@@ -485,7 +538,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    fn slot_image(&self, state: &CpuState, p: usize, k: usize, tok: Token) -> Option<SlotImage> {
+    fn slot_image(
+        &self,
+        state: &CpuState<SLOTS>,
+        p: usize,
+        k: usize,
+        tok: Token,
+    ) -> Option<SlotImage> {
         let image = self.entry_image(tok)?;
         Some(state.local_image(p, k, tok).unwrap_or(image))
     }
@@ -497,7 +556,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
         if tok.is_debugger() {
             let (p, k) = (tok.index() / MAX_SLOTS, tok.index() % MAX_SLOTS);
-            let slot = &self.debugger[p][k];
+            let slot = self.debugger.get(p)?.get(k)?;
             return (slot.state.load(Ordering::Acquire) == records::DEBUGGER_ARMED)
                 .then(|| slot.image());
         }
@@ -514,7 +573,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     // ---------------------------------------------------------------
 
     /// The current CPU's state, if the platform serves that CPU.
-    fn served_cpu_state(&self) -> Result<(usize, &CpuState)> {
+    fn served_cpu_state(&self) -> Result<(usize, &CpuState<SLOTS>)> {
         match self.cpu_state() {
             Some((cpu, state)) if (cpu as u32) < self.cpu_limit.load(Ordering::Relaxed) => {
                 Ok((cpu, state))
@@ -523,7 +582,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    fn cpu_state(&self) -> Option<(usize, &CpuState)> {
+    fn cpu_state(&self) -> Option<(usize, &CpuState<SLOTS>)> {
         let cpu = self.platform.current_cpu().0 as usize;
         self.cpus.get(cpu).map(|s| (cpu, s))
     }
@@ -609,7 +668,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// again at the next check, whichever it changed: updates are rare,
     /// switches are not.
     #[inline]
-    fn up_to_date(&self, state: &CpuState, want: u64) -> bool {
+    fn up_to_date(&self, state: &CpuState<SLOTS>, want: u64) -> bool {
         u64::from(state.task.load(Ordering::Relaxed)) == want
             && state.epoch.load(Ordering::Relaxed) == self.epoch.load(Ordering::Acquire)
     }
@@ -775,8 +834,8 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         &self,
         cpu: usize,
         task: Option<TaskId>,
-        state: &CpuState,
-    ) -> ([[Token; MAX_SLOTS]; MAX_POOLS], Wanted, [u64; MAX_POOLS]) {
+        state: &CpuState<SLOTS>,
+    ) -> ([[Token; SLOTS]; MAX_POOLS], Wanted<SLOTS>, [u64; MAX_POOLS]) {
         // Before the records: see `up_to_date`.
         let epoch = self.epoch.load(Ordering::Acquire);
         let system = self.system.read();
@@ -790,13 +849,13 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
         let mut local = self.cpu_records[cpu].read_for(cpu as u32);
         if let Some(t) = task {
+            // The context's record may be longer than a pool, but what of
+            // it applies on one CPU, with the CPU's own, fits the pool (the
+            // reservation bounds every CPU's load), so `SLOTS` holds it.
             let own = self.contexts[t.0 as usize].read_for(cpu as u32);
             for p in 0..MAX_POOLS {
                 for &tok in &own.tokens[p][..own.len[p]] {
-                    if local.len[p] < MAX_SLOTS {
-                        local.tokens[p][local.len[p]] = tok;
-                        local.len[p] += 1;
-                    }
+                    local.push(p, tok);
                 }
             }
         }
@@ -829,21 +888,21 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// control word if it changed.
     fn write_pool(
         &self,
-        state: &CpuState,
+        state: &CpuState<SLOTS>,
         p: usize,
-        table: &[Token; MAX_SLOTS],
-        system: &[Token; MAX_SLOTS],
+        table: &[Token; SLOTS],
+        system: &[Token; SLOTS],
         system_control: u64,
         full: bool,
     ) {
         let pool = PoolId::ALL[p];
         let n = self.slot_counts().0[p] as usize;
-        let mut own = [None; MAX_SLOTS];
+        let mut own = [None; SLOTS];
         let mut stepping = state.stepping[p].load(Ordering::Relaxed);
         if full {
             stepping = 0;
         }
-        let mut all = [None; MAX_SLOTS];
+        let mut all = [None; SLOTS];
         let mut system_mask = 0;
         for k in 0..n {
             let changed = table[k] != state.token(p, k);
@@ -886,7 +945,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    fn update_armed(&self, state: &CpuState, full: bool) {
+    fn update_armed(&self, state: &CpuState<SLOTS>, full: bool) {
         let counts = self.slot_counts();
         let any =
             (0..A::POOLS).any(|p| (0..counts.0[p] as usize).any(|k| !state.token(p, k).is_empty()));
@@ -983,8 +1042,14 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 // ran, how many slots each pool has, and how full each pool is (the normal
 // path's busiest CPU and the kernel debugger's slots, from the ledger).
 #[cfg(feature = "defmt")]
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize> defmt::Format
-    for Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > defmt::Format for Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         let usage: [(u32, u32); MAX_POOLS] =

@@ -9,8 +9,14 @@ use crate::arch::Arch;
 use crate::platform::Platform;
 use crate::request::Event;
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Tells handlers what they are owed, one at a time, each taken from
     /// the queue under the lock and called outside it (a handler may make

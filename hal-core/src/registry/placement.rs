@@ -10,13 +10,19 @@ use core::sync::atomic::{fence, Ordering};
 
 use super::records::{Token, ANY_CPU};
 use super::{Inner, Life, Meta, Registry};
-use crate::arch::{Arch, PoolId, SlotImage, MAX_POOLS, MAX_SLOTS};
+use crate::arch::{Arch, PoolId, SlotImage, MAX_POOLS};
 use crate::cover::MAX_PIECES;
 use crate::platform::Platform;
 use crate::request::Scope;
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Writes what dispatch needs to know about an entry.
     pub(super) fn publish_entry(&self, index: usize, meta: &Meta) {
@@ -45,7 +51,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Whether an owner entry's slots should be armed: it holds a
     /// reservation and it or one of its sharers is enabled.
-    pub(super) fn wants_armed(&self, inner: &Inner<BPS, CPUS, TASKS>, owner: usize) -> bool {
+    pub(super) fn wants_armed(&self, inner: &Inner<BPS, CPUS, TASKS, SLOTS>, owner: usize) -> bool {
         let meta = &inner.entries[owner];
         if meta.life != Life::Live || !meta.active {
             return false;
@@ -62,7 +68,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// Places or removes an owner's tokens to match [`Self::wants_armed`].
-    pub(super) fn sync_placement(&self, inner: &mut Inner<BPS, CPUS, TASKS>, owner: usize) {
+    pub(super) fn sync_placement(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, owner: usize) {
         let wanted = self.wants_armed(inner, owner);
         if wanted && !inner.entries[owner].placed {
             self.place_entry(inner, owner);
@@ -71,7 +77,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         }
     }
 
-    pub(super) fn place_entry(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+    pub(super) fn place_entry(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, index: usize) {
         let meta = inner.entries[index];
         let p = meta.pool.index();
         match meta.request.scope {
@@ -115,7 +121,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     /// reusing the same slot indices, in one published change.
     pub(super) fn replace_in_place(
         &self,
-        inner: &mut Inner<BPS, CPUS, TASKS>,
+        inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>,
         index: usize,
         old: &Meta,
     ) {
@@ -176,7 +182,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         inner.entries[index].placed = true;
     }
 
-    pub(super) fn unplace(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+    pub(super) fn unplace(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, index: usize) {
         let meta = inner.entries[index];
         if !meta.placed {
             return;
@@ -184,7 +190,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
         match meta.request.scope {
             Scope::AllCpus => {
                 let p = meta.pool.index();
-                for k in 0..MAX_SLOTS {
+                for k in 0..SLOTS {
                     let tok = inner.system[p][k];
                     if !tok.is_empty() && tok.index() == index {
                         inner.system[p][k] = Token::EMPTY;
@@ -221,10 +227,10 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
     }
 
     /// Computes the system-wide control words once and publishes the set.
-    pub(super) fn publish_system(&self, inner: &Inner<BPS, CPUS, TASKS>) {
+    pub(super) fn publish_system(&self, inner: &Inner<BPS, CPUS, TASKS, SLOTS>) {
         let mut control = [0u64; MAX_POOLS];
         for (p, word) in control.iter_mut().enumerate().take(A::POOLS) {
-            let images: [Option<SlotImage>; MAX_SLOTS] =
+            let images: [Option<SlotImage>; SLOTS] =
                 core::array::from_fn(|k| self.entry_image(inner.system[p][k]));
             let n = inner.counts.0[p] as usize;
             *word = self.arch.control_word(PoolId::ALL[p], &images[..n]);

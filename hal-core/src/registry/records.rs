@@ -200,36 +200,46 @@ impl DebuggerSlot {
 /// kernel breakpoints bound to one CPU) wants loaded. `cpu[p][i]` restricts
 /// `tokens[p][i]` to one CPU (`ANY_CPU`: none).
 ///
-/// `R` is the room for restrictions: [`MAX_SLOTS`] in a debug context's
-/// record (a context's breakpoint may be bound to one CPU), 0 in a CPU's
-/// record (everything in it is for that CPU), which saves each CPU a
-/// second array of tokens' worth.
-pub(crate) struct ContextRecord<const R: usize = MAX_SLOTS> {
+/// `SLOTS` is the list's length per pool. `R` is the room for
+/// restrictions: `SLOTS` in a debug context's record (a context's
+/// breakpoint may be bound to one CPU), 0 in a CPU's record (everything in
+/// it is for that CPU), which saves each CPU a second array of tokens'
+/// worth.
+pub(crate) struct ContextRecord<const SLOTS: usize, const R: usize> {
     pub(crate) seq: AtomicU32,
-    tokens: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
+    tokens: [[AtomicU32; SLOTS]; MAX_POOLS],
     cpu: [[AtomicU32; R]; MAX_POOLS],
 }
 
-/// The record of the breakpoints bound to one CPU.
-pub(crate) type CpuRecord = ContextRecord<0>;
+/// The record of one debug context: [`MAX_SLOTS`] long whatever the
+/// registry's capacity. A context's breakpoints bound to different CPUs
+/// count against their own CPU only, so one context may hold more tokens
+/// in a pool than the pool has slots (four bound to CPU 0 and four bound
+/// to CPU 1 on x86); a list as long as the pool would refuse them.
+pub(crate) type TaskRecord = ContextRecord<MAX_SLOTS, MAX_SLOTS>;
+
+/// The record of the breakpoints bound to one CPU, `SLOTS` long (the
+/// registry's capacity per pool): everything in it is loaded on that CPU,
+/// so it never holds more than the pool.
+pub(crate) type CpuRecord<const SLOTS: usize> = ContextRecord<SLOTS, 0>;
 
 pub(crate) const ANY_CPU: u32 = u32::MAX;
 
 /// A consistent copy of a record's list for one CPU.
 #[derive(Copy, Clone)]
-pub(crate) struct Wanted {
-    pub(crate) tokens: [[Token; MAX_SLOTS]; MAX_POOLS],
+pub(crate) struct Wanted<const SLOTS: usize> {
+    pub(crate) tokens: [[Token; SLOTS]; MAX_POOLS],
     pub(crate) len: [usize; MAX_POOLS],
 }
 
-impl Wanted {
+impl<const SLOTS: usize> Wanted<SLOTS> {
     pub(crate) const EMPTY: Self = Self {
-        tokens: [[Token::EMPTY; MAX_SLOTS]; MAX_POOLS],
+        tokens: [[Token::EMPTY; SLOTS]; MAX_POOLS],
         len: [0; MAX_POOLS],
     };
 
-    fn push(&mut self, pool: usize, token: Token) {
-        if self.len[pool] < MAX_SLOTS {
+    pub(crate) fn push(&mut self, pool: usize, token: Token) {
+        if self.len[pool] < SLOTS {
             self.tokens[pool][self.len[pool]] = token;
             self.len[pool] += 1;
         }
@@ -251,15 +261,15 @@ fn read_consistent<T>(seq: &AtomicU32, mut read: impl FnMut() -> T) -> T {
     }
 }
 
-impl<const R: usize> ContextRecord<R> {
-    const ROOM_OK: () = assert!(R == 0 || R == MAX_SLOTS);
+impl<const SLOTS: usize, const R: usize> ContextRecord<SLOTS, R> {
+    const ROOM_OK: () = assert!(R == 0 || R == SLOTS);
 
     pub(crate) const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::ROOM_OK;
         Self {
             seq: AtomicU32::new(0),
-            tokens: [const { [const { AtomicU32::new(0) }; MAX_SLOTS] }; MAX_POOLS],
+            tokens: [const { [const { AtomicU32::new(0) }; SLOTS] }; MAX_POOLS],
             cpu: [const { [const { AtomicU32::new(ANY_CPU) }; R] }; MAX_POOLS],
         }
     }
@@ -377,7 +387,7 @@ impl<const R: usize> ContextRecord<R> {
     }
 
     /// The tokens that apply on `cpu` (reader side, lock-free).
-    pub(crate) fn read_for(&self, cpu: u32) -> Wanted {
+    pub(crate) fn read_for(&self, cpu: u32) -> Wanted<SLOTS> {
         read_consistent(&self.seq, || {
             let mut w = Wanted::EMPTY;
             for p in 0..MAX_POOLS {
@@ -396,35 +406,31 @@ impl<const R: usize> ContextRecord<R> {
 
 /// The system-wide set: slots every CPU loads at the same index, and their
 /// control word, computed once per update (never per CPU).
-pub(crate) struct SystemRecord {
+pub(crate) struct SystemRecord<const SLOTS: usize> {
     pub(crate) seq: AtomicU32,
-    tokens: [[AtomicU32; MAX_SLOTS]; MAX_POOLS],
+    tokens: [[AtomicU32; SLOTS]; MAX_POOLS],
     control: [AtomicU64; MAX_POOLS],
 }
 
 /// A consistent copy of the system set.
 #[derive(Copy, Clone)]
-pub(crate) struct SystemView {
-    pub(crate) tokens: [[Token; MAX_SLOTS]; MAX_POOLS],
+pub(crate) struct SystemView<const SLOTS: usize> {
+    pub(crate) tokens: [[Token; SLOTS]; MAX_POOLS],
     pub(crate) control: [u64; MAX_POOLS],
 }
 
-impl SystemRecord {
+impl<const SLOTS: usize> SystemRecord<SLOTS> {
     pub(crate) const fn new() -> Self {
         Self {
             seq: AtomicU32::new(0),
-            tokens: [const { [const { AtomicU32::new(0) }; MAX_SLOTS] }; MAX_POOLS],
+            tokens: [const { [const { AtomicU32::new(0) }; SLOTS] }; MAX_POOLS],
             control: [const { AtomicU64::new(0) }; MAX_POOLS],
         }
     }
 
     /// Publishes a new system set (writer side): tokens by slot index and
     /// the control words computed from them.
-    pub(crate) fn publish(
-        &self,
-        tokens: &[[Token; MAX_SLOTS]; MAX_POOLS],
-        control: &[u64; MAX_POOLS],
-    ) {
+    pub(crate) fn publish(&self, tokens: &[[Token; SLOTS]; MAX_POOLS], control: &[u64; MAX_POOLS]) {
         self.seq.fetch_add(1, Ordering::Relaxed);
         core::sync::atomic::fence(Ordering::Release);
         for p in 0..MAX_POOLS {
@@ -436,7 +442,7 @@ impl SystemRecord {
         self.seq.fetch_add(1, Ordering::Release);
     }
 
-    pub(crate) fn read(&self) -> SystemView {
+    pub(crate) fn read(&self) -> SystemView<SLOTS> {
         read_consistent(&self.seq, || SystemView {
             tokens: core::array::from_fn(|p| {
                 core::array::from_fn(|i| Token(self.tokens[p][i].load(Ordering::Relaxed)))

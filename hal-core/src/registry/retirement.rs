@@ -16,8 +16,14 @@ pub(super) struct Retired {
     pub(super) len: usize,
 }
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Frees entries retired by an operation, after every CPU reloaded: from
     /// here on their tokens are stale everywhere.

@@ -8,17 +8,23 @@ use core::sync::atomic::Ordering;
 
 use super::records::Token;
 use super::{Inner, Registry};
-use crate::arch::{Arch, MAX_SLOTS};
+use crate::arch::Arch;
 use crate::platform::Platform;
 use crate::request::Scope;
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Removes sharer `index` from root `root`'s chain.
     pub(super) fn unlink_sharer(
         &self,
-        inner: &mut Inner<BPS, CPUS, TASKS>,
+        inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>,
         root: usize,
         index: usize,
     ) {
@@ -44,7 +50,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
 
     /// Makes the first sharer of `index` the owner of its slots and
     /// reservation, leaving `index` with neither.
-    pub(super) fn hand_over(&self, inner: &mut Inner<BPS, CPUS, TASKS>, index: usize) {
+    pub(super) fn hand_over(&self, inner: &mut Inner<BPS, CPUS, TASKS, SLOTS>, index: usize) {
         let heir = self.shared[index].next_sharer.load(Ordering::Relaxed) as usize - 1;
         let old = inner.entries[index];
         let rest = self.shared[heir].next_sharer.load(Ordering::Relaxed);
@@ -73,7 +79,7 @@ impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usi
             match old.request.scope {
                 Scope::AllCpus => {
                     let p = old.pool.index();
-                    for k in 0..MAX_SLOTS {
+                    for k in 0..SLOTS {
                         let tok = inner.system[p][k];
                         if !tok.is_empty() && tok.index() == index {
                             inner.system[p][k] =

@@ -19,11 +19,21 @@ use crate::platform::Platform;
 use crate::request::{Pinning, Request};
 use crate::reserve::Change;
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Resolves a handle to a live entry index.
-    pub(super) fn resolve(&self, inner: &Inner<BPS, CPUS, TASKS>, h: Handle) -> Result<usize> {
+    pub(super) fn resolve(
+        &self,
+        inner: &Inner<BPS, CPUS, TASKS, SLOTS>,
+        h: Handle,
+    ) -> Result<usize> {
         if h.registry != self.id.load(Ordering::Relaxed) {
             return Err(ErrorKind::ForeignHandle.into());
         }

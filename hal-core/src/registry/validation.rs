@@ -21,8 +21,14 @@ pub(super) struct Prepared {
     pub(super) images: [SlotImage; MAX_PIECES],
 }
 
-impl<A: Arch, P: Platform, const BPS: usize, const CPUS: usize, const TASKS: usize>
-    Registry<A, P, BPS, CPUS, TASKS>
+impl<
+        A: Arch,
+        P: Platform,
+        const BPS: usize,
+        const CPUS: usize,
+        const TASKS: usize,
+        const SLOTS: usize,
+    > Registry<A, P, BPS, CPUS, TASKS, SLOTS>
 {
     /// Validates and encodes `req` without touching any state.
     pub(super) fn prepare(&self, req: &Request, counts: SlotCounts) -> Result<Prepared> {

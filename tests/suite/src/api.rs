@@ -8,7 +8,7 @@ use hwbreak::{
 };
 
 /// What scenarios call. Implemented for every
-/// `Registry<ArchImpl, P, B, C, T>`; see [`hwbreak::Registry`] for each
+/// `Registry<ArchImpl, P, B, C, T, S>`; see [`hwbreak::Registry`] for each
 /// method's meaning.
 pub trait Api: Sync {
     /// Number of pools of the backend.
@@ -61,8 +61,8 @@ pub trait Api: Sync {
     fn own_zone(&self) -> Zone;
 }
 
-impl<P: Platform, const B: usize, const C: usize, const T: usize> Api
-    for Registry<ArchImpl, P, B, C, T>
+impl<P: Platform, const B: usize, const C: usize, const T: usize, const S: usize> Api
+    for Registry<ArchImpl, P, B, C, T, S>
 {
     fn pools(&self) -> usize {
         <ArchImpl as Arch>::POOLS

@@ -375,8 +375,14 @@ pub fn tables() -> impl Iterator<Item = &'static Scenario> {
 }
 
 /// Runs every scenario and prints their lines, without the summary line.
-pub fn run_scenarios<P: Platform, const B: usize, const C: usize, const T: usize>(
-    reg: &'static Registry<ArchImpl, P, B, C, T>,
+pub fn run_scenarios<
+    P: Platform,
+    const B: usize,
+    const C: usize,
+    const T: usize,
+    const S: usize,
+>(
+    reg: &'static Registry<ArchImpl, P, B, C, T, S>,
     board: &dyn Board,
 ) -> Summary {
     run_list(reg, board, tables())
@@ -410,8 +416,8 @@ pub fn run_list<'s>(
 
 /// Runs the whole suite and prints the summary line; returns the counts
 /// (exit with the board's pass status only if [`Summary::all_passed`]).
-pub fn run<P: Platform, const B: usize, const C: usize, const T: usize>(
-    reg: &'static Registry<ArchImpl, P, B, C, T>,
+pub fn run<P: Platform, const B: usize, const C: usize, const T: usize, const S: usize>(
+    reg: &'static Registry<ArchImpl, P, B, C, T, S>,
     board: &dyn Board,
 ) -> Summary {
     let s = run_scenarios(reg, board);
