@@ -154,6 +154,7 @@ fn every_error_kind_has_its_own_description() {
         K::NotInitialized,
         K::UnsupportedPrivilege,
         K::NotLocal,
+        K::SlotCapacity,
     ];
     let mut seen = std::collections::HashSet::new();
     for k in kinds {
