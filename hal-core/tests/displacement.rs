@@ -243,3 +243,23 @@ fn sharers_of_a_displaced_slot_are_all_told() {
         );
     }
 }
+
+/// Candidates found in no particular order of priority: a request that
+/// needs two slots takes them from the two lowest priorities, wherever
+/// they sit in the table, and leaves the higher ones armed.
+#[test]
+fn the_two_lowest_priorities_give_way_whatever_their_order() {
+    let r = rig(Config::x86_like(1));
+    let mut n = 0;
+    let placed: Vec<Placed> = [10, 5, 7, 8]
+        .into_iter()
+        .map(|p| place(&r, &mut n, Scope::AllCpus, p, true))
+        .collect();
+    // 16 aligned bytes: two 8-byte pieces.
+    let new = Request::write(BASE + 64 * n, 16).priority(Priority(100));
+    let h = r.reg.register(&new).unwrap();
+    assert_eq!(r.reg.state(h).unwrap(), State::Armed);
+    let gave_way: Vec<bool> = placed.iter().map(|p| displaced(&r, p)).collect();
+    assert_eq!(gave_way, [false, true, true, false]);
+    assert!(r.consistent(0));
+}
