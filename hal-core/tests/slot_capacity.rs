@@ -329,3 +329,34 @@ mod reservations {
         assert_eq!((r.slots(PoolId::FIRST), r.slots(PoolId::SECOND)), (4, 2));
     }
 }
+
+/// Per-CPU bytes of a registry of `SLOTS`: what 64 more CPUs of capacity
+/// add to its size, over 64.
+fn per_cpu_bytes<const SLOTS: usize>() -> usize {
+    use std::mem::size_of;
+    (size_of::<Registry<ModelArch, ModelPlatform, 16, 65, 4, SLOTS>>()
+        - size_of::<Registry<ModelArch, ModelPlatform, 16, 1, 4, SLOTS>>())
+        / 64
+}
+
+/// The parts the footprint benchmark reports (loaded state, bound list,
+/// reservation counts) are exactly what a CPU of capacity costs, and each
+/// of the first two shrinks with a smaller `SLOTS`.
+#[test]
+fn the_per_cpu_parts_add_up_to_what_a_cpu_costs() {
+    use hwbreak_core::registry::percpu_parts;
+    use hwbreak_core::reserve::Reservations;
+    use std::mem::size_of;
+    fn counts<const SLOTS: usize>() -> usize {
+        (size_of::<Reservations<65, 4, SLOTS>>() - size_of::<Reservations<1, 4, SLOTS>>()) / 64
+    }
+    let (loaded4, bound4) = percpu_parts::<4>();
+    let (loaded16, bound16) = percpu_parts::<MAX_SLOTS>();
+    assert_eq!(loaded4 + bound4 + counts::<4>(), per_cpu_bytes::<4>());
+    assert_eq!(
+        loaded16 + bound16 + counts::<MAX_SLOTS>(),
+        per_cpu_bytes::<MAX_SLOTS>()
+    );
+    assert!(loaded4 < loaded16 && bound4 < bound16);
+    assert!(bound4 > 0);
+}
