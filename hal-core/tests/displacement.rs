@@ -263,3 +263,25 @@ fn the_two_lowest_priorities_give_way_whatever_their_order() {
     assert_eq!(gave_way, [false, true, true, false]);
     assert!(r.consistent(0));
 }
+
+/// Candidates found highest priority first, behind a pinned breakpoint: a
+/// request that needs two slots takes the two lowest, and the pinned one,
+/// never a candidate, keeps its slot.
+#[test]
+fn candidates_found_in_falling_priority_give_way_lowest_first() {
+    let r = rig(Config::x86_like(1));
+    let mut n = 0;
+    let pinned = place(&r, &mut n, Scope::AllCpus, 1, false);
+    let placed: Vec<Placed> = [10, 9, 8]
+        .into_iter()
+        .map(|p| place(&r, &mut n, Scope::AllCpus, p, true))
+        .collect();
+    let new = Request::write(BASE + 64 * n, 16).priority(Priority(100));
+    let h = r.reg.register(&new).unwrap();
+    assert_eq!(r.reg.state(h).unwrap(), State::Armed);
+    assert_eq!(r.reg.state(pinned.handle).unwrap(), State::Armed);
+    assert!(events_of(pinned.ctx).is_empty());
+    let gave_way: Vec<bool> = placed.iter().map(|p| displaced(&r, p)).collect();
+    assert_eq!(gave_way, [false, true, true]);
+    assert!(r.consistent(0));
+}
