@@ -246,44 +246,48 @@ fn a_handler_re_points_its_own_breakpoint_mid_step() {
     REGISTRY.store(core::ptr::null_mut(), Ordering::SeqCst);
 }
 
+/// On one pool (x86) and on the second of two (AArch64's watchpoints, whose
+/// entries must not be taken for another pool's).
 #[test]
 fn a_cpu_re_points_two_slots_at_most_and_refuses_a_third_changing_nothing() {
-    let r = rig(Config::x86_like(2));
-    let c = counter();
-    let hs: Vec<Handle> = (0..3)
-        .map(|i| r.reg.register(&watch(A + 0x40 * i, 8, c)).unwrap())
-        .collect();
-    for (i, &h) in hs[..2].iter().enumerate() {
+    for config in [Config::x86_like(2), Config::arm_like(2)] {
+        let r = rig(config);
+        let c = counter();
+        let hs: Vec<Handle> = (0..3)
+            .map(|i| r.reg.register(&watch(A + 0x40 * i, 8, c)).unwrap())
+            .collect();
+        for (i, &h) in hs[..2].iter().enumerate() {
+            on_cpu(1, || {
+                r.reg
+                    .modify_local(h, &Request::write(B + 0x40 * i as u64, 8))
+            })
+            .unwrap();
+        }
+        let before = r.machine.all_regs();
+        let err = on_cpu(1, || {
+            r.reg.modify_local(hs[2], &Request::write(B + 0x80, 8))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotLocal);
+        assert_eq!(r.machine.all_regs(), before);
+        assert!(traps(&r, 1, A + 0x80, 8) && !traps(&r, 1, B + 0x80, 8));
+        // Re-pointing one of the two again takes no further room.
         on_cpu(1, || {
-            r.reg
-                .modify_local(h, &Request::write(B + 0x40 * i as u64, 8))
+            r.reg.modify_local(hs[1], &Request::write(B + 0x48, 8))
         })
         .unwrap();
+        assert!(traps(&r, 1, B + 0x48, 8) && !traps(&r, 1, B + 0x40, 8));
+        // An update of a re-pointed breakpoint gives its entry back.
+        r.reg.modify(hs[0], &Request::write(A + 8, 8)).unwrap();
+        on_cpu(1, || {
+            r.reg.modify_local(hs[2], &Request::write(B + 0x80, 8))
+        })
+        .unwrap();
+        assert!(traps(&r, 1, B + 0x80, 8) && !traps(&r, 1, A + 0x80, 8));
+        assert!(traps(&r, 1, A + 8, 8) && traps(&r, 1, B + 0x48, 8));
+        assert!(traps(&r, 0, A + 0x80, 8) && traps(&r, 0, A + 0x40, 8));
+        assert!(r.consistent(0) && r.consistent(1));
     }
-    let before = r.machine.all_regs();
-    let err = on_cpu(1, || {
-        r.reg.modify_local(hs[2], &Request::write(B + 0x80, 8))
-    })
-    .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotLocal);
-    assert_eq!(r.machine.all_regs(), before);
-    assert!(traps(&r, 1, A + 0x80, 8) && !traps(&r, 1, B + 0x80, 8));
-    // Re-pointing one of the two again takes no further room.
-    on_cpu(1, || {
-        r.reg.modify_local(hs[1], &Request::write(B + 0x48, 8))
-    })
-    .unwrap();
-    assert!(traps(&r, 1, B + 0x48, 8) && !traps(&r, 1, B + 0x40, 8));
-    // An update of a re-pointed breakpoint gives its entry back.
-    r.reg.modify(hs[0], &Request::write(A + 8, 8)).unwrap();
-    on_cpu(1, || {
-        r.reg.modify_local(hs[2], &Request::write(B + 0x80, 8))
-    })
-    .unwrap();
-    assert!(traps(&r, 1, B + 0x80, 8) && !traps(&r, 1, A + 0x80, 8));
-    assert!(traps(&r, 1, A + 8, 8) && traps(&r, 1, B + 0x48, 8));
-    assert!(traps(&r, 0, A + 0x80, 8) && traps(&r, 0, A + 0x40, 8));
-    assert!(r.consistent(0) && r.consistent(1));
 }
 
 #[test]
