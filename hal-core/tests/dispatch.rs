@@ -52,6 +52,32 @@ fn a_real_hit_is_not_spurious() {
     }
 }
 
+/// A debug exception that names no slot and completes no step is spurious
+/// (another debugger's, or a lying status); the completion of the step a
+/// hit asked for names no slot either, and is not.
+#[test]
+fn an_exception_naming_nothing_is_spurious_and_a_step_completion_is_not() {
+    let r = rig(Config::arm_like(1));
+    let c = counter();
+    r.reg.register(&write_req(A, 8, c)).unwrap();
+    let nothing = on_cpu(0, || r.reg.on_debug_exception(&ModelTrap::default()));
+    assert!(nothing.spurious);
+    assert_eq!((nothing.delivered, hits(c)), (0, 0));
+    let k = armed_data_slot(&r);
+    let hit = on_cpu(0, || r.reg.on_debug_exception(&data_trap(k, A, 8)));
+    assert_eq!((hit.delivered, hit.spurious), (1, false));
+    assert_eq!(hit.resume, Resume::SingleStep);
+    let step = ModelTrap {
+        step: true,
+        ..ModelTrap::default()
+    };
+    let end = on_cpu(0, || r.reg.on_debug_exception(&step));
+    assert_eq!(
+        (end.resume, end.spurious, end.delivered),
+        (Resume::EndSingleStep, false, 0)
+    );
+}
+
 /// On a machine that traps before the access, the hit slot is disarmed
 /// for the step over the access (in the registers and as the decoder sees
 /// it) and re-armed when the step completes.
