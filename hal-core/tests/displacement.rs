@@ -244,6 +244,16 @@ fn sharers_of_a_displaced_slot_are_all_told() {
     }
 }
 
+/// Registers a pinned watch of priority 100 needing two slots (16 aligned
+/// bytes: two 8-byte pieces) at the `n`th address; it must be armed.
+/// Returns which of `placed` were displaced for it.
+fn gave_way_to_two_slots(r: &Rig, n: u64, placed: &[Placed]) -> Vec<bool> {
+    let new = Request::write(BASE + 64 * n, 16).priority(Priority(100));
+    let h = r.reg.register(&new).unwrap();
+    assert_eq!(r.reg.state(h).unwrap(), State::Armed);
+    placed.iter().map(|p| displaced(r, p)).collect()
+}
+
 /// Candidates found in no particular order of priority: a request that
 /// needs two slots takes them from the two lowest priorities, wherever
 /// they sit in the table, and leaves the higher ones armed.
@@ -255,12 +265,10 @@ fn the_two_lowest_priorities_give_way_whatever_their_order() {
         .into_iter()
         .map(|p| place(&r, &mut n, Scope::AllCpus, p, true))
         .collect();
-    // 16 aligned bytes: two 8-byte pieces.
-    let new = Request::write(BASE + 64 * n, 16).priority(Priority(100));
-    let h = r.reg.register(&new).unwrap();
-    assert_eq!(r.reg.state(h).unwrap(), State::Armed);
-    let gave_way: Vec<bool> = placed.iter().map(|p| displaced(&r, p)).collect();
-    assert_eq!(gave_way, [false, true, true, false]);
+    assert_eq!(
+        gave_way_to_two_slots(&r, n, &placed),
+        [false, true, true, false]
+    );
     assert!(r.consistent(0));
 }
 
@@ -276,12 +284,8 @@ fn candidates_found_in_falling_priority_give_way_lowest_first() {
         .into_iter()
         .map(|p| place(&r, &mut n, Scope::AllCpus, p, true))
         .collect();
-    let new = Request::write(BASE + 64 * n, 16).priority(Priority(100));
-    let h = r.reg.register(&new).unwrap();
-    assert_eq!(r.reg.state(h).unwrap(), State::Armed);
+    assert_eq!(gave_way_to_two_slots(&r, n, &placed), [false, true, true]);
     assert_eq!(r.reg.state(pinned.handle).unwrap(), State::Armed);
     assert!(events_of(pinned.ctx).is_empty());
-    let gave_way: Vec<bool> = placed.iter().map(|p| displaced(&r, p)).collect();
-    assert_eq!(gave_way, [false, true, true]);
     assert!(r.consistent(0));
 }
