@@ -462,9 +462,11 @@ impl<
             Inserted::Exec => GdbStop::HwBreak { addr: e.addr },
             Inserted::Watch(kind) => GdbStop::Watch {
                 kind,
-                // The registry only reports addresses inside the request;
-                // the clamp keeps that promise even if a backend did not.
-                addr: address.map_or(e.addr, |a| a.clamp(e.addr, e.addr + (e.len - 1))),
+                // The registry reports an address inside the request (a hit
+                // past its end is dropped, one that began below its start
+                // is reported at the start), or none, where the hardware
+                // gives none: then GDB is told the watch's first byte.
+                addr: address.unwrap_or(e.addr),
             },
         })
     }

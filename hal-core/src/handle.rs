@@ -44,7 +44,10 @@ pub struct Handle {
 
 impl Handle {
     /// The table index (for diagnostics; not a slot number). Handles of
-    /// identical requests sharing one slot have different indices.
+    /// identical requests sharing one slot have different indices. The
+    /// handles of the debugger's lockless slots have indices from
+    /// `0xffff_0000` up, far above any table's
+    /// ([`DebuggerHandle::handle`](crate::DebuggerHandle::handle)).
     ///
     /// See [`Handle`] for an example.
     pub const fn index(&self) -> u32 {

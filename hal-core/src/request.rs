@@ -249,7 +249,10 @@ pub enum Pinning {
 }
 
 /// Priority between competing requests: higher wins. Only a flexible
-/// breakpoint of strictly lower priority is ever displaced.
+/// breakpoint of strictly lower priority is ever displaced, the lowest
+/// priorities first; among equal priorities the lower
+/// [`Handle::index`](crate::Handle::index) gives way first, a fixed order,
+/// so the same calls always displace the same breakpoints.
 ///
 /// # Examples
 ///

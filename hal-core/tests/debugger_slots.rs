@@ -158,3 +158,40 @@ fn a_breakpoint_under_the_debugger_slot_moves_to_a_free_one() {
     on_cpu(0, || r.reg.debugger_remove(d)).unwrap();
     assert_eq!(loaded(&r, 0, 0), [Some(A + 24), None, Some(A + 16), None]);
 }
+
+/// The handles the debugger slots' handlers were called with.
+static SEEN: std::sync::Mutex<Vec<hwbreak_core::Handle>> = std::sync::Mutex::new(Vec::new());
+
+fn record(e: &hwbreak_core::Event) {
+    SEEN.lock().unwrap().push(e.handle);
+}
+
+/// A debugger's handler can tell which of its slots hit: the handle it is
+/// called with is the one `DebuggerHandle::handle` names, different for
+/// every slot and pool, from every registration's, and from the next
+/// debugger breakpoint armed in the same slot.
+#[test]
+fn a_debugger_hit_names_the_handle_of_its_slot() {
+    let r = rig(Config::arm_like(1));
+    let kernel = r.reg.register(&Request::write(A + 256, 8)).unwrap();
+    let install = |req: &Request| on_cpu(0, || r.reg.debugger_install(&req.handler(record, 0)));
+    let code = install(&Request::execute(A + 512)).unwrap();
+    let data = install(&Request::write(A, 8)).unwrap();
+    assert_ne!(code.pool(), data.pool());
+    let handles = [code.handle(), data.handle(), kernel];
+    for (i, a) in handles.iter().enumerate() {
+        for b in &handles[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    assert!(r.access(0, A, 8, AccessKind::Write).is_some());
+    assert!(r.access(0, A + 512, 4, AccessKind::Execute).is_some());
+    assert_eq!(*SEEN.lock().unwrap(), [data.handle(), code.handle()]);
+
+    on_cpu(0, || r.reg.debugger_remove(data)).unwrap();
+    let again = install(&Request::write(A, 8)).unwrap();
+    assert_eq!((again.pool(), again.slot()), (data.pool(), data.slot()));
+    assert_ne!(again.handle(), data.handle());
+    assert!(r.access(0, A, 8, AccessKind::Write).is_some());
+    assert_eq!(SEEN.lock().unwrap().last(), Some(&again.handle()));
+}

@@ -264,3 +264,29 @@ fn an_update_during_a_step_over_arms_the_new_watch() {
     r.reg.unregister(other).unwrap();
     agree(&r);
 }
+
+/// A CPU the update round has not reached yet (its cross-CPU call still on
+/// its way) holds the settings from before a `modify`; a hit on them is
+/// not reported as a hit of the new settings, which watch something else.
+/// Once that CPU reloads, it traps on the new settings only.
+#[test]
+fn a_hit_on_settings_from_before_a_modify_is_not_reported() {
+    let r = rig(Config::arm_like(2));
+    let ctx = counter();
+    let h = r.reg.register(&write_req(A, 8, ctx)).unwrap();
+    r.machine.set_online(1, false);
+    let read = Request::read(A, 8).handler(count, ctx);
+    r.reg.modify(h, &read).unwrap();
+    r.machine.set_online(1, true);
+    let stale = r
+        .access(1, A, 8, AccessKind::Write)
+        .expect("CPU 1 still holds the write watch");
+    assert_eq!(stale.delivered, 0);
+    assert_eq!(hits(ctx), 0);
+
+    on_cpu(1, || r.reg.refresh());
+    assert!(r.access(1, A, 8, AccessKind::Write).is_none());
+    assert_eq!(r.access(1, A, 8, AccessKind::Read).unwrap().delivered, 1);
+    assert_eq!(hits(ctx), 1);
+    assert!(r.consistent(1));
+}

@@ -289,3 +289,25 @@ fn candidates_found_in_falling_priority_give_way_lowest_first() {
     assert!(events_of(pinned.ctx).is_empty());
     assert!(r.consistent(0));
 }
+
+/// Equal priorities give way in a fixed order, the lower handle index
+/// first: a request needing two slots of a pool full of four flexible
+/// watches of one priority displaces the first two in the table, and the
+/// same calls on a fresh registry displace the same two.
+#[test]
+fn among_equal_priorities_the_lower_index_gives_way_first() {
+    for _ in 0..2 {
+        let r = rig(Config::x86_like(1));
+        let mut n = 0;
+        let placed: Vec<Placed> = (0..4)
+            .map(|_| place(&r, &mut n, Scope::AllCpus, 5, true))
+            .collect();
+        let indices: Vec<u32> = placed.iter().map(|p| p.handle.index()).collect();
+        assert!(indices.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            gave_way_to_two_slots(&r, n, &placed),
+            [true, true, false, false]
+        );
+        assert!(r.consistent(0));
+    }
+}

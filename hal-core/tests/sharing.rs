@@ -310,3 +310,52 @@ fn the_last_enabled_sharer_keeps_the_slot_armed() {
         assert_eq!(used(&r), 1);
     }
 }
+
+/// Sharers leave from the middle of a chain, before and after its owner
+/// has left: every sharer behind the one leaving stays in the chain, an
+/// owner's heir takes the whole rest of it, and an unrelated breakpoint
+/// registered after the chain is never mistaken for a member. At the end
+/// every slot and reservation is given back.
+#[test]
+fn sharers_leave_from_the_middle_of_a_chain() {
+    for scope in [Scope::AllCpus, Scope::Task(TaskId(1))] {
+        let r = rig(Config::x86_like(1));
+        r.switch(0, Some(1));
+        let s = sharers(&r, A, 5, scope);
+        let other = counter();
+        let after = r
+            .reg
+            .register(&write_req(A + 256, 8, other).scope(scope))
+            .unwrap();
+        let mut all: Vec<usize> = s.iter().map(|x| x.1).collect();
+        all.push(other);
+        let calls = |r: &Rig, left: &[usize]| {
+            let expect: Vec<usize> = left.iter().map(|&i| s[i].1).collect();
+            hit_calls(r, A, &all, &expect);
+            hit_calls(r, A + 256, &all, &[other]);
+            assert_eq!(used(r), 2);
+        };
+        calls(&r, &[0, 1, 2, 3, 4]);
+        r.reg.unregister(s[2].0).unwrap();
+        calls(&r, &[0, 1, 3, 4]);
+        // The owner leaves: its first sharer takes over 3 and 4.
+        r.reg.unregister(s[0].0).unwrap();
+        calls(&r, &[1, 3, 4]);
+        r.reg.unregister(s[3].0).unwrap();
+        calls(&r, &[1, 4]);
+        r.reg.unregister(s[1].0).unwrap();
+        calls(&r, &[4]);
+        r.reg.unregister(s[4].0).unwrap();
+        hit_calls(&r, A, &all, &[]);
+        assert_eq!(used(&r), 1);
+        r.reg.unregister(after).unwrap();
+        assert_eq!(used(&r), 0);
+        assert!(r
+            .machine
+            .regs(0)
+            .slots
+            .iter()
+            .flatten()
+            .all(Option::is_none));
+    }
+}

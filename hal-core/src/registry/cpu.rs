@@ -198,9 +198,11 @@ impl<const SLOTS: usize> CpuState<SLOTS> {
         let at = l.place.load(Ordering::Relaxed) as usize;
         let (p, k) = (at / MAX_SLOTS, at % MAX_SLOTS);
         t != 0
-            && p < MAX_POOLS
-            && k < SLOTS
-            && self.tokens[p][k].load(Ordering::Relaxed) == t
+            && self
+                .tokens
+                .get(p)
+                .and_then(|pool| pool.get(k))
+                .is_some_and(|slot| slot.load(Ordering::Relaxed) == t)
             && self.local_mask[p].load(Ordering::Relaxed) & (1 << k) != 0
     }
 

@@ -7,10 +7,12 @@
 use core::sync::atomic::Ordering;
 
 use super::cpu::place;
+use super::dispatch::DEBUGGER_HANDLE_BASE;
 use super::records::{Token, DEBUGGER_ARMED, DEBUGGER_CLAIMED, DEBUGGER_FREE};
 use super::Registry;
 use crate::arch::{Arch, PoolId, MAX_POOLS, MAX_SLOTS};
 use crate::error::{ErrorKind, Result};
+use crate::handle::Handle;
 use crate::platform::Platform;
 use crate::request::Request;
 
@@ -60,6 +62,39 @@ impl DebuggerHandle {
     /// an example.
     pub const fn slot(&self) -> usize {
         self.slot as usize
+    }
+
+    /// The [`Handle`] in the [`Event`](crate::Event)s of this slot: a hit
+    /// on it calls the handler with exactly this value, which no
+    /// registration's handle equals (its index is `0xffff_0000` plus
+    /// `pool * 16 + slot`), and which the next debugger breakpoint armed in
+    /// the same slot does not equal either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "model")] {
+    /// # use hwbreak_core::model::{on_cpu, Config, Machine, ModelArch, ModelPlatform};
+    /// # let machine = Machine::new(Config::x86_like(1));
+    /// # let registry = Box::new(hwbreak_core::Registry::<_, _, 16, 1, 4>::new(
+    /// #     ModelArch::new(machine.clone()),
+    /// #     ModelPlatform::new(machine.clone()),
+    /// # ));
+    /// # registry.init().unwrap();
+    /// # on_cpu(0, || registry.cpu_online().unwrap());
+    /// use hwbreak_core::Request;
+    ///
+    /// let d = registry.debugger_install(&Request::execute(0xffff_8000_0000_1000))?;
+    /// assert_eq!((d.slot(), d.handle().index()), (3, 0xffff_0003));
+    /// # }
+    /// # Ok::<(), hwbreak_core::Error>(())
+    /// ```
+    pub const fn handle(&self) -> Handle {
+        Handle {
+            registry: self.registry,
+            index: DEBUGGER_HANDLE_BASE + self.pool as u32 * MAX_SLOTS as u32 + self.slot as u32,
+            generation: self.generation,
+        }
     }
 }
 
@@ -241,7 +276,6 @@ impl<
         let counts = self.slot_counts();
         for p in 0..A::POOLS {
             let n = counts.0[p] as usize;
-            let used = self.global_used[p].load(Ordering::Acquire);
             let installed = state.installed(p);
             let mut fixed = [Token::EMPTY; SLOTS];
             let mut local = [Token::EMPTY; SLOTS];
@@ -257,9 +291,9 @@ impl<
                     }
                 } else if tok.is_debugger() {
                     // A debugger slot given back: leave it empty.
-                } else if used & (1 << k) != 0 {
-                    fixed[k] = tok;
                 } else if !tok.is_empty() {
+                    // System-wide or not, `place` keeps it where it is
+                    // installed unless a debugger slot now takes the index.
                     local[nlocal] = tok;
                     nlocal += 1;
                 }

@@ -73,14 +73,9 @@ impl Hasher for WatchHasher {
         }
     }
 
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(u64::from(n));
-    }
-
+    // What a watch hashes is `u64`s, ids in `u32`s and enum discriminants
+    // (`write_isize`, which goes to `write_usize`); anything else takes the
+    // byte loop of `write`.
     fn write_u32(&mut self, n: u32) {
         self.write_u64(u64::from(n));
     }
@@ -241,6 +236,7 @@ impl<const BPS: usize> Index<BPS> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::{CpuId, Scope, TaskId};
 
     fn at(addr: u64) -> Request {
         Request::write(addr, 8)
@@ -263,6 +259,56 @@ mod tests {
             ix.set(i, None, None);
         }
         assert!(ix.chains.iter().all(|&c| c == 0));
+    }
+
+    /// How many different values `f` takes over `0..N`.
+    fn distinct<const N: usize>(f: impl Fn(u64) -> u64) -> usize {
+        let mut seen: [u64; N] = core::array::from_fn(|i| f(i as u64));
+        seen.sort_unstable();
+        1 + seen.windows(2).filter(|w| w[0] != w[1]).count()
+    }
+
+    #[test]
+    fn the_hasher_mixes_every_word_it_is_given_into_what_it_finishes() {
+        // After a first word, 256 different second words must give 256
+        // different hashes, whichever method writes them: a method that
+        // drops its word, or a mix that loses bits (OR, AND), collides.
+        type Write = fn(&mut WatchHasher, u64);
+        let writes: [(&str, Write); 4] = [
+            ("write", |h, n| h.write(&n.to_le_bytes())),
+            ("write_u32", |h, n| h.write_u32(n as u32)),
+            ("write_u64", |h, n| h.write_u64(n)),
+            ("write_usize", |h, n| h.write_usize(n as usize)),
+        ];
+        for (name, write) in writes {
+            let hashes = distinct::<256>(|n| {
+                let mut h = WatchHasher(0);
+                h.write_u64(0x1234_5678_9abc_def0);
+                write(&mut h, n);
+                h.finish()
+            });
+            assert_eq!(hashes, 256, "{name} collides");
+        }
+    }
+
+    #[test]
+    fn watches_that_differ_in_one_field_spread_over_the_chains() {
+        // Register's lookup is flat only if distinct watches fall in
+        // distinct chains: 1024 watches in a table of 1024 chains leave
+        // about 1 - 1/e of the chains used when the hash spreads them; all
+        // in a handful of chains is a linear scan again.
+        const N: usize = 1024;
+        type Make = fn(u64) -> Request;
+        let varied: [(&str, Make); 4] = [
+            ("address", |i| at(0x8000 + 8 * i)),
+            ("length", |i| Request::write(0x8000, 1 + i)),
+            ("task", |i| at(0x8000).scope(Scope::Task(TaskId(i as u32)))),
+            ("cpu", |i| at(0x8000).scope(Scope::Cpu(CpuId(i as u32)))),
+        ];
+        for (field, make) in varied {
+            let chains = distinct::<N>(|i| Index::<N>::chain_of(&make(i)) as u64);
+            assert!(chains >= N / 2, "{field}: {chains} chains of {N}");
+        }
     }
 
     #[test]

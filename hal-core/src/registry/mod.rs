@@ -387,10 +387,9 @@ impl<
         if self.id.load(Ordering::Acquire) != 0 {
             return Ok(());
         }
+        // A CPU count of 0 or above `CPUS` is refused (`BadCpu`) by
+        // `Reservations::init` below, before anything is written.
         let cpus = self.platform.cpu_count();
-        if cpus == 0 || cpus as usize > CPUS {
-            return Err(ErrorKind::BadCpu.into());
-        }
         let mut counts = self.arch.slot_counts();
         for (p, c) in counts.0.iter_mut().enumerate() {
             if p >= A::POOLS {

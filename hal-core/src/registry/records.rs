@@ -239,8 +239,12 @@ impl<const SLOTS: usize> Wanted<SLOTS> {
     };
 
     pub(crate) fn push(&mut self, pool: usize, token: Token) {
-        if self.len[pool] < SLOTS {
-            self.tokens[pool][self.len[pool]] = token;
+        // Never full here: a CPU's own tokens and its context's tokens for
+        // it are at most that CPU's load, which admission keeps within the
+        // pool, and `init` refuses a pool larger than `SLOTS`. Were it full,
+        // the list would keep what it has rather than panic in a switch.
+        if let Some(free) = self.tokens[pool].get_mut(self.len[pool]) {
+            *free = token;
             self.len[pool] += 1;
         }
     }
