@@ -48,6 +48,22 @@ pub use registers::srr1::Srr1;
 pub use registers::{Privilege, Translation};
 use route::{Hcall, Mtspr, Route, Target};
 
+/// The most slots one pool has in any family (DAWR0 and DAWR1 on
+/// [`Family::Dawr2`]): the `SLOTS` capacity to give a
+/// [`Registry`](hwbreak_core::Registry) of this backend, so that its
+/// per-CPU tables hold two slots a pool, not the core's sixteen.
+///
+/// ```
+/// use hwbreak_core::{Arch, SlotCounts};
+/// use hwbreak_ppc64::{Family, Ppc64, SLOTS};
+/// for family in [Family::Dabr, Family::Dawr, Family::Dawr2] {
+///     let SlotCounts(counts) = Ppc64::new(family).slot_counts();
+///     assert!(counts.iter().all(|&n| usize::from(n) <= SLOTS));
+/// }
+/// assert_eq!(Ppc64::new(Family::Dawr2).slot_counts(), SlotCounts([1, SLOTS as u8]));
+/// ```
+pub const SLOTS: usize = 2;
+
 /// The code pool (CIABR; empty on [`Family::Dabr`]).
 pub const CODE_POOL: PoolId = PoolId::FIRST;
 /// The data pool (DABR or DAWRn).

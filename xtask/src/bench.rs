@@ -671,6 +671,8 @@ mod with {
     mod native {
         pub type A = hwbreak_x86::X86;
         pub const ARCH: A = hwbreak_x86::X86::new();
+        /// As the x86_64 board and the README build it: the real count.
+        pub const SLOTS: usize = hwbreak_x86::SLOTS;
         pub fn trap() -> hwbreak_x86::Trap {
             hwbreak_x86::Trap::new(super::v(0))
         }
@@ -679,6 +681,8 @@ mod with {
     mod native {
         pub type A = hwbreak_aarch64::Aarch64;
         pub const ARCH: A = hwbreak_aarch64::Aarch64::new();
+        /// The architecture allows 16 of each; the board keeps the default.
+        pub const SLOTS: usize = hwbreak_core::MAX_SLOTS;
         pub fn trap() -> hwbreak_aarch64::Trap {
             hwbreak_aarch64::Trap::new(super::v(0), super::v(1), super::v(2))
         }
@@ -687,6 +691,8 @@ mod with {
     mod native {
         pub type A = hwbreak_ppc64::Ppc64;
         pub const ARCH: A = hwbreak_ppc64::Ppc64::new(hwbreak_ppc64::Family::Dawr);
+        /// As the pseries board builds it: the most any family has.
+        pub const SLOTS: usize = hwbreak_ppc64::SLOTS;
         pub fn trap() -> hwbreak_ppc64::Trap {
             hwbreak_ppc64::Trap {
                 vector: super::v(0),
@@ -700,7 +706,8 @@ mod with {
         }
     }
 
-    static REG: Registry<native::A, Board, 64, 4, 64> = Registry::new(native::ARCH, Board);
+    static REG: Registry<native::A, Board, 64, 4, 64, { native::SLOTS }> =
+        Registry::new(native::ARCH, Board);
 
     fn hit(e: &Event) {
         sink(e.address.unwrap_or(0));

@@ -119,7 +119,16 @@ unsafe impl Sync for TargetCell {}
 /// The kernel as GDB sees it: one thread per CPU, each with the registers
 /// of the interrupt it is in.
 pub struct KernelTarget {
-    hw: GdbBreakpoints<'static, Ppc64, Pseries, 64, MAX_CPUS, 8>,
+    hw: GdbBreakpoints<
+        'static,
+        Ppc64,
+        Pseries,
+        64,
+        MAX_CPUS,
+        8,
+        { hwbreak::gdb::DEFAULT_CAPACITY },
+        { hwbreak::native::SLOTS },
+    >,
     /// The serving CPU and GDB's resume request (scheduler locking: GDB
     /// steps the stopped thread alone over a breakpoint or watchpoint, and
     /// the round-up then outlives the stop).

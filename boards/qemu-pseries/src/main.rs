@@ -45,9 +45,16 @@ pub const FAMILY_NAME: &str = match Family::NATIVE {
     Family::Dawr2 => "dawr2: DAWR0 + DAWR1 + CIABR",
 };
 
-/// The registry: 64 breakpoints, 4 CPUs, 8 debug contexts.
-pub static REGISTRY: Registry<Ppc64, Pseries, 64, { firmware::MAX_CPUS }, 8> =
-    Registry::new(Ppc64::native(), Pseries::new());
+/// The registry: 64 breakpoints, 4 CPUs, 8 debug contexts, per-CPU tables
+/// of the backend's real slot count.
+pub static REGISTRY: Registry<
+    Ppc64,
+    Pseries,
+    64,
+    { firmware::MAX_CPUS },
+    8,
+    { hwbreak::native::SLOTS },
+> = Registry::new(Ppc64::native(), Pseries::new());
 
 static SPURIOUS: AtomicU32 = AtomicU32::new(0);
 
