@@ -913,10 +913,12 @@ impl<
             let image = self.slot_image(state, p, k, table[k]);
             all[k] = image;
             // Slots of the system set are in `system_control` already;
-            // everything else (own, task and debugger slots) is added here.
-            if table[k].is_debugger() || system[k].is_empty() || system[k] != table[k] {
+            // everything else is added here: own, task and debugger slots,
+            // which is where the table differs from the system set (a
+            // debugger slot over a system one included).
+            if table[k] != system[k] {
                 own[k] = image;
-            } else {
+            } else if !table[k].is_empty() {
                 system_mask |= 1 << k;
             }
             if changed || full {
