@@ -414,10 +414,9 @@ impl<
             Ok(())
         })?;
         self.cpu_limit.store(cpus, Ordering::Relaxed);
-        self.counts.store(
-            u32::from(counts.0[0]) | (u32::from(counts.0[1]) << 8),
-            Ordering::Relaxed,
-        );
+        // Both pools' counts in one word (a byte each), read back whole.
+        self.counts
+            .store(u32::from(u16::from_le_bytes(counts.0)), Ordering::Relaxed);
         self.id.store(
             NEXT_REGISTRY_ID.fetch_add(1, Ordering::Relaxed),
             Ordering::Release,
@@ -491,8 +490,7 @@ impl<
     /// # }
     /// ```
     pub fn slot_counts(&self) -> SlotCounts {
-        let c = self.counts.load(Ordering::Relaxed);
-        SlotCounts([c as u8, (c >> 8) as u8])
+        SlotCounts((self.counts.load(Ordering::Relaxed) as u16).to_le_bytes())
     }
 
     fn ready(&self) -> Result<SlotCounts> {
@@ -913,10 +911,10 @@ impl<
             let image = self.slot_image(state, p, k, table[k]);
             all[k] = image;
             // Slots of the system set are in `system_control` already;
-            // everything else is added here: own, task and debugger slots,
-            // which is where the table differs from the system set (a
-            // debugger slot over a system one included).
-            if table[k] != system[k] {
+            // everything else is added here: own and task slots, where the
+            // table differs from the system set, and the debugger's, which
+            // the set passed in holds fixed in place like its own.
+            if table[k].is_debugger() || table[k] != system[k] {
                 own[k] = image;
             } else if !table[k].is_empty() {
                 system_mask |= 1 << k;
