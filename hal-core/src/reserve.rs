@@ -929,16 +929,14 @@ impl<const CPUS: usize, const CONTEXTS: usize, const SLOTS: usize>
                 };
                 let old = ctx.bound[slot].count as u32;
                 let new = offset(old, delta)?;
-                if new > u16::MAX as u32 {
-                    return Err(ErrorKind::NoSlot.into());
-                }
+                let stored = u16::try_from(new).map_err(|_| ErrorKind::NoSlot)?;
                 let from = (old > 0).then_some(any + old);
                 let to = (new > 0).then_some(any + new);
                 self.move_bound(p, c.0, from, to);
                 self.contexts[t.0 as usize].bound[slot] = Binding {
                     cpu: c.0,
                     pool: p as u8,
-                    count: new as u16,
+                    count: stored,
                 };
             }
         }
