@@ -88,7 +88,7 @@ impl LocalSlot {
     }
 }
 
-const fn place_of(pool: usize, slot: usize) -> u32 {
+pub(super) const fn place_of(pool: usize, slot: usize) -> u32 {
     (pool * MAX_SLOTS + slot) as u32
 }
 

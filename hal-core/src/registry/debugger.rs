@@ -6,7 +6,7 @@
 
 use core::sync::atomic::Ordering;
 
-use super::cpu::place;
+use super::cpu::{place, place_of};
 use super::dispatch::DEBUGGER_HANDLE_BASE;
 use super::records::{Token, DEBUGGER_ARMED, DEBUGGER_CLAIMED, DEBUGGER_FREE};
 use super::Registry;
@@ -92,7 +92,8 @@ impl DebuggerHandle {
     pub const fn handle(&self) -> Handle {
         Handle {
             registry: self.registry,
-            index: DEBUGGER_HANDLE_BASE + self.pool as u32 * MAX_SLOTS as u32 + self.slot as u32,
+            // The slot's place, as its token in the CPUs' tables names it.
+            index: DEBUGGER_HANDLE_BASE + place_of(self.pool as usize, self.slot as usize),
             generation: self.generation,
         }
     }
