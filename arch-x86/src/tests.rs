@@ -283,7 +283,7 @@ fn greedy_cover_of_13_unaligned_bytes_is_exact() {
         let mut it = c.pieces().map(|p| (p.addr, p.len));
         [it.next().unwrap(), it.next().unwrap(), it.next().unwrap()]
     };
-    assert_eq!(c.len(), 3);
+    assert_eq!(c.pieces().len(), 3);
     assert_eq!(got, [(0x1003, 1), (0x1004, 4), (0x1008, 8)]);
     // 0x1001..0x1020 needs 1 + 2 + 4 + 8 + 8 + 8 = 6 pieces: not coverable
     // with 4 slots.

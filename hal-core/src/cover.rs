@@ -31,8 +31,7 @@ pub const MAX_PIECES: usize = 8;
 /// let arch = ModelArch::new(Machine::new(Config::x86_like(1)));
 /// let cover = exact_cover(&arch, 0x1000, 16, AccessKind::Write, Space::Kernel, MemoryType::Normal, 4)
 ///     .unwrap();
-/// assert_eq!(cover.len(), 2);
-/// assert!(!cover.is_empty());
+/// assert_eq!(cover.pieces().len(), 2);
 /// let starts: Vec<u64> = cover.pieces().map(|p| p.addr).collect();
 /// assert_eq!(starts, [0x1000, 0x1008]);
 /// # }
@@ -44,24 +43,15 @@ pub struct Cover {
 }
 
 impl Cover {
-    /// The pieces, in address order. See [`Cover`] for an example.
+    /// The pieces, in address order; their count (`pieces().len()`) is the
+    /// number of slots the request needs, never 0. See [`Cover`] for an
+    /// example.
     pub fn pieces(&self) -> impl ExactSizeIterator<Item = &Piece> + '_ {
         self.pieces[..self.len].iter().map(|p| match p {
             Some(p) => p,
             // Every index below `len` is filled by `exact_cover`.
             None => unreachable!(),
         })
-    }
-
-    /// Number of pieces (slots needed). See [`Cover`] for an example.
-    pub const fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are no pieces (never true for a successful cover).
-    /// See [`Cover`] for an example.
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 

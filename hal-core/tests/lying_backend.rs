@@ -115,7 +115,7 @@ fn cover(arch: &Liar<1>, addr: u64, len: u64) -> hwbreak_core::Result<usize> {
         MemoryType::Normal,
         4,
     )
-    .map(|c| c.len())
+    .map(|c| c.pieces().len())
 }
 
 #[test]

@@ -101,10 +101,10 @@ fn a_decoded_exception_is_a_hit_when_any_pool_names_a_slot() {
     }
 }
 
-/// A cover the registry gets is never empty, and says how many pieces it
-/// has in both of its ways.
+/// A cover says how many pieces (slots) it takes: one per aligned piece of
+/// the range, never 0.
 #[test]
-fn a_cover_is_never_empty_and_counts_its_pieces() {
+fn a_cover_counts_its_pieces() {
     use hwbreak_core::cover::exact_cover;
     use hwbreak_core::model::{Machine, ModelArch};
     use hwbreak_core::{MemoryType, Space};
@@ -120,8 +120,7 @@ fn a_cover_is_never_empty_and_counts_its_pieces() {
             4,
         )
         .unwrap();
-        assert!(!c.is_empty(), "{addr:#x}+{len}");
-        assert_eq!((c.len(), c.pieces().len()), (pieces, pieces));
+        assert_eq!(c.pieces().len(), pieces, "{addr:#x}+{len}");
     }
 }
 

@@ -203,7 +203,6 @@ impl<const SLOTS: usize> CpuState<SLOTS> {
                 .get(p)
                 .and_then(|pool| pool.get(k))
                 .is_some_and(|slot| slot.load(Ordering::Relaxed) == t)
-            && self.local_mask[p].load(Ordering::Relaxed) & (1 << k) != 0
     }
 
     /// Re-points slot `slot` of `pool`, which holds `token`. The caller

@@ -81,7 +81,7 @@ impl<
         for (i, piece) in cover.pieces().enumerate() {
             prepared.images[i] = self.arch.encode(piece)?;
         }
-        prepared.pieces = cover.len() as u8;
+        prepared.pieces = cover.pieces().len() as u8;
         Ok(prepared)
     }
 }
