@@ -193,6 +193,9 @@ impl<const SLOTS: usize> CpuState<SLOTS> {
 
     /// Whether an entry applies to what its slot holds now (an entry whose
     /// slot took another token is free for reuse).
+    // No `local_mask` test: an entry's token is non-zero only while its
+    // slot's bit is set (`drop_local` clears the bit and zeroes the tokens
+    // together, and `set_local` sets both on the CPU's own state).
     fn entry_live(&self, l: &LocalSlot) -> bool {
         let t = l.token.load(Ordering::Relaxed);
         let at = l.place.load(Ordering::Relaxed) as usize;
