@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use hwbreak_core::model::Config;
-use hwbreak_core::{CpuId, ErrorKind, EventKind, Handle, Priority, Request, Scope, State, TaskId};
+use hwbreak_core::{
+    AccessKind, CpuId, ErrorKind, EventKind, Handle, Priority, Request, Scope, State, TaskId,
+};
 
 const BASE: u64 = 0xffff_8000_0030_0000;
 
@@ -310,4 +312,36 @@ fn among_equal_priorities_the_lower_index_gives_way_first() {
         );
         assert!(r.consistent(0));
     }
+}
+
+/// The lowest priorities can sit where the request needs only part of
+/// them: CPU 0 holds four breakpoints of priority 1, CPU 1 four of priority
+/// 2, and a system-wide request needs one slot on each CPU. Taking the
+/// lowest first, room on CPU 1 comes only after all of CPU 0's have been
+/// tried; only one of each CPU is displaced (the lower index), and the
+/// other three of CPU 0 stay armed and are told nothing.
+#[test]
+fn only_the_breakpoints_needed_are_displaced_when_the_lowest_sit_on_one_cpu() {
+    let r = rig(Config::x86_like(2));
+    let mut n = 0;
+    let on_c0: Vec<Placed> = (0..4)
+        .map(|_| place(&r, &mut n, Scope::Cpu(C0), 1, true))
+        .collect();
+    let on_c1: Vec<Placed> = (0..4)
+        .map(|_| place(&r, &mut n, Scope::Cpu(C1), 2, true))
+        .collect();
+    let (req, ctx) = watch(n, Scope::AllCpus, 9);
+    r.reg.register(&req).unwrap();
+    for held in [&on_c0, &on_c1] {
+        let gone: Vec<bool> = held.iter().map(|p| displaced(&r, p)).collect();
+        assert_eq!(gone, [true, false, false, false]);
+    }
+    // What stayed armed still traps, and so does the new watch on both CPUs.
+    for cpu in 0..2 {
+        assert!(r.consistent(cpu));
+        r.access(cpu, BASE + 64 * n, 8, AccessKind::Write);
+    }
+    assert_eq!(hits(ctx), 2);
+    r.access(0, BASE + 64, 8, AccessKind::Write);
+    assert_eq!(hits(on_c0[1].ctx), 1);
 }

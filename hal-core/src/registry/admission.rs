@@ -118,7 +118,20 @@ impl<
                 .adjust(&self.ledger, &changes[..=k])
                 .is_ok()
             {
-                for &victim in &victims[..k] {
+                // The prefix that fits may hold victims it did not need
+                // (the lowest priorities can sit on a CPU that has room once
+                // the others go). Each gets its slots back if they still
+                // fit, the highest priority first, so only the breakpoints
+                // the request needs are displaced.
+                for j in (0..k).rev() {
+                    let back = Change {
+                        delta: -changes[j + 1].delta,
+                        ..changes[j + 1]
+                    };
+                    if inner.reservations.adjust(&self.ledger, &[back]).is_ok() {
+                        continue;
+                    }
+                    let victim = victims[j];
                     self.unplace(inner, victim);
                     inner.entries[victim].active = false;
                     Self::reindex(inner, victim);
