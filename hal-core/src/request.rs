@@ -252,7 +252,9 @@ pub enum Pinning {
 /// breakpoint of strictly lower priority is ever displaced, the lowest
 /// priorities first; among equal priorities the lower
 /// [`Handle::index`](crate::Handle::index) gives way first, a fixed order,
-/// so the same calls always displace the same breakpoints.
+/// so the same calls always displace the same breakpoints. A request
+/// displaces only the breakpoints it needs, and at most eight: one that
+/// would need more is treated as finding no room.
 ///
 /// # Examples
 ///

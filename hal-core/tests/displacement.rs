@@ -345,3 +345,39 @@ fn only_the_breakpoints_needed_are_displaced_when_the_lowest_sit_on_one_cpu() {
     r.access(0, BASE + 64, 8, AccessKind::Write);
     assert_eq!(hits(on_c0[1].ctx), 1);
 }
+
+/// A request considers at most eight breakpoints for displacement, so ones
+/// that cannot give it a slot must not take those places: for each case,
+/// eight flexible breakpoints of the lowest priority that do not compete
+/// with the new request (other CPUs; other tasks on the same CPU) are
+/// registered before the four that fill its slots, and it still displaces
+/// exactly one of those four and none of the eight.
+#[test]
+fn breakpoints_that_cannot_help_do_not_crowd_out_those_that_can() {
+    const C2: CpuId = CpuId(2);
+    const T3: TaskId = TaskId(3);
+    let cases: [(Scope, [Scope; 2]); 2] = [
+        (Scope::Cpu(C0), [Scope::Cpu(C1), Scope::Cpu(C2)]),
+        (
+            Scope::TaskOnCpu(T1, C0),
+            [Scope::TaskOnCpu(T2, C0), Scope::TaskOnCpu(T3, C0)],
+        ),
+    ];
+    for (new, decoy_scopes) in cases {
+        let r = rig(Config::x86_like(3));
+        let mut n = 0;
+        let decoys: Vec<Placed> = decoy_scopes
+            .iter()
+            .flat_map(|&s| [s; 4])
+            .map(|s| place(&r, &mut n, s, 1, true))
+            .collect();
+        let fillers: Vec<Placed> = (0..4).map(|_| place(&r, &mut n, new, 5, true)).collect();
+        let (req, _) = watch(n, new, 9);
+        r.reg
+            .register(&req)
+            .unwrap_or_else(|e| panic!("{new:?}: {e:?}"));
+        assert!(decoys.iter().all(|d| !displaced(&r, d)), "{new:?}");
+        let gone = fillers.iter().filter(|f| displaced(&r, f)).count();
+        assert_eq!(gone, 1, "{new:?}");
+    }
+}
